@@ -1,0 +1,1 @@
+"""Embedding models behind one interface (see :mod:`recsys_core.models.base`)."""

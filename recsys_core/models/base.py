@@ -1,0 +1,248 @@
+"""The one small interface every model implements.
+
+A model is built from a frozen settings dataclass, trains from :class:`TrainingData`
+(walks and/or train pairs, catalog for side information, validation pairs for live AUC),
+reports progress through one callback, and returns :class:`Embeddings`: a vector for
+every product in the catalog plus masks saying which vectors were trained.
+"""
+
+from __future__ import annotations
+
+import abc
+import dataclasses
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, ClassVar
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+
+from recsys_core import cache
+from recsys_core.settings import Settings
+
+
+@dataclasses.dataclass
+class TrainEvent:
+    """One progress report from a training loop.
+
+    ``auc`` / ``auc_seen`` are filled every ``eval_every`` steps and at each epoch end,
+    None otherwise. ``epoch_end`` marks the last event of an epoch (where cosine
+    schedules restart). ``step`` counts optimiser steps (batches) from 0 over all epochs.
+    """
+
+    step: int
+    epoch: int
+    loss: float
+    lr: float
+    elapsed: float
+    auc: float | None = None
+    auc_seen: float | None = None
+    epoch_end: bool = False
+    total_steps: int | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+# Return True from a callback to cancel training; the model stops cleanly at the next
+# step and still returns the vectors it has.
+Callback = Callable[[TrainEvent], bool | None]
+
+
+@dataclasses.dataclass
+class TrainingData:
+    """Everything a model may train from; plain arrays and frames only.
+
+    Attributes
+    ----------
+    n_products:
+        Size of the catalog; vectors come back with this many rows.
+    products:
+        The catalog (``Dataset.products``), for side information.
+    side_fields:
+        Columns of ``products`` usable as side information.
+    train_pairs:
+        Train pairs: ``a``, ``b``, ``weight``.
+    graph:
+        Symmetric weighted CSR graph of the train pairs.
+    walks:
+        int32 walk matrix (n_walks, length), or None for pair-only models.
+    val:
+        Validation pairs (``a``, ``b``, ``label``, ``seen``) used for live AUC;
+        usually a fixed sample of the full validation set.
+    seen_products:
+        Bool mask of products with at least one train pair.
+    """
+
+    n_products: int
+    products: pd.DataFrame
+    side_fields: tuple[str, ...]
+    train_pairs: pd.DataFrame
+    graph: sp.csr_matrix
+    walks: np.ndarray | None
+    val: pd.DataFrame
+    seen_products: np.ndarray
+
+
+@dataclasses.dataclass
+class Embeddings:
+    """Result of training: light, saved without pickle, loadable memory-mapped.
+
+    Attributes
+    ----------
+    vectors:
+        float32 (n_products, dim), in catalog order.
+    trained:
+        Bool mask: True where the vector was learned from that product's own data.
+    cold_start:
+        Bool mask: True where an untrained product got a meaningful vector anyway
+        (side-information models build it from the product's side information).
+    bias, global_bias:
+        Set by MF-with-bias models, whose own pair score is
+        ``sigmoid(dot(v_a, v_b) + bias_a + bias_b + global_bias)``.
+    score:
+        "cosine" (embedding models) or "dot-sigmoid" (MF's own prediction).
+    extras:
+        Named arrays for display (e.g. EGES weights per product and field).
+    info:
+        Small JSON-able facts (e.g. mean weight per side field, field names).
+    """
+
+    vectors: np.ndarray
+    trained: np.ndarray
+    cold_start: np.ndarray | None = None
+    bias: np.ndarray | None = None
+    global_bias: float = 0.0
+    score: str = "cosine"
+    extras: dict[str, np.ndarray] = dataclasses.field(default_factory=dict)
+    info: dict[str, Any] = dataclasses.field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.vectors = np.asarray(self.vectors, dtype=np.float32)
+        self.trained = np.asarray(self.trained, dtype=bool)
+        if self.cold_start is None:
+            self.cold_start = np.zeros(len(self.trained), dtype=bool)
+
+    @property
+    def usable(self) -> np.ndarray:
+        """Products whose vector means something: trained or cold-started."""
+        return self.trained | self.cold_start
+
+    def score_pairs(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        """The model's own score for pairs (a[i], b[i])."""
+        va, vb = self.vectors[a], self.vectors[b]
+        if self.score == "dot-sigmoid":
+            logits = np.einsum("ij,ij->i", va, vb) + self.global_bias
+            if self.bias is not None:
+                logits = logits + self.bias[a] + self.bias[b]
+            return 1.0 / (1.0 + np.exp(-np.clip(logits, -30, 30)))
+        return cosine_pairs(va, vb)
+
+    def save(self, folder: Path) -> None:
+        folder.mkdir(parents=True, exist_ok=True)
+        arrays = {"vectors": self.vectors, "trained": self.trained, "cold_start": self.cold_start}
+        if self.bias is not None:
+            arrays["bias"] = self.bias
+        for name, arr in arrays.items():
+            with cache.atomic_path(folder / f"{name}.npy") as tmp, open(tmp, "wb") as fh:
+                np.save(fh, arr, allow_pickle=False)
+        if self.extras:
+            cache.save_arrays(folder / "extras.npz", **self.extras)
+        cache.save_json(
+            folder / "embeddings.json",
+            {"global_bias": self.global_bias, "score": self.score, "info": self.info},
+        )
+
+    @classmethod
+    def load(cls, folder: Path, mmap: bool = False) -> Embeddings:
+        mode = "r" if mmap else None
+
+        def arr(name: str) -> np.ndarray | None:
+            path = folder / f"{name}.npy"
+            return np.load(path, mmap_mode=mode, allow_pickle=False) if path.exists() else None
+
+        meta = cache.load_json(folder / "embeddings.json")
+        extras_path = folder / "extras.npz"
+        return cls(
+            vectors=arr("vectors"),
+            trained=arr("trained"),
+            cold_start=arr("cold_start"),
+            bias=arr("bias"),
+            global_bias=meta["global_bias"],
+            score=meta["score"],
+            extras=cache.load_arrays(extras_path) if extras_path.exists() else {},
+            info=meta["info"],
+        )
+
+
+def cosine_pairs(va: np.ndarray, vb: np.ndarray) -> np.ndarray:
+    """Row-wise cosine similarity; zero vectors score 0."""
+    num = np.einsum("ij,ij->i", va, vb)
+    den = np.linalg.norm(va, axis=1) * np.linalg.norm(vb, axis=1)
+    return np.divide(num, den, out=np.zeros_like(num), where=den > 0)
+
+
+def rank_auc(scores: np.ndarray, labels: np.ndarray) -> float:
+    """ROC AUC by the rank-sum formula (ties get their mean rank); NaN if one class."""
+    labels = np.asarray(labels).astype(bool)
+    n_pos = int(labels.sum())
+    n_neg = len(labels) - n_pos
+    if n_pos == 0 or n_neg == 0:
+        return float("nan")
+    order = np.argsort(scores, kind="mergesort")
+    sorted_scores = np.asarray(scores)[order]
+    ranks = np.empty(len(scores), dtype=np.float64)
+    # mean rank within each run of equal scores
+    boundaries = np.flatnonzero(np.diff(sorted_scores)) + 1
+    starts = np.concatenate([[0], boundaries])
+    ends = np.concatenate([boundaries, [len(scores)]])
+    mean_ranks = (starts + ends + 1) / 2.0
+    ranks[order] = np.repeat(mean_ranks, ends - starts)
+    return float((ranks[labels].sum() - n_pos * (n_pos + 1) / 2.0) / (n_pos * n_neg))
+
+
+def monitor_auc(embeddings: Embeddings, val: pd.DataFrame) -> tuple[float, float]:
+    """Live validation AUC (all pairs, seen-only pairs) as reported during training.
+
+    Untrained, non-cold-start products get the median score, the method's policy.
+    """
+    a = val["a"].to_numpy()
+    b = val["b"].to_numpy()
+    labels = val["label"].to_numpy()
+    scores = embeddings.score_pairs(a, b).astype(np.float64)
+    usable = embeddings.usable
+    ok = usable[a] & usable[b]
+    if ok.any() and not ok.all():
+        scores[~ok] = np.median(scores[ok])
+    seen = val["seen"].to_numpy()
+    return rank_auc(scores, labels), rank_auc(scores[seen], labels[seen])
+
+
+class Model(abc.ABC):
+    """Base of every model: ``Model(settings).fit(data, callback) -> Embeddings``."""
+
+    name: ClassVar[str]  # the CLI / app name, e.g. "sgns"
+    label: ClassVar[str]  # human label, e.g. "PyTorch skip-gram"
+    settings_cls: ClassVar[type[Settings]]
+    uses_walks: ClassVar[bool] = True  # False: trains from train pairs only
+    walk_p: ClassVar[float] = 1.0  # node2vec models override the walk bias
+    walk_q: ClassVar[float] = 1.0
+
+    def __init__(self, settings: Settings | None = None) -> None:
+        self.settings = settings if settings is not None else self.settings_cls()
+
+    @abc.abstractmethod
+    def fit(self, data: TrainingData, callback: Callback | None = None) -> Embeddings:
+        """Train and return vectors for every product in the catalog."""
+
+
+class Clock:
+    """Elapsed seconds since construction (for TrainEvent.elapsed)."""
+
+    def __init__(self) -> None:
+        self.start = time.perf_counter()
+
+    def __call__(self) -> float:
+        return time.perf_counter() - self.start
