@@ -1,0 +1,51 @@
+"""Model names -> model classes, found from the classes themselves.
+
+Each model module declares ``name`` on its :class:`Model` subclasses; importing the
+modules registers them. Names are what the CLI and the app show.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+from recsys_core.models.base import Model
+
+MODEL_MODULES = (
+    "recsys_core.models.gensim_w2v",
+    "recsys_core.models.sgns",
+    "recsys_core.models.side_info",
+    "recsys_core.models.mf",
+    "recsys_core.models.heuristic",
+)
+
+
+def _all_subclasses(cls: type) -> list[type]:
+    found = []
+    for sub in cls.__subclasses__():
+        found.append(sub)
+        found.extend(_all_subclasses(sub))
+    return found
+
+
+def model_classes() -> dict[str, type[Model]]:
+    """Every registered model by name, in a stable order."""
+    for module in MODEL_MODULES:
+        try:
+            importlib.import_module(module)
+        except ModuleNotFoundError as exc:
+            if exc.name != module:  # a missing dependency is a real error
+                raise
+    classes = {}
+    for cls in _all_subclasses(Model):
+        name = cls.__dict__.get("name")
+        if isinstance(name, str):
+            classes[name] = cls
+    return dict(sorted(classes.items()))
+
+
+def model_class(name: str) -> type[Model]:
+    """The model class called ``name``; a clear error lists the known names."""
+    classes = model_classes()
+    if name not in classes:
+        raise ValueError(f"unknown model {name!r}; choose one of: {', '.join(classes)}")
+    return classes[name]

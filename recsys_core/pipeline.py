@@ -1,0 +1,322 @@
+"""The whole chain a model needs, each stage cached by the key of what produced it.
+
+    dataset -> split -> train graph -> walks -> training -> evaluation
+
+Every function here is a thin composition of the stage modules; the stages themselves know
+nothing of caching or of each other.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+
+from recsys_core import cache
+from recsys_core.data.dataset import Dataset
+from recsys_core.data.registry import DatasetSettings, load_dataset
+from recsys_core.models.base import Callback, Embeddings, TrainEvent, TrainingData
+from recsys_core.models.registry import model_class
+from recsys_core.progress import Progress, report
+from recsys_core.settings import Settings, SettingsError, require, stable_hash
+from recsys_core.split import Split, SplitSettings, split_pairs
+
+log = logging.getLogger(__name__)
+
+
+@dataclasses.dataclass
+class Prepared:
+    """A dataset with its split and train graph, and the keys that name them."""
+
+    dataset: Dataset
+    split: Split
+    graph: sp.csr_matrix
+    dataset_key: str
+    split_key: str
+    seconds: dict[str, float]
+    cache_hits: dict[str, bool]
+
+
+def prepare(
+    dataset_settings: DatasetSettings,
+    split_settings: SplitSettings | None = None,
+    on_progress: Progress | None = None,
+) -> Prepared:
+    """Load (or reuse) the dataset and its split, and build the train graph."""
+    from recsys_core.graph import build_graph
+
+    split_settings = split_settings or SplitSettings()
+    seconds: dict[str, float] = {}
+    hits: dict[str, bool] = {}
+
+    t0 = time.perf_counter()
+    report(on_progress, 0, 3, "loading dataset")
+    dataset, hits["dataset"] = load_dataset(dataset_settings, on_progress)
+    seconds["dataset"] = time.perf_counter() - t0
+    dataset_key = dataset_settings.key()
+
+    t0 = time.perf_counter()
+    report(on_progress, 1, 3, "splitting pairs")
+    split_key = split_settings.key(dataset_key)
+    split, hits["split"] = cache.cached(
+        "split",
+        split_key,
+        build=lambda: split_pairs(dataset.pairs, dataset.n_products, split_settings),
+        save=lambda folder, s: s.save(folder),
+        load=Split.load,
+    )
+    seconds["split"] = time.perf_counter() - t0
+
+    t0 = time.perf_counter()
+    report(on_progress, 2, 3, "building the train graph")
+    graph = build_graph(dataset.n_products, *split.train_arrays())
+    seconds["graph"] = time.perf_counter() - t0
+    report(on_progress, 3, 3, "prepared")
+    return Prepared(dataset, split, graph, dataset_key, split_key, seconds, hits)
+
+
+def make_walks(
+    prepared: Prepared, walk_settings: Any, on_progress: Progress | None = None
+) -> tuple[np.ndarray, str, bool]:
+    """Walks over the train graph for ``walk_settings``: ``(walks, key, cache_hit)``."""
+    from recsys_core.walks import generate_walks
+
+    key = walk_settings.key(prepared.split_key)
+    walks, hit = cache.cached(
+        "walks",
+        key,
+        build=lambda: generate_walks(prepared.graph, walk_settings, on_progress=on_progress),
+        save=lambda folder, w: cache.save_arrays(folder / "walks.npz", walks=w),
+        load=lambda folder: cache.load_arrays(folder / "walks.npz")["walks"],
+    )
+    return walks, key, hit
+
+
+@dataclasses.dataclass(frozen=True)
+class RunSpec(Settings):
+    """Everything that determines one trained and evaluated model.
+
+    ``walks=None`` uses the model's own walk defaults (node2vec biases p and q);
+    ``model_params`` are keyword settings of the model's settings class.
+    """
+
+    model: str = "sgns"
+    dataset: DatasetSettings = dataclasses.field(default_factory=DatasetSettings)
+    split: SplitSettings = dataclasses.field(default_factory=SplitSettings)
+    walks: Any = None
+    model_params: tuple[tuple[str, Any], ...] = ()
+    evaluation: Any = None
+    monitor_pairs: int = 20_000
+
+    def validate(self) -> None:
+        cls = model_class(self.model)  # raises with the list of known names
+        self.model_settings()  # raises SettingsError naming the bad parameter
+        require(self.monitor_pairs >= 100, "monitor_pairs must be at least 100")
+        del cls
+
+    @classmethod
+    def create(cls, model: str, **kwargs: Any) -> RunSpec:
+        params = kwargs.pop("model_params", {}) or {}
+        return cls(model=model, model_params=tuple(sorted(dict(params).items())), **kwargs)
+
+    def model_settings(self) -> Settings:
+        cls = model_class(self.model)
+        params = dict(self.model_params)
+        known = {f.name for f in dataclasses.fields(cls.settings_cls)}
+        unknown = sorted(set(params) - known)
+        require(
+            not unknown,
+            f"model {self.model!r} has no setting {', '.join(unknown)}; "
+            f"its settings are: {', '.join(sorted(known))}",
+        )
+        try:
+            return cls.settings_cls(**params)
+        except TypeError as exc:
+            raise SettingsError(f"bad settings for model {self.model!r}: {exc}") from exc
+
+    def walk_settings(self) -> Any:
+        from recsys_core.walks import WalkSettings
+
+        if self.walks is not None:
+            return self.walks
+        cls = model_class(self.model)
+        return WalkSettings(p=cls.walk_p, q=cls.walk_q)
+
+    def eval_settings(self) -> Any:
+        from recsys_core.evaluate import EvalSettings
+
+        return self.evaluation if self.evaluation is not None else EvalSettings()
+
+    def key(self, *input_keys: str) -> str:
+        return stable_hash(
+            {
+                "stage": "run",
+                "model": self.model,
+                "dataset": self.dataset.key(),
+                "split": self.split.as_dict(),
+                "walks": self.walk_settings().as_dict(),
+                "model_settings": self.model_settings().as_dict(),
+                "evaluation": self.eval_settings().as_dict(),
+                "monitor_pairs": self.monitor_pairs,
+                "inputs": list(input_keys),
+            }
+        )
+
+
+@dataclasses.dataclass
+class RunOutcome:
+    """What a finished run produced."""
+
+    spec: RunSpec
+    embeddings: Embeddings
+    evaluation: Any  # recsys_core.evaluate.EvalReport
+    events: list[dict[str, Any]]
+    train_seconds: float
+    seconds: dict[str, float]
+    keys: dict[str, str]
+    cache_hits: dict[str, bool]
+    cancelled: bool = False
+
+    @property
+    def artifact_dir(self) -> Path:
+        return cache.artifact_dir("run", self.keys["run"])
+
+
+def monitor_sample(val: pd.DataFrame, size: int, seed: int) -> pd.DataFrame:
+    """A fixed sample of validation pairs for live AUC: cheap to score every N steps."""
+    if len(val) <= size:
+        return val
+    rng = np.random.default_rng(seed)
+    return val.iloc[np.sort(rng.choice(len(val), size=size, replace=False))].reset_index(drop=True)
+
+
+def training_data(prepared: Prepared, walks: np.ndarray | None, monitor_pairs: int) -> TrainingData:
+    return TrainingData(
+        n_products=prepared.dataset.n_products,
+        products=prepared.dataset.products,
+        side_fields=prepared.dataset.side_fields,
+        train_pairs=prepared.split.train,
+        graph=prepared.graph,
+        walks=walks,
+        val=monitor_sample(prepared.split.val, monitor_pairs, seed=0),
+        seen_products=prepared.split.seen_products,
+    )
+
+
+def run(
+    spec: RunSpec,
+    on_progress: Progress | None = None,
+    callback: Callback | None = None,
+    prepared: Prepared | None = None,
+) -> RunOutcome:
+    """Prepare, walk, train and evaluate; every stage reuses its artifact when it exists.
+
+    A run cancelled through ``callback`` still returns (and evaluates) what it trained,
+    with ``cancelled=True``, but is not cached as finished.
+    """
+    from recsys_core.evaluate import EvalReport, evaluate
+
+    prepared = prepared or prepare(spec.dataset, spec.split, on_progress)
+    seconds = dict(prepared.seconds)
+    hits = dict(prepared.cache_hits)
+    cls = model_class(spec.model)
+    walks, walks_key = None, None
+    if cls.uses_walks:
+        t0 = time.perf_counter()
+        report(on_progress, 0, 1, "generating walks")
+        walks, walks_key, hits["walks"] = make_walks(prepared, spec.walk_settings(), on_progress)
+        seconds["walks"] = time.perf_counter() - t0
+    run_key = spec.key(prepared.split_key)
+    keys = {"dataset": prepared.dataset_key, "split": prepared.split_key, "run": run_key}
+    if walks_key:
+        keys["walks"] = walks_key
+
+    folder = cache.artifact_dir("run", run_key)
+    marker = folder / cache.DONE_MARKER
+    if marker.exists():
+        try:
+            record = cache.load_json(folder / "run.json")
+            outcome = RunOutcome(
+                spec=spec,
+                embeddings=Embeddings.load(folder / "embeddings"),
+                evaluation=EvalReport.load(folder / "evaluation"),
+                events=record["events"],
+                train_seconds=record["train_seconds"],
+                seconds=record["seconds"],
+                keys=keys,
+                cache_hits={**hits, "run": True},
+            )
+            return outcome
+        except (OSError, ValueError, KeyError) as exc:
+            log.warning("run artifact %s unreadable (%s); training again", run_key, exc)
+            marker.unlink(missing_ok=True)
+
+    events: list[dict[str, Any]] = []
+    cancelled = False
+
+    def listen(event: TrainEvent) -> bool | None:
+        nonlocal cancelled
+        events.append(event.as_dict())
+        if event.total_steps:
+            report(on_progress, event.step + 1, event.total_steps, f"training {spec.model}")
+        stop = callback(event) if callback is not None else None
+        if stop:
+            cancelled = True
+        return stop
+
+    data = training_data(prepared, walks, spec.monitor_pairs)
+    t0 = time.perf_counter()
+    model = cls(spec.model_settings())
+    embeddings = model.fit(data, callback=listen)
+    train_seconds = time.perf_counter() - t0
+    seconds["train"] = train_seconds
+
+    t0 = time.perf_counter()
+    report(on_progress, 0, 1, "evaluating")
+    evaluation = evaluate(
+        embeddings,
+        prepared.split.val,
+        prepared.split.seen_products,
+        spec.eval_settings(),
+        train_graph=prepared.graph,
+    )
+    seconds["evaluate"] = time.perf_counter() - t0
+    outcome = RunOutcome(
+        spec=spec,
+        embeddings=embeddings,
+        evaluation=evaluation,
+        events=events,
+        train_seconds=train_seconds,
+        seconds=seconds,
+        keys=keys,
+        cache_hits={**hits, "run": False},
+        cancelled=cancelled,
+    )
+    if not cancelled:
+        save_outcome(outcome)
+    return outcome
+
+
+def save_outcome(outcome: RunOutcome) -> Path:
+    """Write a finished run's artifacts; the done marker goes last."""
+    folder = outcome.artifact_dir
+    outcome.embeddings.save(folder / "embeddings")
+    outcome.evaluation.save(folder / "evaluation")
+    cache.save_json(
+        folder / "run.json",
+        {
+            "spec": outcome.spec.as_dict(),
+            "events": outcome.events,
+            "train_seconds": outcome.train_seconds,
+            "seconds": outcome.seconds,
+            "keys": outcome.keys,
+        },
+    )
+    cache.save_json(folder / cache.DONE_MARKER, {"kind": "run", "key": outcome.keys["run"]})
+    return folder
