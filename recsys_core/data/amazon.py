@@ -262,7 +262,7 @@ class _BadRecord(ValueError):
 _PRICE_NUMBER = re.compile(r"\d[\d,]*(?:\.\d+)?")
 
 
-def __text_column(value: Any, field: str, max_chars: int) -> str | None:
+def _text(value: Any, field: str, max_chars: int) -> str | None:
     """A clean optional text field: None if missing or blank; bad type or size raises."""
     if value is None:
         return None
@@ -336,7 +336,7 @@ def _categories(record: dict, max_chars: int) -> tuple[str | None, ...]:
         elif type(path) is not list:
             raise _BadRecord("'category' is not a list of category names")
     _check_names(path, "categories", max_chars)
-    levels = [__text_column(name, "categories", max_chars) for name in path[:CATEGORY_LEVELS]]
+    levels = [_text(name, "categories", max_chars) for name in path[:CATEGORY_LEVELS]]
     levels += [None] * (CATEGORY_LEVELS - len(levels))
     return tuple(levels)
 
@@ -397,8 +397,8 @@ class _Builder:
         if len(asin) > max_chars:
             raise _BadRecord(f"'asin' longer than max_field_chars={max_chars}")
         asin = asin.strip()
-        title = __text_column(record.get("title"), "title", max_chars)
-        brand = __text_column(record.get("brand"), "brand", max_chars)
+        title = _text(record.get("title"), "title", max_chars)
+        brand = _text(record.get("brand"), "brand", max_chars)
         price = _price(record.get("price"), max_chars)
         cats = _categories(record, max_chars)
         together, bought, viewed = _related(record, prep)
