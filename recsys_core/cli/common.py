@@ -114,3 +114,50 @@ def progress_bar() -> ProgressBars:
 
 def as_progress(bars: ProgressBars) -> Progress:
     return bars
+
+
+def parse_value(text: str) -> Any:
+    """A --set value: JSON numbers, booleans and null; anything else stays a string.
+
+    Parsed as data (json), never evaluated.
+    """
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError:
+        lowered = text.lower()
+        if lowered in ("true", "false"):
+            return lowered == "true"
+        return text
+
+
+def add_model_options(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("model settings")
+    group.add_argument("--epochs", type=int, help="training epochs (models that have them)")
+    group.add_argument("--dim", type=int, help="vector size (models that have one)")
+    group.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="any model setting, e.g. --set window=5 --set lr_schedule=linear (repeatable)",
+    )
+
+
+def model_params_from_args(args: argparse.Namespace, model: str) -> dict[str, Any]:
+    """Model settings from --epochs/--dim/--set, keeping only those the model has."""
+    import dataclasses
+
+    from recsys_core.models.registry import model_class
+
+    fields = {f.name for f in dataclasses.fields(model_class(model).settings_cls)}
+    params: dict[str, Any] = {}
+    if getattr(args, "epochs", None) is not None and "epochs" in fields:
+        params["epochs"] = args.epochs
+    if getattr(args, "dim", None) is not None and "vector_size" in fields:
+        params["vector_size"] = args.dim
+    for item in getattr(args, "set", []) or []:
+        if "=" not in item:
+            raise ValueError(f"--set expects KEY=VALUE, got {item!r}")
+        name, value = item.split("=", 1)
+        params[name.strip()] = parse_value(value.strip())
+    return params

@@ -99,7 +99,11 @@ class Dataset:
         cache.save_frame(folder / "pairs.parquet", self.pairs)
         cache.save_json(
             folder / "dataset.json",
-            {"name": self.name, "side_fields": list(self.side_fields), "report": self.report.as_dict()},
+            {
+                "name": self.name,
+                "side_fields": list(self.side_fields),
+                "report": self.report.as_dict(),
+            },
         )
 
     @classmethod
