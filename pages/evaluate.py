@@ -1,0 +1,5 @@
+"""evaluate page (coming)."""
+
+import streamlit as st
+
+st.info("This page is being built.")

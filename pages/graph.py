@@ -1,0 +1,5 @@
+"""graph page (coming)."""
+
+import streamlit as st
+
+st.info("This page is being built.")

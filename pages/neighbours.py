@@ -1,0 +1,5 @@
+"""neighbours page (coming)."""
+
+import streamlit as st
+
+st.info("This page is being built.")

@@ -1,0 +1,5 @@
+"""walks page (coming)."""
+
+import streamlit as st
+
+st.info("This page is being built.")

@@ -1,0 +1,67 @@
+"""In-memory reuse of loaded objects across reruns and sessions.
+
+``st.cache_resource`` holds one small store per process; objects are keyed by the engine's
+own artifact keys (dataset key, run key), so "same settings" means the same object. The
+build runs outside any Streamlit cache decorator so its progress bar draws normally.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import streamlit as st
+
+T = TypeVar("T")
+
+# How many objects of each kind stay in memory (a 420k-product dataset is ~100 MB).
+LIMITS = {"prepared": 3, "search": 3, "index": 6, "walks": 4, "outcome": 8, "projection": 8}
+
+
+class _Store:
+    def __init__(self) -> None:
+        self.items: dict[str, OrderedDict[str, Any]] = {}
+        self.locks: dict[tuple[str, str], threading.Lock] = {}
+        self.guard = threading.Lock()
+
+    def lock_for(self, kind: str, key: str) -> threading.Lock:
+        with self.guard:
+            return self.locks.setdefault((kind, key), threading.Lock())
+
+
+@st.cache_resource(show_spinner=False)
+def _store() -> _Store:
+    return _Store()
+
+
+def memo(kind: str, key: str, build: Callable[[], T]) -> T:
+    """The object ``kind/key``: from memory if built before in this process, else built.
+
+    Two sessions asking for the same key at once build it once.
+    """
+    store = _store()
+    with store.lock_for(kind, key):
+        items = store.items.setdefault(kind, OrderedDict())
+        if key in items:
+            items.move_to_end(key)
+            return items[key]
+        value = build()
+        items[key] = value
+        while len(items) > LIMITS.get(kind, 4):
+            items.popitem(last=False)
+        return value
+
+
+def forget(kind: str, key: str | None = None) -> None:
+    """Drop one object (or every object of ``kind``) from memory."""
+    store = _store()
+    with store.guard:
+        items = store.items.get(kind)
+        if items is None:
+            return
+        if key is None:
+            items.clear()
+        else:
+            items.pop(key, None)

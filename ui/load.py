@@ -1,0 +1,86 @@
+"""Loading what pages show, with a progress bar, in-memory reuse and readable errors.
+
+Each function returns None after drawing an ``st.error`` when the user's input is the
+problem (missing file, wrong format, bad setting), so pages never show a traceback for a
+user mistake.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import streamlit as st
+
+from recsys_core.settings import SettingsError
+from ui import cached, state
+from ui.progress import progress_bar
+
+USER_ERRORS = (SettingsError, ValueError, FileNotFoundError, KeyError)
+
+
+def prepared(settings: Any = None) -> Any:
+    """The current dataset with its split and train graph (``pipeline.Prepared``)."""
+    from recsys_core import pipeline
+
+    settings = settings or state.dataset_settings()
+
+    def build() -> Any:
+        with progress_bar(f"Preparing {settings.describe()}") as on_progress:
+            return pipeline.prepare(settings, on_progress=on_progress)
+
+    try:
+        return cached.memo("prepared", settings.key(), build)
+    except USER_ERRORS as exc:
+        st.error(f"Could not load the dataset: {exc}")
+        return None
+
+
+def search(prep: Any) -> Any:
+    """The ASIN/title search of a prepared dataset."""
+    from recsys_core.similar import TitleSearch
+
+    return cached.memo("search", prep.dataset_key, lambda: TitleSearch(prep.dataset.products))
+
+
+def walks(prep: Any, walk_settings: Any) -> np.ndarray:
+    """Walks over the train graph (disk-cached by the engine, kept in memory here)."""
+    from recsys_core.pipeline import make_walks
+
+    def build() -> np.ndarray:
+        with progress_bar("Generating walks") as on_progress:
+            return make_walks(prep, walk_settings, on_progress)[0]
+
+    return cached.memo("walks", walk_settings.key(prep.split_key), build)
+
+
+def product_picker(
+    prep: Any, key: str, label: str = "Product (ASIN or part of a title)"
+) -> int | None:
+    """Text box + select box of matches; returns the chosen product id or None.
+
+    Starts on the best-connected product so the page shows something at once. An
+    unknown ASIN or a title that matches nothing gets a clear message.
+    """
+    finder = search(prep)
+    if f"{key}.text" not in st.session_state:
+        degree = np.diff(prep.graph.indptr)
+        st.session_state[f"{key}.text"] = str(finder.asins[int(np.argmax(degree))])
+    text = st.text_input(
+        label,
+        key=f"{key}.text",
+        help="Type an ASIN (or its first characters) or any part of a title, any case.",
+    )
+    matches = finder.search(text, limit=25)
+    if not len(matches):
+        if text.strip():
+            st.error(f"No product matches {text.strip()!r}: check the ASIN or try part of a title.")
+        return None
+    choice = st.selectbox(
+        f"{len(matches)} match{'es' if len(matches) != 1 else ''}"
+        + (" (first 25)" if len(matches) == 25 else ""),
+        list(matches),
+        format_func=finder.label,
+        key=f"{key}.choice.{text.strip().lower()}",
+    )
+    return int(choice) if choice is not None else None
