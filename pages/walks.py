@@ -1,5 +1,50 @@
-"""walks page (coming)."""
+"""Walks: sample sequences as the method's table, first-order vs node2vec, visits vs degree."""
+
+from __future__ import annotations
 
 import streamlit as st
 
-st.info("This page is being built.")
+from recsys_core.explore import visits_vs_degree, walk_steps, walks_from
+from recsys_core.walks import WalkSettings
+from ui import cached, charts, forms, load
+
+st.title("Walks")
+st.markdown(
+    "Random walks turn the graph into sequences, like sentences of products; word2vec then "
+    "learns from which products appear near each other. node2vec biases each step: a "
+    "return to the previous product is weighted 1/p, a step away from it 1/q."
+)
+prep = load.prepared()
+if prep is not None:
+    product = load.product_picker(prep, "walks.product")
+    c1, c2, c3, c4 = st.columns(4)
+    helps = forms.field_help(WalkSettings)
+    p = c1.number_input("node2vec p", 0.05, 20.0, 0.5, 0.05, key="walks.p", help=helps.get("p"))
+    q = c2.number_input("node2vec q", 0.05, 20.0, 2.0, 0.05, key="walks.q", help=helps.get("q"))
+    length = c3.number_input("length", 2, 80, 10, key="walks.length", help=helps.get("length"))
+    count = c4.number_input("walks shown", 1, 10, 3, key="walks.count")
+    first, err1 = forms.build_settings(WalkSettings, {"length": int(length)})
+    biased, err2 = forms.build_settings(WalkSettings, {"length": int(length), "p": p, "q": q})
+    if err1 or err2:
+        st.error(err1 or err2)
+    elif product is not None:
+        columns = st.columns(2)
+        for column, settings, name in (
+            (columns[0], first, "first-order (p = q = 1)"),
+            (columns[1], biased, f"node2vec (p = {p:g}, q = {q:g})"),
+        ):
+            walks = load.walks(prep, settings)
+            rows = walks_from(walks, prep.graph, product, limit=int(count))
+            with column:
+                st.subheader(name)
+                if not len(rows):
+                    st.warning("No walk starts here: the product has no train pair (unseen).")
+                    continue
+                steps = walk_steps(walks, prep.dataset.products, rows)
+                st.dataframe(steps.drop(columns=["product"]), hide_index=True, height=400)
+                visits = cached.memo(
+                    "visits",
+                    settings.key(prep.split_key),
+                    lambda walks=walks: visits_vs_degree(walks, prep.graph),
+                )
+                st.plotly_chart(charts.visits_vs_degree(visits), key=f"walks.visits.{name}")
