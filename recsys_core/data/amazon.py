@@ -29,6 +29,7 @@ import json
 import math
 import re
 import time
+import warnings
 from array import array
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -140,34 +141,62 @@ def _is_int(value: Any) -> bool:
 # -- parsing one line, safely ----------------------------------------------------------
 
 # One token per match, scanning left to right so matches stay aligned with Python's own
-# tokens: (1) a run of plain text and single-quoted strings without '"' or '\' (the bulk
-# of a 2014 line; rewriting it is a quote swap), (2) a single-quoted string with '"' or an
-# escape, (3) a double-quoted string. Possessive quantifiers keep the scan linear.
+# tokens: (1) a run of plain text and single-quoted strings without '"' or '\' (rewriting
+# it is a quote swap), (2) a single-quoted string with '"' or an escape, (3) a
+# double-quoted string, (4) any other single character: an unterminated string or a stray
+# backslash, which ends the rewrite. Possessive quantifiers keep the scan linear.
 _LITERAL_TOKEN = re.compile(
-    r"""(?:'[^'"\\]*'|[^'"\\]++)++|'(?:[^'\\]|\\.)*+'|"(?:[^"\\]|\\.)*+\""""
+    r"""(?:'[^'"\\]*'|[^'"\\]++)++|'(?:[^'\\]|\\.)*+'|"(?:[^"\\]|\\.)*+"|.""", re.DOTALL
 )
 
 
 def _token_to_json(match: re.Match[str]) -> str:
     token = match.group(0)
     first = token[0]
+    if len(token) == 1 and first in "'\"\\":
+        raise ValueError("not a complete string token")
     if first == '"':
         # Python only double-quotes a string that has a "'"; without escapes it is JSON.
-        return token if "\\" not in token else json.dumps(ast.literal_eval(token))
+        return token if "\\" not in token else json.dumps(_literal_eval(token))
     if first == "'" and ('"' in token or "\\" in token):
         if "\\" in token:
             # One string literal: literal_eval decodes its escapes and cannot run code.
-            return json.dumps(ast.literal_eval(token))
+            return json.dumps(_literal_eval(token))
         return '"' + token[1:-1].replace('"', '\\"') + '"'
     return token.replace("'", '"')
 
 
+def _literal_eval(text: str) -> Any:
+    # Lines with stray backslashes ("\c") make the compiler warn once per line; a file
+    # can hold thousands of them and the warning says nothing about the data.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", category=DeprecationWarning)
+        warnings.simplefilter("ignore", category=SyntaxWarning)
+        return ast.literal_eval(text)
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a Python literal")
+
+
+# One decoder each for all lines; json.loads(..., strict=False) would build one per call.
+# strict=False: Python string literals may hold raw tabs, JSON strings may not. Rewritten
+# 2014 lines must not gain JSON's NaN / Infinity, which Python's literal syntax lacks.
+_json_decode = json.JSONDecoder(strict=False).decode
+_literal_json_decode = json.JSONDecoder(strict=False, parse_constant=_no_constant).decode
+
+
 def _literal_as_json(text: str) -> Any:
     """Parse a Python literal by rewriting its string tokens into JSON; raise on failure."""
-    if '"' not in text and "\\" not in text:
-        # No escapes and no double quotes: every "'" delimits a string.
-        return json.loads(text.replace("'", '"'), strict=False)
-    return json.loads(_LITERAL_TOKEN.sub(_token_to_json, text), strict=False)
+    if "\\" not in text:
+        if '"' not in text:
+            # No escapes and no double quotes: every "'" delimits a string.
+            return _literal_json_decode(text.replace("'", '"'))
+        if '"' not in "".join(text.split("'")[0::2]):
+            # Every '"' sits inside a single-quoted string (none is outside one, so no
+            # string is double-quoted): escape them, then swap the quotes.
+            return _literal_json_decode(text.replace('"', '\\"').replace("'", '"'))
+    return _literal_json_decode(_LITERAL_TOKEN.sub(_token_to_json, text))
 
 
 def parse_line(line: str) -> Any:
@@ -181,7 +210,7 @@ def parse_line(line: str) -> Any:
     text = line.strip()
     if text.startswith('{"'):
         try:
-            return json.loads(text, strict=False)
+            return _json_decode(text)
         except (ValueError, RecursionError):
             pass
     elif text.startswith("{'"):
@@ -190,7 +219,7 @@ def parse_line(line: str) -> Any:
         except (ValueError, RecursionError, SyntaxError, TypeError, MemoryError):
             pass  # the rewrite only covers the common case; literal_eval decides
     try:
-        return ast.literal_eval(text)
+        return _literal_eval(text)
     except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError) as exc:
         detail = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise ValueError(
@@ -311,11 +340,12 @@ def _asin_list(value: Any, field: str, prep: AmazonPrepSettings) -> list[str]:
         return value
     if len(value) > prep.max_related:
         raise _BadRecord(f"'{field}' has {len(value)} entries > max_related={prep.max_related}")
-    # map() keeps the per-entry checks in C; this runs for millions of entries.
-    if any(kind is not str for kind in set(map(type, value))):
-        raise _BadRecord(f"'{field}' has an entry that is not text")
-    lengths = list(map(len, value))
-    if min(lengths) == 0 or max(lengths) > prep.max_field_chars:
+    # The checks stay in C (join, map); this runs for millions of entries.
+    try:
+        "".join(value)
+    except TypeError:
+        raise _BadRecord(f"'{field}' has an entry that is not text") from None
+    if min(map(len, value)) == 0 or max(map(len, value)) > prep.max_field_chars:
         raise _BadRecord(f"'{field}' has an empty or over-long ASIN")
     return value
 
@@ -414,12 +444,20 @@ class _Builder:
         if len(bought) < prep.min_also_bought:
             return
         rows = 0
+        get = index.get
         for code, asins in enumerate((together, bought, viewed)):
             if not asins:
                 continue
-            setdefault = index.setdefault
-            # len(index) is re-read per entry, so a new ASIN gets the next free id.
-            self.dst.extend([setdefault(a, len(index)) for a in asins])
+            # Most related ASINs were seen before: look them up in C, then intern the new
+            # ones (len(index) is re-read each time, so each gets the next free id).
+            ids = list(map(get, asins))
+            if None in ids:
+                setdefault = index.setdefault
+                ids = [
+                    setdefault(a, len(index)) if i is None else i
+                    for a, i in zip(asins, ids, strict=True)
+                ]
+            self.dst.extend(ids)
             self.run_src.append(pid)
             self.run_rel.append(code)
             self.run_len.append(len(asins))
@@ -456,7 +494,7 @@ class _Builder:
         missing = (None, None, math.nan, None, None, None, None)
         meta_get = self.meta.get
         rows = [meta_get(i, missing) for i in keep.tolist()]
-        columns = list(zip(*rows, strict=True)) if rows else [()] * len(missing)
+        columns = [[row[k] for row in rows] for k in range(len(missing))]
         products = pd.DataFrame(
             {
                 "asin": _text_column(asins),
