@@ -1,0 +1,488 @@
+"""Matrix factorisation in PyTorch: "mf", "mf-bias" on train pairs, "mf-bias-seq" on walks.
+
+The method's implementations 1, 2 and 7. The score of a pair is
+``sigmoid(dot(e_a, e_b) [+ bias_a + bias_b + global_bias])``, trained with binary
+cross-entropy against positives and sampled negatives, L2 regularisation on the rows used,
+Adam at lr 0.01 and a cosine learning rate restarted every epoch.
+
+- "mf", "mf-bias": positives are the train pairs (weights ignored: a pair is a positive),
+  each with ``negatives`` pairs (a, random product), uniform over the catalog.
+- "mf-bias-seq": positives are skip-gram pairs of the walks (window 5, subsampling of
+  frequent products), negatives from the unigram distribution ** 0.75, the same data as
+  the PyTorch skip-gram (:mod:`recsys_core.pairs`).
+
+Two of the method's open questions are settings: ``lr_schedule`` ("cosine-restart", the
+method's; "constant"; "linear" decay over all epochs) asks whether the AUC dip at each
+restart ("forgetting") comes from the restarts, and ``shared_embedding=False`` (separate
+center and context tables) whether it comes from sharing one table. With separate tables
+the vectors shown are the center table, the context table is kept in
+``extras["context"]``, and the pair score is the symmetrised
+``(c_a . x_b + x_a . c_b) / 2`` (:class:`MFEmbeddings`).
+
+``optimizer="sparse-adam"`` uses sparse embedding gradients with ``SparseAdam`` (lazy
+Adam: only rows in the batch are updated), which keeps 420k-product catalogs feasible on
+a CPU; "adam" is dense Adam as the original code had it; "auto" (default) picks by size.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections.abc import Iterator
+
+import numpy as np
+
+from recsys_core.models.base import (
+    Callback,
+    Clock,
+    Embeddings,
+    Model,
+    TrainEvent,
+    TrainingData,
+    monitor_auc,
+)
+from recsys_core.settings import Settings, require
+
+LR_SCHEDULES = ("cosine-restart", "constant", "linear")
+OPTIMIZERS = ("auto", "adam", "sparse-adam")
+# Above this many embedding parameters, "auto" picks sparse gradients: dense Adam touches
+# every row at every step, sparse Adam only the batch's (on small tables dense is faster).
+AUTO_SPARSE_PARAMS = 2_000_000
+# Walks turned into skip-gram pairs at a time (mf-bias-seq): bounds memory of the pairs.
+SEQ_CHUNK_WALKS = 50_000
+
+
+@dataclasses.dataclass(frozen=True)
+class MFSettings(Settings):
+    """Matrix factorisation settings (the method's defaults).
+
+    Parameters
+    ----------
+    dim:
+        Embedding size.
+    epochs:
+        Passes over the positives.
+    lr:
+        Peak learning rate of Adam.
+    lr_schedule:
+        "cosine-restart" (cosine annealing to 0, restarted every epoch; the method's),
+        "constant", or "linear" (from ``lr`` to 0 over all epochs).
+    batch_size:
+        Positives per batch (each brings ``negatives`` negatives).
+    negatives:
+        Negatives per positive.
+    l2:
+        Weight of the L2 penalty on the embedding and bias rows in each batch.
+    shared_embedding:
+        One table for both sides of a pair (the method's); False: center/context tables.
+    optimizer:
+        "adam" (dense gradients, the original's), "sparse-adam" (sparse embedding
+        gradients, lazy Adam updating only the rows in a batch: far cheaper per step on big
+        catalogs) or "auto" (sparse-adam above 2M embedding parameters).
+    init_std:
+        Standard deviation of the normal initial vectors.
+    eval_every:
+        Steps between live validation AUCs (also at each epoch end).
+    report_every:
+        Steps between progress events.
+    threads:
+        ``torch.set_num_threads``.
+    seed:
+        Seed of initialisation, shuffling and negatives.
+    """
+
+    dim: int = 128
+    epochs: int = 5
+    lr: float = 0.01
+    lr_schedule: str = "cosine-restart"
+    batch_size: int = 1024
+    negatives: int = 5
+    l2: float = 1e-5
+    shared_embedding: bool = True
+    optimizer: str = "auto"
+    init_std: float = 0.1
+    eval_every: int = 1000
+    report_every: int = 20
+    threads: int = 2
+    seed: int = 0
+
+    def validate(self) -> None:
+        require(1 <= self.dim <= 4096, f"dim must be in 1..4096, got {self.dim}")
+        require(self.epochs >= 1, f"epochs must be >= 1, got {self.epochs}")
+        require(self.lr > 0, f"lr must be > 0, got {self.lr}")
+        require(
+            self.lr_schedule in LR_SCHEDULES,
+            f"lr_schedule must be one of {', '.join(LR_SCHEDULES)}, got {self.lr_schedule!r}",
+        )
+        require(self.batch_size >= 1, f"batch_size must be >= 1, got {self.batch_size}")
+        require(self.negatives >= 1, f"negatives must be >= 1, got {self.negatives}")
+        require(
+            self.optimizer in OPTIMIZERS,
+            f"optimizer must be one of {', '.join(OPTIMIZERS)}, got {self.optimizer!r}",
+        )
+        require(self.l2 >= 0, f"l2 must be >= 0, got {self.l2}")
+        require(self.init_std > 0, f"init_std must be > 0, got {self.init_std}")
+        require(self.eval_every >= 1, f"eval_every must be >= 1, got {self.eval_every}")
+        require(self.report_every >= 1, f"report_every must be >= 1, got {self.report_every}")
+        require(self.threads >= 1, f"threads must be >= 1, got {self.threads}")
+        require(self.seed >= 0, f"seed must be >= 0, got {self.seed}")
+
+
+@dataclasses.dataclass(frozen=True)
+class MFSeqSettings(MFSettings):
+    """:class:`MFSettings` plus the skip-gram pair generation of the walks.
+
+    Parameters
+    ----------
+    window:
+        Maximum distance between the two products of a pair in a walk.
+    sample:
+        Subsampling threshold of frequent products (gensim's ``sample``; 0 disables).
+    negative_power:
+        Exponent of the unigram distribution negatives are drawn from.
+    """
+
+    window: int = 5
+    sample: float = 1e-3
+    negative_power: float = 0.75
+
+    def validate(self) -> None:
+        super().validate()
+        require(self.window >= 1, f"window must be >= 1, got {self.window}")
+        require(self.sample >= 0, f"sample must be >= 0, got {self.sample}")
+        require(self.negative_power >= 0, f"negative_power must be >= 0, got {self.negative_power}")
+
+
+class MFEmbeddings(Embeddings):
+    """MF embeddings with separate context vectors (``extras["context"]``).
+
+    The pair score is ``sigmoid((c_a . x_b + x_a . c_b) / 2 + biases)``; without a context
+    table it is the base class's dot-sigmoid.
+    """
+
+    @classmethod
+    def from_embeddings(cls, embeddings: Embeddings) -> MFEmbeddings:
+        fields = {f.name: getattr(embeddings, f.name) for f in dataclasses.fields(Embeddings)}
+        return cls(**fields)
+
+    def _logits_pairs(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        ctx = self.extras["context"]
+        va, vb, xa, xb = self.vectors[a], self.vectors[b], ctx[a], ctx[b]
+        logits = 0.5 * (np.einsum("ij,ij->i", va, xb) + np.einsum("ij,ij->i", xa, vb))
+        if self.bias is not None:
+            logits = logits + self.bias[a] + self.bias[b]
+        return logits + self.global_bias
+
+    def score_pairs(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        if "context" not in self.extras:
+            return super().score_pairs(a, b)
+        logits = self._logits_pairs(np.asarray(a), np.asarray(b))
+        return 1.0 / (1.0 + np.exp(-np.clip(logits, -30, 30)))
+
+    def score_block(self, queries: np.ndarray, candidates: np.ndarray) -> np.ndarray:
+        """Logits of every (query, candidate) pair (monotone in the pair score)."""
+        v, x = self.vectors, self.extras.get("context", self.vectors)
+        block = 0.5 * (v[queries] @ x[candidates].T + x[queries] @ v[candidates].T)
+        if self.bias is not None:
+            block += self.bias[queries][:, None] + self.bias[candidates][None, :]
+        return (block + self.global_bias).astype(np.float32)
+
+
+def learning_rate(settings: MFSettings, epoch: int, frac_in_epoch: float) -> float:
+    """Learning rate at a point of training (``frac_in_epoch`` in [0, 1])."""
+    frac_in_epoch = min(max(frac_in_epoch, 0.0), 1.0)
+    if settings.lr_schedule == "cosine-restart":
+        return settings.lr * 0.5 * (1.0 + math.cos(math.pi * frac_in_epoch))
+    if settings.lr_schedule == "linear":
+        done = (epoch + frac_in_epoch) / settings.epochs
+        return settings.lr * max(1.0 - done, 1e-4)
+    return settings.lr
+
+
+class MatrixFactorization(Model):
+    """Matrix factorisation on train pairs, no bias: ``sigmoid(dot(e_a, e_b))``."""
+
+    name = "mf"
+    label = "MF on pairs"
+    settings_cls = MFSettings
+    uses_walks = False
+    use_bias = False
+
+    def fit(self, data: TrainingData, callback: Callback | None = None) -> Embeddings:
+        import torch
+
+        s: MFSettings = self.settings  # type: ignore[assignment]
+        torch.set_num_threads(s.threads)
+        rng = np.random.default_rng(s.seed)
+        gen = torch.Generator().manual_seed(s.seed)
+        clock = Clock()
+        n = data.n_products
+        source = self._source(data, rng)
+        tables = 1 if s.shared_embedding else 2
+        sparse = s.optimizer == "sparse-adam" or (
+            s.optimizer == "auto" and n * s.dim * tables > AUTO_SPARSE_PARAMS
+        )
+        net = _MFNet(n, s, self.use_bias, gen, sparse)
+        sparse_params = [p for p in net.tables()]
+        dense_params = [net.global_bias] if self.use_bias else []
+        optimisers = []
+        if sparse:
+            optimisers.append(torch.optim.SparseAdam(sparse_params, lr=s.lr))
+            if dense_params:
+                optimisers.append(torch.optim.Adam(dense_params, lr=s.lr))
+        else:
+            optimisers.append(torch.optim.Adam(sparse_params + dense_params, lr=s.lr))
+
+        steps_per_epoch = source.steps_per_epoch(s.batch_size)
+        total_steps = steps_per_epoch * s.epochs
+        step = 0
+        running, running_n = 0.0, 0
+        cancelled = False
+        lr = s.lr
+        for epoch in range(s.epochs):
+            batches = _lookahead(source.batches(s.batch_size, s.negatives))
+            for i, ((a, b, labels), last) in enumerate(batches):
+                lr = learning_rate(s, epoch, i / steps_per_epoch)
+                for opt in optimisers:
+                    for group in opt.param_groups:
+                        group["lr"] = lr
+                loss = net.loss(a, b, labels)
+                for opt in optimisers:
+                    opt.zero_grad()
+                loss.backward()
+                for opt in optimisers:
+                    opt.step()
+                running += float(loss.detach())
+                running_n += 1
+                evaluate_now = last or (step + 1) % s.eval_every == 0
+                if callback is not None and (evaluate_now or (step + 1) % s.report_every == 0):
+                    auc = auc_seen = None
+                    if evaluate_now:
+                        auc, auc_seen = monitor_auc(self._embeddings(net, source), data.val)
+                    stop = callback(
+                        TrainEvent(
+                            step=step,
+                            epoch=epoch,
+                            loss=running / max(running_n, 1),
+                            lr=lr,
+                            elapsed=clock(),
+                            auc=auc,
+                            auc_seen=auc_seen,
+                            epoch_end=last,
+                            total_steps=total_steps,
+                        )
+                    )
+                    running, running_n = 0.0, 0
+                    if stop:
+                        cancelled = True
+                        break
+                step += 1
+            if cancelled:
+                break
+        embeddings = self._embeddings(net, source)
+        embeddings.info.update(
+            {
+                "steps": step,
+                "cancelled": cancelled,
+                "lr_schedule": s.lr_schedule,
+                "optimizer": "sparse-adam" if sparse else "adam",
+            }
+        )
+        return embeddings
+
+    def _source(self, data: TrainingData, rng: np.random.Generator) -> _PairSource:
+        return _TrainPairSource(data, rng)
+
+    def _embeddings(self, net: _MFNet, source: _PairSource) -> Embeddings:
+        vectors, context, bias, global_bias = net.export()
+        extras = {} if context is None else {"context": context}
+        cls = Embeddings if context is None else MFEmbeddings
+        return cls(
+            vectors=vectors,
+            trained=source.trained,
+            bias=bias,
+            global_bias=global_bias,
+            score="dot-sigmoid",
+            extras=extras,
+            info={"shared_embedding": context is None, "bias": bias is not None},
+        )
+
+
+class MatrixFactorizationBias(MatrixFactorization):
+    """MF with per-product and global bias on train pairs (the method's implementation 2)."""
+
+    name = "mf-bias"
+    label = "MF with bias on pairs"
+    use_bias = True
+
+
+class MatrixFactorizationBiasSeq(MatrixFactorization):
+    """MF with bias on skip-gram pairs of the walks (the method's implementation 7)."""
+
+    name = "mf-bias-seq"
+    label = "MF with bias on walk sequences"
+    settings_cls = MFSeqSettings
+    uses_walks = True
+    use_bias = True
+
+    def _source(self, data: TrainingData, rng: np.random.Generator) -> _PairSource:
+        return _WalkPairSource(data, self.settings, rng)  # type: ignore[arg-type]
+
+
+def _lookahead(items: Iterator) -> Iterator[tuple]:
+    """Yield ``(item, is_last)`` without materialising the iterator."""
+    it = iter(items)
+    try:
+        current = next(it)
+    except StopIteration:
+        return
+    for upcoming in it:
+        yield current, False
+        current = upcoming
+    yield current, True
+
+
+class _MFNet:
+    """Embedding tables and the loss; plain tensors, no nn.Module needed."""
+
+    def __init__(self, n: int, s: MFSettings, use_bias: bool, gen, sparse: bool) -> None:
+        import torch
+
+        self.torch = torch
+        self.s = s
+
+        def table(width: int, std: float):
+            emb = torch.nn.Embedding(n, width, sparse=sparse)
+            with torch.no_grad():
+                if std > 0:
+                    emb.weight.normal_(0.0, std, generator=gen)
+                else:
+                    emb.weight.zero_()
+            return emb
+
+        self.center = table(s.dim, s.init_std)
+        self.context = None if s.shared_embedding else table(s.dim, s.init_std)
+        self.bias = table(1, 0.0) if use_bias else None
+        self.global_bias = torch.nn.Parameter(torch.zeros(1)) if use_bias else None
+        self.bce = torch.nn.BCEWithLogitsLoss()
+
+    def tables(self) -> list:
+        found = [self.center.weight]
+        if self.context is not None:
+            found.append(self.context.weight)
+        if self.bias is not None:
+            found.append(self.bias.weight)
+        return found
+
+    def loss(self, a: np.ndarray, b: np.ndarray, labels: np.ndarray):
+        torch = self.torch
+        ta, tb = torch.from_numpy(a.astype(np.int64)), torch.from_numpy(b.astype(np.int64))
+        ea = self.center(ta)
+        eb = (self.context or self.center)(tb)
+        logits = (ea * eb).sum(-1)
+        penalty = (ea * ea).sum(-1) + (eb * eb).sum(-1)
+        if self.bias is not None:
+            ba, bb = self.bias(ta).squeeze(-1), self.bias(tb).squeeze(-1)
+            logits = logits + ba + bb + self.global_bias
+            penalty = penalty + ba * ba + bb * bb
+        target = torch.from_numpy(labels)
+        return self.bce(logits, target) + self.s.l2 * penalty.mean()
+
+    def export(self):
+        def arr(emb) -> np.ndarray:
+            return emb.weight.detach().numpy().copy()
+
+        context = arr(self.context) if self.context is not None else None
+        bias = arr(self.bias)[:, 0] if self.bias is not None else None
+        global_bias = float(self.global_bias.detach()) if self.global_bias is not None else 0.0
+        return arr(self.center), context, bias, global_bias
+
+
+class _PairSource:
+    """Batches of (a, b, label) arrays for one epoch, positives with their negatives."""
+
+    trained: np.ndarray
+
+    def steps_per_epoch(self, batch_size: int) -> int:
+        raise NotImplementedError
+
+    def batches(self, batch_size: int, negatives: int) -> Iterator[tuple[np.ndarray, ...]]:
+        raise NotImplementedError
+
+
+def _with_negatives(
+    a: np.ndarray, b: np.ndarray, neg: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Stack positives (a, b) with negatives (a, neg[:, j]) and their labels."""
+    k = neg.shape[1]
+    aa = np.concatenate([a, np.repeat(a, k)])
+    bb = np.concatenate([b, neg.ravel()])
+    labels = np.concatenate([np.ones(len(a), np.float32), np.zeros(len(a) * k, np.float32)])
+    return aa, bb, labels
+
+
+class _TrainPairSource(_PairSource):
+    """Train pairs as positives, in a random orientation each epoch; uniform negatives."""
+
+    def __init__(self, data: TrainingData, rng: np.random.Generator) -> None:
+        self.a = data.train_pairs["a"].to_numpy(np.int64)
+        self.b = data.train_pairs["b"].to_numpy(np.int64)
+        self.n = data.n_products
+        self.rng = rng
+        self.trained = np.zeros(self.n, dtype=bool)
+        self.trained[self.a] = True
+        self.trained[self.b] = True
+
+    def steps_per_epoch(self, batch_size: int) -> int:
+        return max(1, math.ceil(len(self.a) / batch_size))
+
+    def batches(self, batch_size: int, negatives: int) -> Iterator[tuple[np.ndarray, ...]]:
+        order = self.rng.permutation(len(self.a))
+        flip = self.rng.random(len(order)) < 0.5
+        a = np.where(flip, self.b[order], self.a[order])
+        b = np.where(flip, self.a[order], self.b[order])
+        for start in range(0, len(a), batch_size):
+            pa, pb = a[start : start + batch_size], b[start : start + batch_size]
+            neg = self.rng.integers(0, self.n, size=(len(pa), negatives))
+            yield _with_negatives(pa, pb, neg)
+
+
+class _WalkPairSource(_PairSource):
+    """Skip-gram pairs of the walks (recsys_core.pairs), unigram ** power negatives."""
+
+    def __init__(self, data: TrainingData, s: MFSeqSettings, rng: np.random.Generator) -> None:
+        from recsys_core.pairs import NegativeSampler, subsample_keep_prob, token_counts
+
+        if data.walks is None:
+            raise ValueError("mf-bias-seq trains on walks; TrainingData.walks is None")
+        self.walks = np.asarray(data.walks)
+        self.s = s
+        self.rng = rng
+        counts = token_counts(self.walks, data.n_products)
+        self.trained = counts > 0
+        self.keep = subsample_keep_prob(counts, s.sample) if s.sample > 0 else None
+        self.sampler = NegativeSampler(counts, power=s.negative_power, rng=rng)
+        # pairs per walk, measured on a sample, sizes the learning-rate schedule
+        probe = self.walks[: min(len(self.walks), 2000)]
+        centers, _ = self._pairs(probe, np.random.default_rng(s.seed))
+        self.pairs_per_walk = len(centers) / max(len(probe), 1)
+
+    def _pairs(self, walks: np.ndarray, rng: np.random.Generator):
+        from recsys_core.pairs import skipgram_pairs
+
+        return skipgram_pairs(walks, self.s.window, rng, keep_prob=self.keep)
+
+    def steps_per_epoch(self, batch_size: int) -> int:
+        return max(1, math.ceil(len(self.walks) * self.pairs_per_walk / batch_size))
+
+    def batches(self, batch_size: int, negatives: int) -> Iterator[tuple[np.ndarray, ...]]:
+        order = self.rng.permutation(len(self.walks))
+        for start in range(0, len(order), SEQ_CHUNK_WALKS):
+            chunk = self.walks[np.sort(order[start : start + SEQ_CHUNK_WALKS])]
+            centers, contexts = self._pairs(chunk, self.rng)
+            shuffle = self.rng.permutation(len(centers))
+            centers, contexts = centers[shuffle], contexts[shuffle]
+            for i in range(0, len(centers), batch_size):
+                pa = centers[i : i + batch_size]
+                pb = contexts[i : i + batch_size]
+                yield _with_negatives(pa, pb, self.sampler.sample((len(pa), negatives)))
