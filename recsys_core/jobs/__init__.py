@@ -1,0 +1,47 @@
+"""Background runs that survive browser refreshes, crashes and restarts.
+
+Runs execute in worker processes (:mod:`.worker`); their settings, status, progress,
+per-step metrics and artifact checksums live in a SQLite run store (:mod:`.store`) next
+to the artifact cache. The functions below are the whole API the app and the CLI use.
+"""
+
+from recsys_core.jobs.api import (
+    ArtifactError,
+    cancel,
+    compare,
+    default_store,
+    delete,
+    get_run,
+    list_runs,
+    load_outcome,
+    metrics,
+    recover,
+    restart,
+    submit,
+    verify,
+    wait,
+)
+from recsys_core.jobs.store import STATUSES, RunRecord, RunStore
+from recsys_core.jobs.worker import Cancelled, JobResult
+
+__all__ = [
+    "STATUSES",
+    "ArtifactError",
+    "Cancelled",
+    "JobResult",
+    "RunRecord",
+    "RunStore",
+    "cancel",
+    "compare",
+    "default_store",
+    "delete",
+    "get_run",
+    "list_runs",
+    "load_outcome",
+    "metrics",
+    "recover",
+    "restart",
+    "submit",
+    "verify",
+    "wait",
+]

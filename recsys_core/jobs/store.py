@@ -1,0 +1,599 @@
+"""The run store: runs, their per-step metrics and their artifacts in one SQLite file.
+
+The file sits next to the artifact cache (``<cache>/runs.sqlite``, or ``$RECSYS_RUNS_DB``)
+in WAL mode, so the app, the CLI and several workers read and write it at once. Every
+state change is one short ``BEGIN IMMEDIATE`` transaction; readers never block writers.
+
+Statuses: ``queued -> running -> finished | failed | cancelled | interrupted``. A settings
+key is unique among queued, running and finished runs (a partial UNIQUE index), so two
+processes submitting the same settings get one run.
+
+Dead workers (see :meth:`RunStore.recover`): a run left ``running`` whose worker process
+is gone becomes
+
+* ``failed`` ("worker process died (pid N)") when the process that started the worker
+  (the app, the CLI) is still alive: the worker died on its own - killed, out of memory,
+  crashed;
+* ``interrupted`` when that process is gone too: the whole app was stopped (a restart, a
+  shutdown, a machine or container reboot). A worker stopped with SIGTERM / SIGINT /
+  SIGHUP marks its run ``interrupted`` itself.
+
+Either way nothing finished before is lost: finished runs and their artifacts stay.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import json
+import logging
+import os
+import sqlite3
+import threading
+import time
+from collections.abc import Iterable, Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+from recsys_core.jobs import procs
+from recsys_core.jobs.artifacts import FileRecord
+
+log = logging.getLogger(__name__)
+
+DB_ENV = "RECSYS_RUNS_DB"
+CONCURRENCY_ENV = "RECSYS_MAX_CONCURRENT"
+STATUSES = ("queued", "running", "finished", "failed", "cancelled", "interrupted")
+LIVE = ("queued", "running", "finished")  # statuses that hold their settings key
+DONE = ("finished", "failed", "cancelled", "interrupted")
+METRIC_COLUMNS = ("step", "epoch", "loss", "auc", "auc_seen", "lr", "elapsed", "epoch_end")
+
+SCHEMA_VERSION = 1
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS runs (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    key TEXT NOT NULL,
+    spec TEXT NOT NULL,
+    model TEXT NOT NULL,
+    dataset TEXT NOT NULL,
+    status TEXT NOT NULL CHECK (status IN
+        ('queued', 'running', 'finished', 'failed', 'cancelled', 'interrupted')),
+    created REAL NOT NULL,
+    started REAL,
+    finished REAL,
+    pid INTEGER,
+    pid_token TEXT,
+    owner_pid INTEGER,
+    owner_token TEXT,
+    heartbeat REAL,
+    error TEXT,
+    progress_done REAL NOT NULL DEFAULT 0,
+    progress_total REAL NOT NULL DEFAULT 0,
+    progress_message TEXT NOT NULL DEFAULT '',
+    cancel_requested INTEGER NOT NULL DEFAULT 0,
+    summary TEXT,
+    keys TEXT
+);
+CREATE UNIQUE INDEX IF NOT EXISTS runs_live_key ON runs(key)
+    WHERE status IN ('queued', 'running', 'finished');
+CREATE INDEX IF NOT EXISTS runs_status ON runs(status);
+CREATE TABLE IF NOT EXISTS metrics (
+    run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+    step INTEGER NOT NULL,
+    epoch INTEGER,
+    loss REAL,
+    auc REAL,
+    auc_seen REAL,
+    lr REAL,
+    elapsed REAL,
+    epoch_end INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX IF NOT EXISTS metrics_run_step ON metrics(run_id, step);
+CREATE TABLE IF NOT EXISTS artifacts (
+    run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+    path TEXT NOT NULL,
+    size INTEGER NOT NULL,
+    sha256 TEXT NOT NULL,
+    PRIMARY KEY (run_id, path)
+);
+CREATE INDEX IF NOT EXISTS artifacts_path ON artifacts(path);
+"""
+
+
+def default_db_path() -> Path:
+    """``$RECSYS_RUNS_DB`` or ``runs.sqlite`` in the artifact cache root."""
+    env = os.environ.get(DB_ENV)
+    if env:
+        return Path(env).expanduser()
+    from recsys_core import cache
+
+    return cache.cache_root() / "runs.sqlite"
+
+
+def default_max_concurrent() -> int:
+    """``$RECSYS_MAX_CONCURRENT`` (default 1): how many runs execute at once."""
+    text = os.environ.get(CONCURRENCY_ENV, "1")
+    try:
+        value = int(text)
+    except ValueError:
+        raise ValueError(f"{CONCURRENCY_ENV} must be a whole number >= 1, got {text!r}") from None
+    if value < 1:
+        raise ValueError(f"{CONCURRENCY_ENV} must be >= 1, got {value}")
+    return value
+
+
+@dataclasses.dataclass
+class RunRecord:
+    """One row of the runs table, with its JSON columns parsed.
+
+    ``spec`` is the stored settings as a dict (``RunSpec.as_dict()``); :meth:`run_spec`
+    decodes it back into a :class:`~recsys_core.pipeline.RunSpec`. ``summary`` holds
+    ``auc_all``, ``auc_seen``, ``auc_unseen``, ``hit_rate``, ``ndcg`` (at ``k``),
+    ``hit_rate_seen``, ``ndcg_seen``, ``train_seconds`` once the run finished.
+    """
+
+    id: int
+    key: str
+    spec: dict[str, Any]
+    model: str
+    dataset: str
+    status: str
+    created: float
+    started: float | None
+    finished: float | None
+    pid: int | None
+    owner_pid: int | None
+    heartbeat: float | None
+    error: str | None
+    progress_done: float
+    progress_total: float
+    progress_message: str
+    cancel_requested: bool
+    summary: dict[str, Any] | None
+    keys: dict[str, str]
+    pid_token: str | None = dataclasses.field(default=None, repr=False)
+    owner_token: str | None = dataclasses.field(default=None, repr=False)
+
+    @property
+    def active(self) -> bool:
+        """Queued or running: the run may still change."""
+        return self.status in ("queued", "running")
+
+    @property
+    def progress(self) -> float:
+        """Fraction done of the current stage, 0..1."""
+        if self.progress_total <= 0:
+            return 0.0
+        return max(0.0, min(1.0, self.progress_done / self.progress_total))
+
+    @property
+    def duration(self) -> float | None:
+        """Seconds from start to finish (or to now while running)."""
+        if self.started is None:
+            return None
+        return (self.finished or time.time()) - self.started
+
+    def run_spec(self) -> Any:
+        """The settings as a :class:`~recsys_core.pipeline.RunSpec`."""
+        from recsys_core.jobs.specs import spec_from_dict
+
+        return spec_from_dict(self.spec)
+
+    @classmethod
+    def from_row(cls, row: sqlite3.Row) -> RunRecord:
+        return cls(
+            id=row["id"],
+            key=row["key"],
+            spec=json.loads(row["spec"]),
+            model=row["model"],
+            dataset=row["dataset"],
+            status=row["status"],
+            created=row["created"],
+            started=row["started"],
+            finished=row["finished"],
+            pid=row["pid"],
+            owner_pid=row["owner_pid"],
+            heartbeat=row["heartbeat"],
+            error=row["error"],
+            progress_done=row["progress_done"],
+            progress_total=row["progress_total"],
+            progress_message=row["progress_message"],
+            cancel_requested=bool(row["cancel_requested"]),
+            summary=json.loads(row["summary"]) if row["summary"] else None,
+            keys=json.loads(row["keys"]) if row["keys"] else {},
+            pid_token=row["pid_token"],
+            owner_token=row["owner_token"],
+        )
+
+
+class RunStore:
+    """Runs, metrics and artifact checksums in one SQLite file (WAL mode).
+
+    Parameters
+    ----------
+    path:
+        Database file; default ``$RECSYS_RUNS_DB`` or ``<cache root>/runs.sqlite``.
+    max_concurrent:
+        How many runs execute at once; default ``$RECSYS_MAX_CONCURRENT`` or 1.
+    recover:
+        Settle runs whose worker died and start a worker for waiting runs, once, on open
+        (what the app and the CLI want; workers open the store with False).
+    """
+
+    def __init__(
+        self,
+        path: str | Path | None = None,
+        max_concurrent: int | None = None,
+        recover: bool = True,
+    ) -> None:
+        self.path = Path(path).expanduser() if path is not None else default_db_path()
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.max_concurrent = max_concurrent or default_max_concurrent()
+        self._local = threading.local()
+        self._init_schema()
+        if recover:
+            self.recover()
+
+    # -- connections ---------------------------------------------------------------
+
+    def _conn(self) -> sqlite3.Connection:
+        # One connection per thread: Streamlit runs each session's script in its own thread.
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = sqlite3.connect(self.path, timeout=30.0, isolation_level=None)
+            conn.row_factory = sqlite3.Row
+            conn.execute("PRAGMA foreign_keys = ON")
+            conn.execute("PRAGMA synchronous = NORMAL")
+            conn.execute("PRAGMA busy_timeout = 30000")
+            self._local.conn = conn
+        return conn
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """A write transaction that takes the write lock at once (no upgrade deadlocks)."""
+        conn = self._conn()
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield conn
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        conn.execute("COMMIT")
+
+    def _init_schema(self) -> None:
+        conn = self._conn()
+        conn.execute("PRAGMA journal_mode = WAL")
+        with self.transaction() as tx:
+            for statement in SCHEMA.split(";"):
+                if statement.strip():
+                    tx.execute(statement)
+            tx.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+
+    def close(self) -> None:
+        conn = getattr(self._local, "conn", None)
+        if conn is not None:
+            conn.close()
+            self._local.conn = None
+
+    # -- reading -------------------------------------------------------------------
+
+    def get(self, run_id: int) -> RunRecord:
+        """The run ``run_id``; KeyError when there is none."""
+        row = self._conn().execute("SELECT * FROM runs WHERE id = ?", (int(run_id),)).fetchone()
+        if row is None:
+            raise KeyError(f"no run {run_id} in {self.path}")
+        record = RunRecord.from_row(row)
+        if record.status == "running" and not self._worker_alive(record):
+            self.recover()
+            return self.get(run_id)
+        return record
+
+    def list(self, status: str | None = None) -> list[RunRecord]:
+        """All runs, newest first, optionally only those with ``status``."""
+        if status is not None and status not in STATUSES:
+            raise ValueError(f"unknown status {status!r}; choose one of {', '.join(STATUSES)}")
+        sql = "SELECT * FROM runs"
+        params: tuple[Any, ...] = ()
+        if status is not None:
+            sql += " WHERE status = ?"
+            params = (status,)
+        rows = self._conn().execute(sql + " ORDER BY id DESC", params).fetchall()
+        records = [RunRecord.from_row(r) for r in rows]
+        if any(r.status == "running" and not self._worker_alive(r) for r in records):
+            self.recover()
+            return self.list(status)
+        return records
+
+    def find_live(self, key: str) -> RunRecord | None:
+        """The queued, running or finished run with settings ``key``, if any."""
+        row = (
+            self._conn()
+            .execute(
+                "SELECT * FROM runs WHERE key = ? AND status IN ('queued','running','finished')",
+                (key,),
+            )
+            .fetchone()
+        )
+        return RunRecord.from_row(row) if row is not None else None
+
+    def metric_rows(self, run_id: int, since_step: int = -1) -> list[tuple]:
+        return (
+            self._conn()
+            .execute(
+                f"SELECT {', '.join(METRIC_COLUMNS)} FROM metrics "
+                "WHERE run_id = ? AND step > ? ORDER BY rowid",
+                (int(run_id), int(since_step)),
+            )
+            .fetchall()
+        )
+
+    def cancel_requested(self, run_id: int) -> bool:
+        row = (
+            self._conn()
+            .execute("SELECT cancel_requested FROM runs WHERE id = ?", (int(run_id),))
+            .fetchone()
+        )
+        return row is None or bool(row[0])  # a deleted run is as good as cancelled
+
+    def artifacts(self, run_id: int | None = None, key: str | None = None) -> list[FileRecord]:
+        """Recorded files of run ``run_id``, or of every run with settings ``key``."""
+        if run_id is not None:
+            rows = (
+                self._conn()
+                .execute("SELECT path, size, sha256 FROM artifacts WHERE run_id = ?", (run_id,))
+                .fetchall()
+            )
+        else:
+            rows = (
+                self._conn()
+                .execute(
+                    "SELECT DISTINCT a.path, a.size, a.sha256 FROM artifacts a "
+                    "JOIN runs r ON r.id = a.run_id WHERE r.key = ?",
+                    (key,),
+                )
+                .fetchall()
+            )
+        return [FileRecord(r[0], r[1], r[2]) for r in rows]
+
+    def artifacts_in(self, folders: Iterable[str]) -> list[FileRecord]:
+        """Recorded files (any run) inside the artifact folders ``kind/key``."""
+        found: dict[str, FileRecord] = {}
+        for folder in folders:
+            rows = (
+                self._conn()
+                .execute(
+                    "SELECT path, size, sha256 FROM artifacts WHERE path LIKE ? ESCAPE '\\'",
+                    (_like_prefix(folder),),
+                )
+                .fetchall()
+            )
+            for r in rows:
+                found[r[0]] = FileRecord(r[0], r[1], r[2])
+        return list(found.values())
+
+    # -- liveness ------------------------------------------------------------------
+
+    @staticmethod
+    def _worker_alive(record: RunRecord) -> bool:
+        return procs.is_alive(record.pid, record.pid_token or None)
+
+    def _settle_dead(self, tx: sqlite3.Connection) -> list[int]:
+        """Inside a transaction: mark running runs whose worker is gone. Returns their ids."""
+        changed = []
+        rows = tx.execute(
+            "SELECT id, pid, pid_token, owner_pid, owner_token FROM runs WHERE status = 'running'"
+        ).fetchall()
+        now = time.time()
+        for row in rows:
+            if procs.is_alive(row["pid"], row["pid_token"] or None):
+                continue
+            if procs.is_alive(row["owner_pid"], row["owner_token"] or None):
+                status = "failed"
+                error = (
+                    f"worker process died (pid {row['pid']}) while the process that started "
+                    f"it (pid {row['owner_pid']}) was still running: it was killed, ran out of "
+                    "memory or crashed. Restart the run to try again."
+                )
+            else:
+                status = "interrupted"
+                error = (
+                    f"interrupted: the worker (pid {row['pid']}) stopped together with the "
+                    "app that started it (app stopped or machine restarted). Restart the run "
+                    "to run it again; finished stages are reused from the cache."
+                )
+            tx.execute(
+                "UPDATE runs SET status = ?, error = ?, finished = ? "
+                "WHERE id = ? AND status = 'running'",
+                (status, error, now, row["id"]),
+            )
+            changed.append(row["id"])
+            log.warning("run %d: %s", row["id"], error)
+        return changed
+
+    def recover(self, start_queued: bool = True) -> list[int]:
+        """Settle runs whose worker died; start a worker when runs wait with none to run them.
+
+        Called when the store is opened (app start, CLI) and by any reader that meets a
+        ``running`` run whose worker is gone. Returns the ids of runs it marked.
+        """
+        with self.transaction() as tx:
+            changed = self._settle_dead(tx)
+            running = tx.execute("SELECT COUNT(*) FROM runs WHERE status = 'running'").fetchone()
+            queued = tx.execute("SELECT COUNT(*) FROM runs WHERE status = 'queued'").fetchone()
+        if start_queued and queued[0] and running[0] < self.max_concurrent:
+            self.start_worker()
+        return changed
+
+    def start_worker(self, owner: tuple[int | None, str | None] | None = None) -> None:
+        """Start a worker process; it exits at once if enough runs are executing."""
+        procs.spawn_worker(self.path, self.max_concurrent, owner)
+
+    # -- writing -------------------------------------------------------------------
+
+    def enqueue(self, spec: dict[str, Any], key: str, model: str, dataset: str) -> tuple[int, bool]:
+        """Insert a queued run unless one with ``key`` is queued, running or finished.
+
+        Returns ``(run_id, created)``. Safe across processes: the check and the insert are
+        one immediate transaction, and the partial UNIQUE index backs it.
+        """
+        with self.transaction() as tx:
+            row = tx.execute(
+                "SELECT id FROM runs WHERE key = ? AND status IN ('queued','running','finished')",
+                (key,),
+            ).fetchone()
+            if row is not None:
+                return int(row[0]), False
+            cur = tx.execute(
+                "INSERT INTO runs (key, spec, model, dataset, status, created) "
+                "VALUES (?, ?, ?, ?, 'queued', ?)",
+                (key, json.dumps(spec, default=str), model, dataset, time.time()),
+            )
+            return int(cur.lastrowid), True
+
+    def claim(
+        self, pid: int, token: str | None, owner_pid: int | None, owner_token: str | None
+    ) -> RunRecord | None:
+        """Atomically take the oldest queued run, unless enough runs are running already."""
+        with self.transaction() as tx:
+            self._settle_dead(tx)
+            running = tx.execute("SELECT COUNT(*) FROM runs WHERE status = 'running'").fetchone()
+            if running[0] >= self.max_concurrent:
+                return None
+            row = tx.execute(
+                "SELECT id FROM runs WHERE status = 'queued' ORDER BY id LIMIT 1"
+            ).fetchone()
+            if row is None:
+                return None
+            now = time.time()
+            tx.execute(
+                "UPDATE runs SET status = 'running', started = ?, heartbeat = ?, pid = ?, "
+                "pid_token = ?, owner_pid = ?, owner_token = ?, error = NULL, "
+                "progress_done = 0, progress_total = 0, progress_message = 'starting' "
+                "WHERE id = ?",
+                (now, now, pid, token, owner_pid, owner_token, row[0]),
+            )
+            claimed = tx.execute("SELECT * FROM runs WHERE id = ?", (row[0],)).fetchone()
+        return RunRecord.from_row(claimed)
+
+    def set_progress(self, run_id: int, done: float, total: float, message: str) -> None:
+        self._conn().execute(
+            "UPDATE runs SET progress_done = ?, progress_total = ?, progress_message = ?, "
+            "heartbeat = ? WHERE id = ?",
+            (float(done), float(total), str(message), time.time(), int(run_id)),
+        )
+
+    def add_metrics(self, run_id: int, rows: Sequence[tuple]) -> None:
+        """Append metric rows ``(step, epoch, loss, auc, auc_seen, lr, elapsed, epoch_end)``."""
+        if not rows:
+            return
+        with self.transaction() as tx:
+            exists = tx.execute("SELECT 1 FROM runs WHERE id = ?", (int(run_id),)).fetchone()
+            if exists is None:  # deleted while running: drop the rows
+                return
+            tx.executemany(
+                f"INSERT INTO metrics (run_id, {', '.join(METRIC_COLUMNS)}) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [(int(run_id), *r) for r in rows],
+            )
+
+    def finish(
+        self,
+        run_id: int,
+        status: str,
+        error: str | None = None,
+        summary: dict[str, Any] | None = None,
+        keys: dict[str, str] | None = None,
+        artifacts: Sequence[FileRecord] = (),
+    ) -> bool:
+        """End a running run with ``status``; False when it was not running any more."""
+        if status not in DONE:
+            raise ValueError(f"finish() needs one of {', '.join(DONE)}, got {status!r}")
+        with self.transaction() as tx:
+            cur = tx.execute(
+                "UPDATE runs SET status = ?, error = ?, summary = ?, keys = ?, finished = ?, "
+                "heartbeat = ? WHERE id = ? AND status = 'running'",
+                (
+                    status,
+                    error,
+                    json.dumps(summary) if summary is not None else None,
+                    json.dumps(keys) if keys is not None else None,
+                    time.time(),
+                    time.time(),
+                    int(run_id),
+                ),
+            )
+            if cur.rowcount == 0:
+                return False
+            self._record_artifacts(tx, run_id, artifacts)
+        return True
+
+    @staticmethod
+    def _record_artifacts(
+        tx: sqlite3.Connection, run_id: int, artifacts: Sequence[FileRecord]
+    ) -> None:
+        for rec in artifacts:
+            tx.execute(
+                "INSERT OR REPLACE INTO artifacts (run_id, path, size, sha256) VALUES (?, ?, ?, ?)",
+                (int(run_id), rec.path, rec.size, rec.sha256),
+            )
+            # The file on disk is the truth once a run wrote it: a rebuilt artifact may
+            # differ byte for byte (threaded training), so every run's record follows.
+            tx.execute(
+                "UPDATE artifacts SET size = ?, sha256 = ? WHERE path = ?",
+                (rec.size, rec.sha256, rec.path),
+            )
+
+    def mark(self, run_id: int, status: str, error: str | None) -> None:
+        """Force a status (e.g. ``failed`` for a finished run whose artifact is corrupt)."""
+        with self.transaction() as tx:
+            tx.execute(
+                "UPDATE runs SET status = ?, error = ? WHERE id = ?",
+                (status, error, int(run_id)),
+            )
+
+    def request_cancel(self, run_id: int) -> str:
+        """Cancel ``run_id``: a queued run at once, a running one through its worker.
+
+        Returns the status right after the request.
+        """
+        with self.transaction() as tx:
+            row = tx.execute("SELECT status FROM runs WHERE id = ?", (int(run_id),)).fetchone()
+            if row is None:
+                raise KeyError(f"no run {run_id} in {self.path}")
+            status = row[0]
+            if status == "queued":
+                tx.execute(
+                    "UPDATE runs SET status = 'cancelled', cancel_requested = 1, finished = ?, "
+                    "error = 'cancelled before it started' WHERE id = ?",
+                    (time.time(), int(run_id)),
+                )
+                return "cancelled"
+            if status == "running":
+                tx.execute("UPDATE runs SET cancel_requested = 1 WHERE id = ?", (int(run_id),))
+            return status
+
+    def delete(self, run_id: int) -> list[str]:
+        """Delete the run, its metrics and artifact records.
+
+        Returns the artifact folders (``kind/key``) no other run records any more; the
+        caller decides which of them to free on disk.
+        """
+        with self.transaction() as tx:
+            rows = tx.execute(
+                "SELECT path FROM artifacts WHERE run_id = ?", (int(run_id),)
+            ).fetchall()
+            folders = sorted({"/".join(r[0].split("/")[:2]) for r in rows})
+            tx.execute("DELETE FROM runs WHERE id = ?", (int(run_id),))
+            orphaned = []
+            for folder in folders:
+                used = tx.execute(
+                    "SELECT 1 FROM artifacts WHERE path LIKE ? ESCAPE '\\' LIMIT 1",
+                    (_like_prefix(folder),),
+                ).fetchone()
+                if used is None:
+                    orphaned.append(folder)
+        return orphaned
+
+
+def _like_prefix(folder: str) -> str:
+    escaped = folder.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return escaped.rstrip("/") + "/%"

@@ -1,0 +1,419 @@
+"""The process that executes runs: ``python -m recsys_core.jobs.worker --db PATH``.
+
+A worker claims the oldest queued run (atomically, up to ``max_concurrent`` running at
+once), executes it through a *runner* - by default :func:`pipeline_runner`, i.e.
+``pipeline.run(spec, on_progress, callback)`` - and claims the next until none is left.
+
+While a run executes, a background thread (:class:`Reporter`) writes the training
+events to the metrics table in batches (every 0.5 s or 50 events), the stage progress
+and a heartbeat into the run's row, and polls the run's cancel flag. The training
+thread only appends to a queue, so metric writes cost training almost nothing.
+
+Cancelling: the training callback returns True (the model stops at its next step), and
+any other stage raises :class:`Cancelled` at its next progress report. A stage that
+reports nothing for ``RECSYS_CANCEL_GRACE`` seconds (default 5) after a cancel is cut
+short: the run is marked cancelled and the worker exits (a fresh worker takes over the
+queue). Artifacts are written atomically, so nothing half-written is ever trusted.
+
+Signals: SIGTERM, SIGINT and SIGHUP mark the current run ``interrupted`` and stop the
+worker; they are handled on a thread of their own, so even a stage deep in compiled
+code is stopped at once.
+
+Tests and extensions can swap the runner: ``RECSYS_JOBS_RUNNER=module:function`` or
+``path/to/file.py:function``, called as ``function(spec_dict, on_progress, callback)``
+and returning a :class:`JobResult`. The variable names code the operator chose to run;
+it is never read from the store or from data.
+"""
+
+from __future__ import annotations
+
+import argparse
+import collections
+import dataclasses
+import importlib
+import importlib.util
+import logging
+import math
+import os
+import signal
+import sys
+import threading
+import time
+import traceback
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from recsys_core.jobs import artifacts, procs
+from recsys_core.jobs.store import RunRecord, RunStore
+
+log = logging.getLogger(__name__)
+
+RUNNER_ENV = "RECSYS_JOBS_RUNNER"
+NICE_ENV = "RECSYS_WORKER_NICE"
+GRACE_ENV = "RECSYS_CANCEL_GRACE"
+FLUSH_SECONDS = 0.5
+FLUSH_EVENTS = 50
+_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
+
+
+class Cancelled(Exception):
+    """Raised inside a run's stage when the run was cancelled."""
+
+
+@dataclasses.dataclass
+class JobResult:
+    """What a runner hands back to the worker.
+
+    Attributes
+    ----------
+    summary:
+        Figures for the results table (JSON-able).
+    keys:
+        Artifact keys by kind (``RunOutcome.keys``).
+    artifact_dirs:
+        Cache folders the run produced or used; their files are checksummed.
+    cancelled:
+        True when training stopped on request.
+    """
+
+    summary: dict[str, Any] | None = None
+    keys: dict[str, str] = dataclasses.field(default_factory=dict)
+    artifact_dirs: list[Path] = dataclasses.field(default_factory=list)
+    cancelled: bool = False
+
+
+Runner = Callable[[dict[str, Any], Any, Any], JobResult]
+
+
+def pipeline_runner(spec: dict[str, Any], on_progress: Any, callback: Any) -> JobResult:
+    """Run the full pipeline for a stored :class:`RunSpec` dict."""
+    from recsys_core import cache, pipeline
+    from recsys_core.jobs.specs import spec_from_dict, summary_of
+
+    outcome = pipeline.run(spec_from_dict(spec), on_progress=on_progress, callback=callback)
+    if outcome.cancelled:
+        return JobResult(cancelled=True, keys=outcome.keys)
+    return JobResult(
+        summary=summary_of(outcome),
+        keys=dict(outcome.keys),
+        artifact_dirs=[cache.artifact_dir(kind, key) for kind, key in outcome.keys.items()],
+    )
+
+
+def _pipeline_expected_dirs(spec: dict[str, Any]) -> list[Path]:
+    """The cache folders a RunSpec will load from or write to, computed from keys alone."""
+    from recsys_core import cache
+    from recsys_core.jobs.specs import spec_from_dict
+    from recsys_core.models.registry import model_class
+
+    run_spec = spec_from_dict(spec)
+    dataset_key = run_spec.dataset.key()
+    split_key = run_spec.split.key(dataset_key)
+    dirs = [
+        cache.artifact_dir("dataset", dataset_key),
+        cache.artifact_dir("split", split_key),
+        cache.artifact_dir("run", run_spec.key(split_key)),
+    ]
+    if model_class(run_spec.model).uses_walks:
+        dirs.append(cache.artifact_dir("walks", run_spec.walk_settings().key(split_key)))
+    return dirs
+
+
+pipeline_runner.expected_dirs = _pipeline_expected_dirs  # type: ignore[attr-defined]
+
+
+def resolve_runner() -> Runner:
+    """The runner named by ``$RECSYS_JOBS_RUNNER``, else :func:`pipeline_runner`."""
+    target = os.environ.get(RUNNER_ENV)
+    if not target:
+        return pipeline_runner
+    module_name, _, func_name = target.rpartition(":")
+    if not module_name or not func_name:
+        raise ValueError(f"{RUNNER_ENV} must look like module:function, got {target!r}")
+    if module_name.endswith(".py"):
+        spec = importlib.util.spec_from_file_location("recsys_jobs_runner", module_name)
+        if spec is None or spec.loader is None:
+            raise ValueError(f"{RUNNER_ENV}: cannot load {module_name}")
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[spec.name] = module
+        spec.loader.exec_module(module)
+    else:
+        module = importlib.import_module(module_name)
+    return getattr(module, func_name)
+
+
+def _number(value: Any) -> float | None:
+    if value is None:
+        return None
+    value = float(value)
+    return value if math.isfinite(value) else None
+
+
+class Reporter:
+    """Bridges one run's training thread and the store, from a background thread."""
+
+    def __init__(
+        self,
+        store: RunStore,
+        run_id: int,
+        interval: float = FLUSH_SECONDS,
+        batch: int = FLUSH_EVENTS,
+        grace: float | None = None,
+        mirror: Any = None,
+        owner: tuple[int | None, str | None] | None = None,
+    ) -> None:
+        self.store = store
+        self.owner = owner
+        self.run_id = run_id
+        self.interval = interval
+        self.batch = batch
+        self.grace = grace if grace is not None else float(os.environ.get(GRACE_ENV, "5"))
+        self.mirror = mirror
+        self.cancel = threading.Event()
+        self.events_written = 0
+        self._events: collections.deque = collections.deque()
+        self._progress: tuple[float, float, str] | None = None
+        self._train_message: str | None = None
+        self._cancel_seen_at: float | None = None
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._lock = threading.Lock()
+        self._thread = threading.Thread(target=self._loop, name=f"run-{run_id}-reporter")
+        self._thread.daemon = True
+
+    # -- called from the training thread (cheap) -------------------------------------
+
+    def on_event(self, event: Any) -> bool:
+        """Training callback: queue the event; True asks the model to stop."""
+        self._events.append(event)
+        if self._progress is not None:
+            self._train_message = self._progress[2]
+        if len(self._events) >= self.batch:
+            self._wake.set()
+        return self.cancel.is_set()
+
+    def on_progress(self, done: float, total: float, message: str) -> None:
+        """Stage progress; raises :class:`Cancelled` outside training once cancelled."""
+        self._progress = (done, total, message)
+        # Inside training the callback stops the model cleanly; any other stage (or the
+        # evaluation after a stopped training) is abandoned at its next report.
+        if self.cancel.is_set() and message != self._train_message:
+            raise Cancelled(f"cancelled during: {message}")
+
+    # -- background thread -----------------------------------------------------------
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Stop the thread and write everything still queued."""
+        self._stop.set()
+        self._wake.set()
+        if self._thread.is_alive() and threading.current_thread() is not self._thread:
+            self._thread.join(timeout=10)
+        self.flush()
+
+    def _loop(self) -> None:
+        while not self._stop.is_set():
+            self._wake.wait(self.interval)
+            self._wake.clear()
+            try:
+                self.flush()
+                self._poll_cancel()
+            except Exception:  # the store may be busy; training must go on regardless
+                log.exception("run %d: could not write progress", self.run_id)
+
+    def flush(self) -> None:
+        with self._lock:
+            rows = []
+            while True:
+                try:
+                    ev = self._events.popleft()
+                except IndexError:
+                    break
+                rows.append(
+                    (
+                        int(ev.step),
+                        int(ev.epoch),
+                        _number(ev.loss),
+                        _number(ev.auc),
+                        _number(ev.auc_seen),
+                        _number(ev.lr),
+                        _number(ev.elapsed),
+                        int(bool(ev.epoch_end)),
+                    )
+                )
+            if rows:
+                self.store.add_metrics(self.run_id, rows)
+                self.events_written += len(rows)
+                if self.mirror is not None:
+                    self.mirror.log_metrics(rows)
+            if self._progress is not None:
+                self.store.set_progress(self.run_id, *self._progress)
+
+    def _poll_cancel(self) -> None:
+        if not self.cancel.is_set() and self.store.cancel_requested(self.run_id):
+            log.info("run %d: cancel requested", self.run_id)
+            self._cancel_seen_at = time.monotonic()
+            self.cancel.set()
+        if self._cancel_seen_at is not None and not self._stop.is_set():
+            if time.monotonic() - self._cancel_seen_at > self.grace:
+                self._cut_short()
+
+    def _cut_short(self) -> None:
+        """A stage ignores the cancel: end the run and this worker without waiting."""
+        msg = self._progress[2] if self._progress else "starting"
+        self.store.finish(
+            self.run_id,
+            "cancelled",
+            error=f"cancelled during: {msg} (the stage did not stop within "
+            f"{self.grace:g} s, so its worker was stopped)",
+        )
+        if self.store.list("queued"):
+            self.store.start_worker(self.owner)
+        log.warning("run %d: stage did not stop; worker exits", self.run_id)
+        logging.shutdown()
+        os._exit(0)
+
+
+class Worker:
+    """Claims queued runs and executes them one after another."""
+
+    def __init__(
+        self,
+        store: RunStore,
+        runner: Runner | None = None,
+        owner_pid: int | None = None,
+        owner_token: str | None = None,
+    ) -> None:
+        self.store = store
+        self.runner = runner or resolve_runner()
+        self.owner_pid = owner_pid
+        self.owner_token = owner_token
+        self.current: Reporter | None = None
+        self.pid = os.getpid()
+        self.token = procs.process_token(self.pid)
+
+    def loop(self) -> int:
+        """Execute queued runs until none is left (or enough run elsewhere)."""
+        while True:
+            record = self.store.claim(self.pid, self.token, self.owner_pid, self.owner_token)
+            if record is None:
+                return 0
+            self.execute(record)
+
+    def _check_inputs(self, record: RunRecord) -> None:
+        """Rebuild, never use, a recorded artifact whose files changed since recorded."""
+        folders = {rec.folder for rec in self.store.artifacts(key=record.key)}
+        expected = getattr(self.runner, "expected_dirs", None)
+        if expected is not None:
+            folders.update(artifacts.relative(d) for d in expected(record.spec))
+        from recsys_core import cache
+
+        root = cache.cache_root()
+        complete = [f for f in folders if (root / f / cache.DONE_MARKER).exists()]
+        bad = {rec.folder for rec in self.store.artifacts_in(complete) if artifacts.problems([rec])}
+        for folder in sorted(bad):
+            artifacts.invalidate(folder)
+
+    def execute(self, record: RunRecord) -> str:
+        """Execute one claimed run to its end; returns the final status."""
+        from recsys_core.jobs import mlflow_mirror
+
+        mirror = mlflow_mirror.start(record)
+        reporter = Reporter(
+            self.store, record.id, mirror=mirror, owner=(self.owner_pid, self.owner_token)
+        )
+        self.current = reporter
+        reporter.start()
+        t0 = time.perf_counter()
+        status, error, result = "failed", None, None
+        try:
+            reporter.on_progress(0, 1, "checking cached artifacts")
+            self._check_inputs(record)
+            result = self.runner(record.spec, reporter.on_progress, reporter.on_event)
+            status = "cancelled" if (result.cancelled or reporter.cancel.is_set()) else "finished"
+            if status == "cancelled":
+                error = "cancelled during training"
+        except Cancelled as exc:
+            status, error = "cancelled", str(exc)
+        except Exception as exc:
+            status = "failed"
+            error = f"{type(exc).__name__}: {exc}\n\n{traceback.format_exc()}"
+        finally:
+            reporter.stop()
+            self.current = None
+        summary, keys, files = None, None, []
+        if status == "finished" and result is not None:
+            files = artifacts.scan(result.artifact_dirs)
+            summary, keys = result.summary, result.keys
+        self.store.finish(
+            record.id, status, error=error, summary=summary, keys=keys, artifacts=files
+        )
+        if mirror is not None:
+            mirror.end(status, summary)
+        log.info(
+            "run %d %s in %.1f s (%d metric rows)",
+            record.id,
+            status,
+            time.perf_counter() - t0,
+            reporter.events_written,
+        )
+        return status
+
+    def on_signal(self, signum: int) -> None:
+        """Mark the current run interrupted and leave at once."""
+        name = signal.Signals(signum).name
+        reporter = self.current
+        if reporter is not None:
+            try:
+                reporter.flush()
+            except Exception:
+                log.exception("could not write the last metrics")
+            self.store.finish(
+                reporter.run_id,
+                "interrupted",
+                error=f"interrupted: its worker (pid {self.pid}) was stopped by {name}. "
+                "Restart the run to run it again; finished stages are reused from the cache.",
+            )
+        logging.shutdown()
+        os._exit(128 + signum)
+
+
+def _watch_signals(worker: Worker) -> None:
+    def wait() -> None:
+        signum = signal.sigwait(_SIGNALS)
+        worker.on_signal(signum)
+
+    threading.Thread(target=wait, name="signals", daemon=True).start()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="Execute queued runs of a run store.")
+    parser.add_argument("--db", required=True)
+    parser.add_argument("--max-concurrent", type=int, default=None)
+    parser.add_argument("--owner-pid", type=int, default=None)
+    parser.add_argument("--owner-token", default=None)
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.INFO,
+        format="%(asctime)s worker[%(process)d] %(levelname)s %(name)s: %(message)s",
+    )
+    # Block the stop signals in every thread (torch and numba threads inherit the mask)
+    # so that only the signal thread receives them, whatever the main thread is doing.
+    signal.pthread_sigmask(signal.SIG_BLOCK, _SIGNALS)
+    try:
+        nice = int(os.environ.get(NICE_ENV, "5"))
+        if nice:
+            os.nice(nice)  # the app's own process stays the snappier one
+    except (OSError, ValueError):
+        pass
+    store = RunStore(args.db, max_concurrent=args.max_concurrent, recover=False)
+    worker = Worker(store, owner_pid=args.owner_pid, owner_token=args.owner_token or None)
+    _watch_signals(worker)
+    return worker.loop()
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
