@@ -448,6 +448,9 @@ def test_writer_output_reads_back(tmp_path):
     ]
     path = tmp_path / "w.json.gz"
     assert write_amazon_2014(records, path) == 2
+    again = tmp_path / "again.json.gz"
+    write_amazon_2014(records, again)
+    assert again.read_bytes() == path.read_bytes()  # no time or name in the gzip header
     with gzip.open(path, "rt", encoding="utf-8") as fh:
         first, second = fh.read().splitlines()
     assert "None" not in first and "nan" not in second and "np." not in first

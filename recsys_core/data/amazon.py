@@ -668,8 +668,9 @@ def write_amazon_2014(records: Iterable[dict], path: str | Path) -> int:
     """Write records as 2014-release lines (``repr`` of each dict); gzip if path ends .gz.
 
     Values should be plain Python (str, int, float, list, dict); numpy arrays and scalars
-    at the top level or inside ``related`` are converted with ``tolist()``. The file is
-    written to a temporary name and renamed, so a crash leaves no partial file.
+    at the top level or inside ``related`` are converted with ``tolist()``; None and NaN
+    values are left out (the field is missing). The file is written to a temporary name
+    and renamed, so a crash leaves no partial file; the same records give the same bytes.
 
     Returns
     -------
@@ -685,25 +686,27 @@ def write_amazon_2014(records: Iterable[dict], path: str | Path) -> int:
     path = Path(path)
     count = 0
     batch: list[str] = []
-    with cache.atomic_path(path) as tmp:
-        opener = (
-            gzip.open(tmp, "wt", encoding="utf-8", compresslevel=3)
+    with cache.atomic_path(path) as tmp, open(tmp, "wb") as raw:
+        # A fixed gzip header (no time, no temporary name): same records, same bytes.
+        out = (
+            gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0, compresslevel=3)
             if path.name.endswith(".gz")
-            else open(tmp, "w", encoding="utf-8")
+            else raw
         )
-        with opener as out:
-            for record in records:
-                line = repr(_plain_record(record))
-                if count == 0 and not batch:
-                    _check_round_trip(record, line)
-                batch.append(line)
-                if len(batch) >= 4096:
-                    out.write("\n".join(batch) + "\n")
-                    count += len(batch)
-                    batch.clear()
-            if batch:
-                out.write("\n".join(batch) + "\n")
+        for record in records:
+            line = repr(_plain_record(record))
+            if count == 0 and not batch:
+                _check_round_trip(record, line)
+            batch.append(line)
+            if len(batch) >= 4096:
+                out.write(("\n".join(batch) + "\n").encode())
                 count += len(batch)
+                batch.clear()
+        if batch:
+            out.write(("\n".join(batch) + "\n").encode())
+            count += len(batch)
+        if out is not raw:
+            out.close()  # writes the gzip trailer; raw stays open for atomic_path
     return count
 
 
