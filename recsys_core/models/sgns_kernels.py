@@ -1,0 +1,262 @@
+"""Compiled update loops for skip-gram with negative sampling (word2vec.c-style SGD).
+
+Each kernel takes a slice of (center, context) pairs and updates the tables in place with
+hand-derived gradients. The slice is cut into one contiguous block per thread and the
+blocks run in parallel without locks (Hogwild, as word2vec.c and gensim do): with one
+thread the result depends only on the seed.
+
+Negatives are drawn inside the loop from word2vec's unigram^0.75 table with word2vec.c's
+linear congruential generator, one stream per thread block, so no negative array is
+materialised.
+"""
+
+from __future__ import annotations
+
+import numba
+import numpy as np
+
+MAX_SCORE = 10.0  # scores are clamped to +-10 before the sigmoid
+_LCG_MUL = np.uint64(25214903917)
+_LCG_ADD = np.uint64(11)
+_SHIFT = np.uint64(16)
+
+
+@numba.njit(cache=True, inline="always")
+def _sigmoid(f: float) -> float:
+    if f > MAX_SCORE:
+        f = MAX_SCORE
+    elif f < -MAX_SCORE:
+        f = -MAX_SCORE
+    return 1.0 / (1.0 + np.exp(-f))
+
+
+@numba.njit(cache=True, inline="always")
+def _seed_state(seed: int, block: int) -> np.uint64:
+    # splitmix-style mixing so neighbouring seeds / blocks give unrelated streams
+    z = np.uint64(seed) * np.uint64(0x9E3779B97F4A7C15) + np.uint64(block + 1) * np.uint64(
+        0xBF58476D1CE4E5B9
+    )
+    z ^= z >> np.uint64(31)
+    return z * np.uint64(0x94D049BB133111EB) + np.uint64(1)
+
+
+@numba.njit(parallel=True, fastmath=True, cache=True)
+def train_plain(
+    w_in: np.ndarray,
+    w_out: np.ndarray,
+    centers: np.ndarray,
+    contexts: np.ndarray,
+    table: np.ndarray,
+    negative: int,
+    lr0: float,
+    lr1: float,
+    seed: int,
+    n_blocks: int,
+    loss_every: int,
+) -> tuple[float, int]:
+    """Plain SGNS on pairs; returns (summed BCE over sampled pairs, number sampled).
+
+    ``lr`` moves linearly from ``lr0`` to ``lr1`` across the slice. The loss is summed
+    for every ``loss_every``-th pair only: computing logs for every pair costs more than
+    the update itself.
+    """
+    n = len(centers)
+    dim = w_in.shape[1]
+    n_table = np.uint64(len(table))
+    loss_sum = np.zeros(n_blocks, dtype=np.float64)
+    loss_cnt = np.zeros(n_blocks, dtype=np.int64)
+    size = (n + n_blocks - 1) // n_blocks
+    for blk in numba.prange(n_blocks):
+        state = _seed_state(seed, blk)
+        neu = np.empty(dim, dtype=np.float32)
+        start = blk * size
+        stop = min(n, start + size)
+        for i in range(start, stop):
+            lr = lr0 + (lr1 - lr0) * (i / n)
+            c = centers[i]
+            ctx = contexts[i]
+            hc = w_in[c]
+            track = loss_every > 0 and i % loss_every == 0
+            for j in range(dim):
+                neu[j] = 0.0
+            for k in range(negative + 1):
+                if k == 0:
+                    tgt = ctx
+                    label = 1.0
+                else:
+                    state = state * _LCG_MUL + _LCG_ADD
+                    tgt = table[(state >> _SHIFT) % n_table]
+                    if tgt == ctx:
+                        continue
+                    label = 0.0
+                u = w_out[tgt]
+                f = np.float32(0.0)
+                for j in range(dim):
+                    f += hc[j] * u[j]
+                s = _sigmoid(f)
+                g = np.float32((label - s) * lr)
+                if track:
+                    p = s if label > 0.5 else 1.0 - s
+                    loss_sum[blk] -= np.log(max(p, 1e-7))
+                for j in range(dim):
+                    neu[j] += g * u[j]
+                    u[j] += g * hc[j]
+            if track:
+                loss_cnt[blk] += negative + 1
+            for j in range(dim):
+                hc[j] += neu[j]
+    return loss_sum.sum(), loss_cnt.sum()
+
+
+@numba.njit(cache=True, inline="always")
+def _slot_weights(logits_row: np.ndarray, slots_row: np.ndarray, out: np.ndarray) -> None:
+    """Softmax of ``logits_row`` over the slots that are present (slot >= 0)."""
+    m = -1e30
+    for s in range(len(slots_row)):
+        if slots_row[s] >= 0 and logits_row[s] > m:
+            m = logits_row[s]
+    total = 0.0
+    for s in range(len(slots_row)):
+        if slots_row[s] >= 0:
+            out[s] = np.exp(logits_row[s] - m)
+            total += out[s]
+        else:
+            out[s] = 0.0
+    for s in range(len(slots_row)):
+        out[s] /= total
+
+
+@numba.njit(parallel=True, fastmath=True, cache=True)
+def train_side(
+    table_in: np.ndarray,
+    slots: np.ndarray,
+    logits: np.ndarray,
+    learn_weights: bool,
+    normalise_step: bool,
+    w_out: np.ndarray,
+    centers: np.ndarray,
+    contexts: np.ndarray,
+    table: np.ndarray,
+    negative: int,
+    lr0: float,
+    lr1: float,
+    seed: int,
+    n_blocks: int,
+    loss_every: int,
+) -> tuple[float, int]:
+    """SGNS whose center vector is a weighted average of several embedding rows (EGES).
+
+    ``H_v = sum_s w_vs * table_in[slots[v, s]]`` with ``w_v = softmax(logits[v])`` over the
+    present slots (slot >= 0; -1 = left out). With ``e = dL/dH_v`` (scaled by lr) the exact
+    gradients are ``w_vs * e`` for each row and ``w_vs * (row_s - H_v) . e`` for each
+    logit. ``normalise_step`` divides the row steps by ``sum_s w_vs^2`` so that H_v moves by
+    exactly ``e`` per pair, as a plain skip-gram center would (otherwise averaging over S
+    rows shrinks the step about S-fold and the id embedding learns S times slower).
+    """
+    n = len(centers)
+    dim = table_in.shape[1]
+    n_slots = slots.shape[1]
+    n_table = np.uint64(len(table))
+    loss_sum = np.zeros(n_blocks, dtype=np.float64)
+    loss_cnt = np.zeros(n_blocks, dtype=np.int64)
+    size = (n + n_blocks - 1) // n_blocks
+    for blk in numba.prange(n_blocks):
+        state = _seed_state(seed, blk)
+        neu = np.empty(dim, dtype=np.float32)
+        h = np.empty(dim, dtype=np.float32)
+        w = np.empty(n_slots, dtype=np.float32)
+        start = blk * size
+        stop = min(n, start + size)
+        for i in range(start, stop):
+            lr = lr0 + (lr1 - lr0) * (i / n)
+            c = centers[i]
+            ctx = contexts[i]
+            track = loss_every > 0 and i % loss_every == 0
+            _slot_weights(logits[c], slots[c], w)
+            for j in range(dim):
+                h[j] = 0.0
+                neu[j] = 0.0
+            for s in range(n_slots):
+                r = slots[c, s]
+                if r >= 0:
+                    ws = w[s]
+                    row = table_in[r]
+                    for j in range(dim):
+                        h[j] += ws * row[j]
+            for k in range(negative + 1):
+                if k == 0:
+                    tgt = ctx
+                    label = 1.0
+                else:
+                    state = state * _LCG_MUL + _LCG_ADD
+                    tgt = table[(state >> _SHIFT) % n_table]
+                    if tgt == ctx:
+                        continue
+                    label = 0.0
+                u = w_out[tgt]
+                f = np.float32(0.0)
+                for j in range(dim):
+                    f += h[j] * u[j]
+                sg = _sigmoid(f)
+                g = np.float32((label - sg) * lr)
+                if track:
+                    p = sg if label > 0.5 else 1.0 - sg
+                    loss_sum[blk] -= np.log(max(p, 1e-7))
+                for j in range(dim):
+                    neu[j] += g * u[j]
+                    u[j] += g * h[j]
+            if track:
+                loss_cnt[blk] += negative + 1
+            if learn_weights:
+                he = np.float32(0.0)
+                for j in range(dim):
+                    he += h[j] * neu[j]
+                for s in range(n_slots):
+                    r = slots[c, s]
+                    if r >= 0:
+                        re = np.float32(0.0)
+                        row = table_in[r]
+                        for j in range(dim):
+                            re += row[j] * neu[j]
+                        logits[c, s] += w[s] * (re - he)
+            scale = 1.0
+            if normalise_step:
+                sq = 0.0
+                for s in range(n_slots):
+                    sq += w[s] * w[s]
+                scale = 1.0 / sq
+            for s in range(n_slots):
+                r = slots[c, s]
+                if r >= 0:
+                    step = np.float32(w[s] * scale)
+                    row = table_in[r]
+                    for j in range(dim):
+                        row[j] += step * neu[j]
+    return loss_sum.sum(), loss_cnt.sum()
+
+
+@numba.njit(parallel=True, fastmath=True, cache=True)
+def combine_rows(
+    table_in: np.ndarray, slots: np.ndarray, weights: np.ndarray, rows: np.ndarray
+) -> np.ndarray:
+    """``out[i] = sum_s weights[i, s] * table_in[slots[rows[i], s]]`` (slots < 0 skipped)."""
+    dim = table_in.shape[1]
+    out = np.zeros((len(rows), dim), dtype=np.float32)
+    for i in numba.prange(len(rows)):
+        v = rows[i]
+        for s in range(slots.shape[1]):
+            r = slots[v, s]
+            if r >= 0:
+                ws = weights[i, s]
+                for j in range(dim):
+                    out[i, j] += ws * table_in[r, j]
+    return out
+
+
+@numba.njit(cache=True)
+def softmax_rows(logits: np.ndarray, slots: np.ndarray) -> np.ndarray:
+    """Masked softmax of every row (slots < 0 get weight 0)."""
+    out = np.zeros(logits.shape, dtype=np.float32)
+    for v in range(logits.shape[0]):
+        _slot_weights(logits[v], slots[v], out[v])
+    return out
