@@ -1,0 +1,191 @@
+"""Evaluation agrees with scikit-learn, unseen policies behave, ranking has known answers."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+import scipy.sparse as sp
+from sklearn.metrics import precision_recall_curve, roc_auc_score, roc_curve
+
+from recsys_core.evaluate import (
+    EvalReport,
+    EvalSettings,
+    auc_curve_frame,
+    evaluate,
+    pr_frame,
+    roc_frame,
+)
+from recsys_core.models.base import Embeddings, TrainEvent
+from recsys_core.ranking import rank_partners
+from recsys_core.results import results_table, save_results, to_markdown
+from recsys_core.settings import SettingsError
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_curves_match_sklearn(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    n = int(rng.integers(5, 80))
+    labels = rng.integers(0, 2, n)
+    labels[:2] = [0, 1]
+    scores = rng.integers(0, 6, n) / 5.0  # many ties, like the median policy makes
+    fpr, tpr, thr = roc_curve(labels, scores)
+    roc = roc_frame(scores, labels)
+    np.testing.assert_allclose(roc["fpr"], fpr)
+    np.testing.assert_allclose(roc["tpr"], tpr)
+    np.testing.assert_array_equal(roc["threshold"], thr)
+    precision, recall, pthr = precision_recall_curve(labels, scores)
+    pr = pr_frame(scores, labels)
+    np.testing.assert_allclose(pr["precision"], precision[:-1])
+    np.testing.assert_allclose(pr["recall"], recall[:-1])
+    np.testing.assert_allclose(pr["threshold"], pthr)
+
+
+def test_thinned_curve_keeps_ends_and_the_big_tie() -> None:
+    rng = np.random.default_rng(0)
+    scores = np.r_[rng.random(5000), np.full(3000, 0.5)]
+    labels = rng.integers(0, 2, len(scores))
+    roc = roc_frame(scores, labels, max_points=100)
+    assert len(roc) <= 210
+    assert roc["fpr"].iloc[0] == 0 and roc["tpr"].iloc[-1] == 1
+    assert (roc["threshold"] == 0.5).any()
+
+
+def _embeddings() -> Embeddings:
+    # products 0..3 trained; 4 untrained (zero vector); 5 cold-start with a real vector
+    vectors = np.array([[1, 0], [1, 0.1], [0, 1], [0.1, 1], [0, 0], [1, 0.05]], dtype=np.float32)
+    trained = np.array([1, 1, 1, 1, 0, 0], dtype=bool)
+    cold = np.array([0, 0, 0, 0, 0, 1], dtype=bool)
+    return Embeddings(vectors=vectors, trained=trained, cold_start=cold)
+
+
+def _val() -> pd.DataFrame:
+    val = pd.DataFrame(
+        {
+            "a": [0, 2, 0, 1, 4, 5, 4, 5],
+            "b": [1, 3, 2, 3, 0, 0, 2, 2],
+            "label": [1, 1, 0, 0, 1, 1, 0, 0],
+        }
+    )
+    seen_products = np.array([1, 1, 1, 1, 0, 0], dtype=bool)
+    val["seen"] = seen_products[val["a"]] & seen_products[val["b"]]
+    return val, seen_products
+
+
+def test_evaluate_aucs_and_median_policy() -> None:
+    emb = _embeddings()
+    val, seen_products = _val()
+    report = evaluate(emb, val, seen_products, EvalSettings(ranking_queries=0))
+    scores = emb.score_pairs(val["a"].to_numpy(), val["b"].to_numpy())
+    seen = val["seen"].to_numpy()
+    median = np.median(scores[seen])
+    expected = np.where(seen, scores, median)
+    assert report.info["median_score"] == pytest.approx(median)
+    assert report.auc_all == pytest.approx(roc_auc_score(val["label"], expected))
+    assert report.auc_seen == pytest.approx(1.0)
+    assert report.auc_unseen == pytest.approx(0.5)  # every unseen pair got the same score
+    assert report.counts["filled_pairs"] == 4 and report.counts["unseen_pairs"] == 4
+    assert report.counts["unseen_positives"] == 2
+    # the cliff: one threshold at the median holds all four filled pairs
+    pr = report.curves["pr_all"]
+    assert np.isclose(pr["threshold"], median).sum() == 1
+
+
+def test_cold_start_and_random_policies() -> None:
+    emb = _embeddings()
+    val, seen_products = _val()
+    cold = evaluate(emb, val, seen_products, EvalSettings(unseen_policy="cold-start"))
+    # product 5 is cold-started: pairs (5, 0) and (5, 2) keep their own cosine, which
+    # separates them; product 4 still gets the median
+    assert cold.counts["filled_pairs"] == 2
+    assert cold.auc_unseen == pytest.approx(roc_auc_score([1, 1, 0, 0], [0.5, 0.99, 0.5, 0.05]))
+    rand = evaluate(emb, val, seen_products, EvalSettings(unseen_policy="random"))
+    assert rand.counts["filled_pairs"] == 0
+    raw = emb.score_pairs(val["a"].to_numpy(), val["b"].to_numpy())
+    assert rand.auc_all == pytest.approx(roc_auc_score(val["label"], raw))
+
+
+def test_bad_policy_is_a_settings_error() -> None:
+    with pytest.raises(SettingsError, match="unseen_policy"):
+        EvalSettings(unseen_policy="mean")
+
+
+def test_ranking_known_answer() -> None:
+    # query 0 points along x; candidates ordered by angle: 1 (closest), 2, 3, 4 (farthest)
+    angles = np.array([0.0, 0.1, 0.2, 0.3, 1.5])
+    vectors = np.c_[np.cos(angles), np.sin(angles)].astype(np.float32)
+    emb = Embeddings(vectors=vectors, trained=np.ones(5, bool))
+    usable = np.ones(5, bool)
+    seen = np.array([True, True])
+    res = rank_partners(emb, np.array([0, 0]), np.array([3, 4]), seen, usable, None, k=2)
+    np.testing.assert_array_equal(res.ranks, [2, 3])  # 1 and 2 score higher than 3
+    known = sp.csr_matrix(([1.0, 1.0], ([0, 0], [1, 2])), shape=(5, 5))
+    res = rank_partners(emb, np.array([0, 0]), np.array([3, 4]), seen, usable, known, k=2)
+    np.testing.assert_array_equal(res.ranks, [0, 1])  # known neighbours filtered out
+    metrics = res.metrics()
+    assert metrics["hit_rate"] == 1.0
+    assert metrics["ndcg"] == pytest.approx((1 + 1 / np.log2(3)) / 2)
+    # an unusable partner is a miss
+    usable[4] = False
+    res = rank_partners(emb, np.array([0, 0]), np.array([3, 4]), seen, usable, known, k=2)
+    assert np.isinf(res.ranks[1]) and res.metrics()["hit_rate"] == 0.5
+
+
+def test_ranking_ties_count_half_and_sampling_includes_partner() -> None:
+    emb = Embeddings(vectors=np.ones((400, 3), np.float32), trained=np.ones(400, bool))
+    res = rank_partners(
+        emb,
+        np.array([0]),
+        np.array([7]),
+        np.array([True]),
+        np.ones(400, bool),
+        None,
+        k=10,
+        max_candidates=100,
+    )
+    assert res.n_candidates == 100
+    # all scores equal: the partner ties with every other sampled candidate (the query
+    # and the partner's own copy, if sampled, are excluded)
+    assert 0.5 * 98 <= res.ranks[0] <= 0.5 * 100
+    assert res.metrics()["hit_rate"] == 0.0
+
+
+def test_report_roundtrip_and_results_table(tmp_path) -> None:
+    emb = _embeddings()
+    val, seen_products = _val()
+    graph = sp.csr_matrix(([1.0, 1.0], ([0, 1], [1, 0])), shape=(6, 6))
+    report = evaluate(emb, val, seen_products, train_graph=graph)
+    assert report.counts["ranking_queries"] == 8
+    report.save(tmp_path / "r")
+    back = EvalReport.load(tmp_path / "r")
+    assert back.metrics() == pytest.approx(report.metrics(), nan_ok=True)
+    for name, frame in report.curves.items():
+        pd.testing.assert_frame_equal(frame, back.curves[name])
+    df = results_table([("gensim-sg", "gensim word2vec", report, 90.0, {"epochs": 5}, "toy")])
+    assert list(df.columns[:7]) == [
+        "model",
+        "AUC all",
+        "AUC seen",
+        "AUC unseen",
+        "HitRate@10",
+        "NDCG@10",
+        "minutes",
+    ]
+    assert df["minutes"].iloc[0] == 1.5
+    md = to_markdown(df)
+    assert md.startswith("Dataset: toy") and "| gensim word2vec |" in md
+    path = save_results(df, tmp_path / "results.csv")
+    assert pd.read_csv(path)["settings"].iloc[0] == '{"epochs": 5}'
+
+
+def test_auc_curve_frame_marks_restarts() -> None:
+    events = [
+        TrainEvent(step=0, epoch=0, loss=1.0, lr=0.01, elapsed=0.1),
+        TrainEvent(step=1, epoch=0, loss=0.9, lr=0.005, elapsed=0.2, auc=0.6, epoch_end=True),
+        TrainEvent(step=2, epoch=1, loss=0.8, lr=0.01, elapsed=0.3, auc=0.7, auc_seen=0.8),
+        TrainEvent(step=3, epoch=1, loss=0.7, lr=0.0, elapsed=0.4, auc=0.75, epoch_end=True),
+    ]
+    frame = auc_curve_frame([events[0], *[e.as_dict() for e in events[1:]]])
+    assert frame["step"].tolist() == [1, 2, 3]
+    assert frame["restart"].tolist() == [True, False, True]
+    assert frame.attrs["restarts"] == [1, 3]
