@@ -1,5 +1,65 @@
-"""neighbours page (coming)."""
+"""Neighbours: the most similar products to one product, for up to three models side by side."""
+
+from __future__ import annotations
+
+import time
 
 import streamlit as st
 
-st.info("This page is being built.")
+from recsys_core.similar import neighbours_frame, overlap
+from ui import load, runs
+
+st.title("Neighbours")
+st.markdown(
+    "Type an ASIN or part of a title, pick a product, and compare the products each model "
+    "finds most similar (cosine of the vectors). **Unseen** products had no train pair; "
+    "side-information models still place them from their metadata (**cold start**)."
+)
+prep = load.prepared()
+if prep is not None:
+    chosen = runs.pick_finished(prep, "nb.runs", multiple=True)
+    product = load.product_picker(prep, "nb.product")
+    k = st.slider("neighbours", 5, 50, 10, key="nb.k")
+    if chosen and product is not None:
+        seen = prep.split.seen_products
+        products = prep.dataset.products
+        st.caption(
+            f"{products['asin'].iloc[product]} is "
+            + ("**seen** in training." if seen[product] else "**unseen** (no train pair).")
+        )
+        columns = st.columns(len(chosen))
+        lists = {}
+        for column, record in zip(columns, chosen, strict=True):
+            with column:
+                st.subheader(runs.label(record))
+                index = runs.neighbour_index(record)
+                emb = runs.outcome(record).embeddings
+                if not index.has_vector(product):
+                    st.warning(
+                        "This model has no vector for this product: it is unseen and the "
+                        "model has no side information to place it."
+                    )
+                    continue
+                if emb.cold_start is not None and bool(emb.cold_start[product]):
+                    st.info("Answered from the cold-start vector (side information only).")
+                start = time.perf_counter()
+                frame = neighbours_frame(
+                    index, products, product, k, seen=seen, cold_start=emb.cold_start
+                )
+                st.caption(f"lookup {1000 * (time.perf_counter() - start):.0f} ms")
+                lists[runs.label(record)] = frame["product"].to_numpy()
+                shown = frame.drop(columns=["product"]).rename(columns={"cat_3": "category"})
+                shown = shown.drop(columns=[c for c in ("cat_1", "cat_2") if c in shown])
+                st.dataframe(
+                    shown,
+                    hide_index=True,
+                    column_config={
+                        "similarity": st.column_config.ProgressColumn(
+                            "similarity", min_value=-1.0, max_value=1.0, format="%.3f"
+                        ),
+                        "price": st.column_config.NumberColumn("price", format="$%.2f"),
+                    },
+                )
+        if len(lists) > 1:
+            st.markdown("**Overlap** (share of common neighbours)")
+            st.dataframe(overlap(lists).style.format("{:.0%}"))

@@ -235,3 +235,26 @@ def visits_vs_degree(
             "visits": visits[ids],
         }
     )
+
+
+def map_frame(
+    ids: np.ndarray, xy: np.ndarray, products: pd.DataFrame, seen: np.ndarray
+) -> pd.DataFrame:
+    """Points of an embedding map with what they can be coloured by and a hover label.
+
+    Columns: ``product``, ``x``, ``y``, ``label``, ``cat_1``..``cat_3``, ``brand``,
+    ``price bucket`` (the method's bins, as text; "missing" for no price) and ``seen``
+    ("seen" / "unseen").
+    """
+    ids = np.asarray(ids, dtype=np.int64)
+    part = products.iloc[ids]
+    frame = pd.DataFrame({"product": ids, "x": np.asarray(xy)[:, 0], "y": np.asarray(xy)[:, 1]})
+    frame["label"] = [product_label(products, i, 70) for i in ids]
+    for col in ("cat_1", "cat_2", "cat_3", "brand"):
+        if col in part.columns:
+            frame[col] = part[col].to_numpy()
+    if "price" in part.columns:
+        buckets = price_bucket(part["price"].to_numpy())
+        frame["price bucket"] = np.where(buckets < 0, "missing", buckets.astype(str))
+    frame["seen"] = np.where(np.asarray(seen, dtype=bool)[ids], "seen", "unseen")
+    return frame
