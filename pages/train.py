@@ -1,5 +1,116 @@
-"""train page (coming)."""
+"""Train: start, queue and cancel runs; live loss, AUC and learning-rate curves."""
+
+from __future__ import annotations
 
 import streamlit as st
 
-st.info("This page is being built.")
+from recsys_core.settings import SettingsError
+from ui import charts, load, runs, state
+
+st.title("Train")
+st.markdown(
+    "Runs train in background processes and are stored with their metrics, so this page "
+    "can be closed or refreshed at any time: it reattaches to whatever is running. "
+    "Starting settings that already finished reuses that run."
+)
+
+prep = load.prepared()
+spec = state.run_spec()
+if prep is not None:
+    if spec is None:
+        st.error("Fix the model settings in the sidebar to start a run.")
+    else:
+        params = dict(spec.model_params)
+        st.markdown(
+            f"**{spec.model}** on {spec.dataset.describe()}"
+            + (f" · {', '.join(f'{k}={v}' for k, v in params.items())}" if params else "")
+        )
+        if st.button("Start training", key="train.start", type="primary"):
+            try:
+                st.session_state["train.watch"] = runs.jobs().submit(spec)
+            except (SettingsError, ValueError, OSError) as exc:
+                st.error(f"Could not start the run: {exc}")
+
+    records = runs.runs_of(prep)
+    if not records:
+        st.info("No run on this dataset yet: pick a model in the sidebar and click Start.")
+    else:
+        by_id = {r.id: r for r in records}
+        wanted = st.session_state.get("train.watch")
+        if wanted not in by_id:
+            # After a browser refresh: follow the newest active run, else the newest run.
+            active = [r.id for r in records if r.active]
+            wanted = active[0] if active else records[0].id
+        watched = st.selectbox(
+            "run to watch",
+            list(by_id),
+            index=list(by_id).index(wanted),
+            format_func=lambda i: runs.label(by_id[i]),
+            key=f"train.pick.{wanted}",
+        )
+        st.session_state["train.watch"] = watched
+        active_now = by_id[watched].active
+
+        @st.fragment(run_every=1.0 if active_now else None)
+        def live(run_id: int, was_active: bool) -> None:
+            record = runs.jobs().get_run(run_id)
+            frame = runs.jobs().metrics(run_id)
+            cols = st.columns([3, 1, 1, 1])
+            with cols[0]:
+                if record.active:
+                    st.progress(
+                        record.progress,
+                        text=f"{record.status}: {record.progress_message or 'waiting'}",
+                    )
+                else:
+                    st.markdown(f"**{runs.STATUS_ICONS.get(record.status, '')} {record.status}**")
+            if record.active and cols[1].button("Cancel", key=f"train.cancel.{run_id}"):
+                runs.jobs().cancel(run_id)
+            if record.status in ("failed", "cancelled", "interrupted") and cols[2].button(
+                "Restart", key=f"train.restart.{run_id}"
+            ):
+                st.session_state["train.watch"] = runs.jobs().restart(run_id)
+                st.rerun()
+            if not record.active and cols[3].button("Delete", key=f"train.delete.{run_id}"):
+                runs.jobs().delete(run_id)
+                st.session_state.pop("train.watch", None)
+                st.rerun()
+            if record.status == "failed":
+                st.error(f"Run {run_id} failed: {record.error}")
+            elif record.status == "interrupted":
+                st.warning(f"Run {run_id} was interrupted: {record.error or 'the app stopped'}")
+            summary = record.summary or {}
+            if summary.get("auc_all") is not None:
+                m = st.columns(4)
+                m[0].metric("AUC all", f"{summary['auc_all']:.4f}")
+                m[1].metric("AUC seen", f"{summary['auc_seen']:.4f}")
+                m[2].metric(f"HitRate@{summary.get('k', 10)}", f"{summary['hit_rate']:.4f}")
+                m[3].metric("train seconds", f"{summary.get('train_seconds', 0):.1f}")
+            if len(frame):
+                restarts = frame.loc[frame["epoch_end"], "step"].tolist()
+                st.plotly_chart(
+                    charts.training_curves(frame, restarts[:-1]), key=f"train.curves.{run_id}"
+                )
+                last = frame.iloc[-1]
+                st.caption(
+                    f"{len(frame)} reports · step {int(last['step'])} · epoch "
+                    f"{int(last['epoch']) + 1} · {last['elapsed']:.1f} s · dotted lines: "
+                    "epoch ends (learning-rate restarts for cosine schedules)"
+                )
+            elif record.active:
+                st.caption("Waiting for the first training step (loading, walking)...")
+            if was_active and not record.active:
+                st.rerun()  # the whole page: stop refreshing, update the run list
+
+        live(watched, active_now)
+
+        with st.expander(f"all runs on this dataset ({len(records)})"):
+            st.dataframe(
+                runs.table(records),
+                hide_index=True,
+                column_config={
+                    "progress": st.column_config.ProgressColumn(
+                        "progress", min_value=0.0, max_value=1.0
+                    ),
+                },
+            )

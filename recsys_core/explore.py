@@ -105,9 +105,9 @@ def dataset_overview(dataset: Any, split: Any, graph: sp.csr_matrix) -> DataOver
     for field in (*META_FIELDS, *[f for f in dataset.side_fields if f not in META_FIELDS]):
         if field not in products.columns:
             continue
-        present = products[field].notna().to_numpy(bool)
-        if products[field].dtype == object:
-            present &= products[field].astype(str).str.len().to_numpy() > 0
+        present = products[field].notna().to_numpy(bool).copy()
+        if not pd.api.types.is_numeric_dtype(products[field]):
+            present &= products[field].fillna("").astype(str).str.len().to_numpy() > 0
         rows.append(
             {
                 "field": field,
