@@ -58,7 +58,8 @@ BT_OUTSIDE_AB = 0.1  # share of bought_together entries not also in also_bought
 BRAND_IN_HIDDEN_TITLE = 0.5  # records without a brand field that still name it in the title
 SALES_RANK_SHARE = 0.8
 PRODUCTS_PER_LEAF = 250
-MAX_NAMED_SHARE = 0.05
+MAX_BRANDS = 10_000  # fewer than the distinct names the syllable banks make
+MIN_ALSO_BOUGHT = 2  # the loader's rule: records with fewer give no pairs
 PRODUCTS_PER_BRAND = 100
 
 
@@ -168,449 +169,99 @@ PRESETS: dict[str, SyntheticSettings] = {
 
 
 # -- word banks ------------------------------------------------------------------------
+# fmt: off
 # Level-1 departments with the nouns their subtrees are built from.
 DEPARTMENTS: dict[str, tuple[str, ...]] = {
     "Electronics": (
-        "Cable",
-        "Adapter",
-        "Charger",
-        "Speaker",
-        "Headphone",
-        "Keyboard",
-        "Mouse",
-        "Monitor",
-        "Router",
-        "Hard Drive",
-        "Memory Card",
-        "Battery",
-        "Camera",
-        "Lens",
-        "Tripod",
-        "Microphone",
-        "Projector",
-        "Remote",
-        "Antenna",
-        "Amplifier",
-        "Receiver",
-        "Webcam",
-        "Hub",
-        "Switch",
-        "Power Bank",
-        "Stylus",
-        "Screen Protector",
-        "Case",
-        "Dock",
-        "Flash Drive",
-        "Earbud",
-        "Radio",
-        "Subwoofer",
-        "Tablet",
-        "Laptop Bag",
-        "Cooling Pad",
-        "Surge Protector",
-        "Inverter",
-        "Modem",
-        "Scanner",
-        "Printer",
-        "Toner",
-        "Sound Bar",
-        "Turntable",
-        "Mount",
+        "Cable", "Adapter", "Charger", "Speaker", "Headphone", "Keyboard", "Mouse", "Monitor",
+        "Router", "Hard Drive", "Memory Card", "Battery", "Camera", "Lens", "Tripod", "Microphone",
+        "Projector", "Remote", "Antenna", "Amplifier", "Receiver", "Webcam", "Hub", "Switch",
+        "Power Bank", "Stylus", "Screen Protector", "Case", "Dock", "Flash Drive", "Earbud",
+        "Radio", "Subwoofer", "Tablet", "Laptop Bag", "Cooling Pad", "Surge Protector", "Inverter",
+        "Modem", "Scanner", "Printer", "Toner", "Sound Bar", "Turntable", "Mount",
     ),
     "Home & Kitchen": (
-        "Knife",
-        "Pan",
-        "Pot",
-        "Blender",
-        "Kettle",
-        "Mug",
-        "Cutting Board",
-        "Towel",
-        "Pillow",
-        "Sheet Set",
-        "Lamp",
-        "Curtain",
-        "Rug",
-        "Vacuum",
-        "Storage Bin",
-        "Shelf",
-        "Clock",
-        "Candle",
-        "Vase",
-        "Frame",
-        "Spatula",
-        "Colander",
-        "Grater",
-        "Mixer",
-        "Toaster",
-        "Coffee Maker",
-        "Dish Rack",
-        "Lunch Box",
-        "Water Bottle",
-        "Thermos",
-        "Apron",
-        "Oven Mitt",
-        "Trash Can",
-        "Hanger",
-        "Blanket",
-        "Comforter",
-        "Mattress Pad",
-        "Fan",
+        "Knife", "Pan", "Pot", "Blender", "Kettle", "Mug", "Cutting Board", "Towel", "Pillow",
+        "Sheet Set", "Lamp", "Curtain", "Rug", "Vacuum", "Storage Bin", "Shelf", "Clock", "Candle",
+        "Vase", "Frame", "Spatula", "Colander", "Grater", "Mixer", "Toaster", "Coffee Maker",
+        "Dish Rack", "Lunch Box", "Water Bottle", "Thermos", "Apron", "Oven Mitt", "Trash Can",
+        "Hanger", "Blanket", "Comforter", "Mattress Pad", "Fan",
     ),
     "Sports & Outdoors": (
-        "Tent",
-        "Sleeping Bag",
-        "Backpack",
-        "Flashlight",
-        "Headlamp",
-        "Water Filter",
-        "Compass",
-        "Knife Sharpener",
-        "Yoga Mat",
-        "Dumbbell",
-        "Resistance Band",
-        "Jump Rope",
-        "Bike Light",
-        "Helmet",
-        "Glove",
-        "Fishing Reel",
-        "Fishing Rod",
-        "Lure",
-        "Cooler",
-        "Hammock",
-        "Trekking Pole",
-        "Camp Stove",
-        "Binocular",
-        "Scope",
-        "Holster",
-        "Saddle Bag",
-        "Pump",
-        "Ball",
-        "Racket",
-        "Goggle",
-        "Kayak Paddle",
-        "Life Jacket",
-        "Grip Tape",
+        "Tent", "Sleeping Bag", "Backpack", "Flashlight", "Headlamp", "Water Filter", "Compass",
+        "Knife Sharpener", "Yoga Mat", "Dumbbell", "Resistance Band", "Jump Rope", "Bike Light",
+        "Helmet", "Glove", "Fishing Reel", "Fishing Rod", "Lure", "Cooler", "Hammock",
+        "Trekking Pole", "Camp Stove", "Binocular", "Scope", "Holster", "Saddle Bag", "Pump",
+        "Ball", "Racket", "Goggle", "Kayak Paddle", "Life Jacket", "Grip Tape",
     ),
     "Tools & Home Improvement": (
-        "Drill",
-        "Drill Bit",
-        "Screwdriver",
-        "Wrench",
-        "Hammer",
-        "Saw Blade",
-        "Tape Measure",
-        "Level",
-        "Sander",
-        "Clamp",
-        "Plier",
-        "Socket Set",
-        "Utility Knife",
-        "Work Light",
-        "Extension Cord",
-        "Light Bulb",
-        "Faucet",
-        "Shower Head",
-        "Door Lock",
-        "Hinge",
-        "Smoke Detector",
-        "Thermostat",
-        "Outlet",
-        "Ladder",
-        "Tool Box",
-        "Glue Gun",
-        "Caulk",
-        "Paint Brush",
-        "Roller",
-        "Sealant",
-        "Anchor",
-        "Fastener",
+        "Drill", "Drill Bit", "Screwdriver", "Wrench", "Hammer", "Saw Blade", "Tape Measure",
+        "Level", "Sander", "Clamp", "Plier", "Socket Set", "Utility Knife", "Work Light",
+        "Extension Cord", "Light Bulb", "Faucet", "Shower Head", "Door Lock", "Hinge",
+        "Smoke Detector", "Thermostat", "Outlet", "Ladder", "Tool Box", "Glue Gun", "Caulk",
+        "Paint Brush", "Roller", "Sealant", "Anchor", "Fastener",
     ),
     "Office Products": (
-        "Pen",
-        "Pencil",
-        "Marker",
-        "Notebook",
-        "Binder",
-        "Stapler",
-        "Label Maker",
-        "Folder",
-        "Envelope",
-        "Desk Organizer",
-        "Calculator",
-        "Whiteboard",
-        "Paper Shredder",
-        "Planner",
-        "Sticky Note",
-        "Highlighter",
-        "Ink Cartridge",
-        "Laminator",
-        "Tape Dispenser",
-        "Clipboard",
-        "Index Card",
-        "Desk Lamp",
-        "Chair Mat",
-        "File Cabinet",
+        "Pen", "Pencil", "Marker", "Notebook", "Binder", "Stapler", "Label Maker", "Folder",
+        "Envelope", "Desk Organizer", "Calculator", "Whiteboard", "Paper Shredder", "Planner",
+        "Sticky Note", "Highlighter", "Ink Cartridge", "Laminator", "Tape Dispenser", "Clipboard",
+        "Index Card", "Desk Lamp", "Chair Mat", "File Cabinet",
     ),
     "Automotive": (
-        "Floor Mat",
-        "Seat Cover",
-        "Wiper Blade",
-        "Car Charger",
-        "Dash Cam",
-        "Phone Holder",
-        "Jump Starter",
-        "Tire Gauge",
-        "Air Compressor",
-        "Car Wax",
-        "Microfiber Cloth",
-        "Headlight",
-        "Tail Light",
-        "Brake Pad",
-        "Oil Filter",
-        "Air Filter",
-        "Spark Plug",
-        "Car Cover",
-        "Trunk Organizer",
-        "Tow Strap",
-        "Battery Charger",
-        "License Plate Frame",
+        "Floor Mat", "Seat Cover", "Wiper Blade", "Car Charger", "Dash Cam", "Phone Holder",
+        "Jump Starter", "Tire Gauge", "Air Compressor", "Car Wax", "Microfiber Cloth", "Headlight",
+        "Tail Light", "Brake Pad", "Oil Filter", "Air Filter", "Spark Plug", "Car Cover",
+        "Trunk Organizer", "Tow Strap", "Battery Charger", "License Plate Frame",
     ),
     "Toys & Games": (
-        "Puzzle",
-        "Board Game",
-        "Card Game",
-        "Building Set",
-        "Doll",
-        "Action Figure",
-        "Plush Toy",
-        "Remote Control Car",
-        "Drone",
-        "Kite",
-        "Play Tent",
-        "Toy Train",
-        "Art Set",
-        "Science Kit",
-        "Water Gun",
-        "Ride-On Toy",
-        "Dollhouse",
-        "Yo-Yo",
+        "Puzzle", "Board Game", "Card Game", "Building Set", "Doll", "Action Figure", "Plush Toy",
+        "Remote Control Car", "Drone", "Kite", "Play Tent", "Toy Train", "Art Set", "Science Kit",
+        "Water Gun", "Ride-On Toy", "Dollhouse", "Yo-Yo",
     ),
     "Health & Personal Care": (
-        "Toothbrush",
-        "Razor",
-        "Hair Dryer",
-        "Hair Clipper",
-        "Scale",
-        "Thermometer",
-        "Blood Pressure Monitor",
-        "Massager",
-        "Heating Pad",
-        "Pill Organizer",
-        "Brace",
-        "Compression Sock",
-        "First Aid Kit",
-        "Humidifier",
-        "Air Purifier",
-        "Nail Clipper",
-        "Mirror",
-        "Shaver",
-        "Curling Iron",
-        "Flat Iron",
+        "Toothbrush", "Razor", "Hair Dryer", "Hair Clipper", "Scale", "Thermometer",
+        "Blood Pressure Monitor", "Massager", "Heating Pad", "Pill Organizer", "Brace",
+        "Compression Sock", "First Aid Kit", "Humidifier", "Air Purifier", "Nail Clipper", "Mirror",
+        "Shaver", "Curling Iron", "Flat Iron",
     ),
 }
-
 MODIFIERS = (
-    "USB",
-    "Wireless",
-    "Portable",
-    "Mini",
-    "Heavy Duty",
-    "Stainless Steel",
-    "LED",
-    "Digital",
-    "Compact",
-    "Professional",
-    "Waterproof",
-    "Rechargeable",
-    "Magnetic",
-    "Ergonomic",
-    "Bluetooth",
-    "Solar",
-    "Folding",
-    "Adjustable",
-    "Smart",
-    "Classic",
-    "Travel",
-    "Kids",
-    "Outdoor",
-    "Indoor",
-    "Electric",
-    "Manual",
-    "Premium",
-    "Universal",
-    "Replacement",
-    "Industrial",
-    "Ceramic",
-    "Bamboo",
-    "Leather",
-    "Silicone",
-    "Glass",
-    "Metal",
-    "Wooden",
-    "Cordless",
-    "Dual",
-    "Automatic",
-    "Vintage",
-    "Modern",
-    "Ultra Slim",
-    "High Speed",
-    "Noise Cancelling",
-    "Insulated",
-    "Thermal",
-    "Anti-Slip",
-    "Quick Release",
-    "Extra Large",
-    "Low Profile",
-    "Multi-Purpose",
-    "Clip-On",
-    "Wall Mount",
-    "Desktop",
-    "Handheld",
-    "Retractable",
-    "Braided",
-    "Carbon Fiber",
-    "Aluminum",
-    "Nylon",
-    "Cotton",
-    "Gaming",
-    "Commercial",
-    "Marine",
-    "Heated",
-    "Cooling",
-    "Weatherproof",
-    "Rugged",
-    "Hybrid",
+    "USB", "Wireless", "Portable", "Mini", "Heavy Duty", "Stainless Steel", "LED", "Digital",
+    "Compact", "Professional", "Waterproof", "Rechargeable", "Magnetic", "Ergonomic", "Bluetooth",
+    "Solar", "Folding", "Adjustable", "Smart", "Classic", "Travel", "Kids", "Outdoor", "Indoor",
+    "Electric", "Manual", "Premium", "Universal", "Replacement", "Industrial", "Ceramic", "Bamboo",
+    "Leather", "Silicone", "Glass", "Metal", "Wooden", "Cordless", "Dual", "Automatic", "Vintage",
+    "Modern", "Ultra Slim", "High Speed", "Noise Cancelling", "Insulated", "Thermal", "Anti-Slip",
+    "Quick Release", "Extra Large", "Low Profile", "Multi-Purpose", "Clip-On", "Wall Mount",
+    "Desktop", "Handheld", "Retractable", "Braided", "Carbon Fiber", "Aluminum", "Nylon", "Cotton",
+    "Gaming", "Commercial", "Marine", "Heated", "Cooling", "Weatherproof", "Rugged", "Hybrid",
 )
-GROUP_WORDS = ("Accessories", "Essentials", "Supplies", "Equipment", "Gear", "Parts")
+GROUP_WORDS = (
+    "Accessories", "Essentials", "Supplies", "Equipment", "Gear", "Parts",
+)
 COLORS = (
-    "Black",
-    "White",
-    "Silver",
-    "Gray",
-    "Blue",
-    "Red",
-    "Green",
-    "Pink",
-    "Purple",
-    "Gold",
-    "Orange",
-    "Brown",
-    "Navy",
-    "Beige",
-    "Clear",
+    "Black", "White", "Silver", "Gray", "Blue", "Red", "Green", "Pink", "Purple", "Gold", "Orange",
+    "Brown", "Navy", "Beige", "Clear",
 )
 SPECS = (
-    "3ft",
-    "6ft",
-    "10ft",
-    "2-Pack",
-    "3-Pack",
-    "5-Pack",
-    "10-Pack",
-    "12 inch",
-    "16 oz",
-    "32 oz",
-    "500ml",
-    "1L",
-    "Small",
-    "Medium",
-    "Large",
-    "XL",
-    "64GB",
-    "128GB",
-    "1TB",
-    "20W",
-    "60W",
-    "100W",
-    "4K",
-    "1080p",
-    "Set of 4",
-    "Set of 6",
+    "3ft", "6ft", "10ft", "2-Pack", "3-Pack", "5-Pack", "10-Pack", "12 inch", "16 oz", "32 oz",
+    "500ml", "1L", "Small", "Medium", "Large", "XL", "64GB", "128GB", "1TB", "20W", "60W", "100W",
+    "4K", "1080p", "Set of 4", "Set of 6",
 )
 BRAND_HEADS = (
-    "An",
-    "Vel",
-    "Kor",
-    "Zen",
-    "Tri",
-    "Max",
-    "Nex",
-    "Ori",
-    "Pol",
-    "Sun",
-    "Lum",
-    "Ter",
-    "Vox",
-    "Qui",
-    "Aer",
-    "Bel",
-    "Cy",
-    "Dra",
-    "El",
-    "Fen",
-    "Gal",
-    "Hy",
-    "Jor",
-    "Kal",
-    "Lyn",
-    "Mor",
-    "Nor",
-    "Oct",
-    "Pra",
-    "Ryn",
-    "Sol",
-    "Tav",
-    "Ul",
-    "Ven",
-    "Wyn",
-    "Xan",
-    "Yor",
-    "Zal",
-    "Bro",
-    "Cal",
-    "Dex",
-    "Fro",
-    "Gro",
-    "Hal",
-    "Ive",
-    "Mer",
+    "An", "Vel", "Kor", "Zen", "Tri", "Max", "Nex", "Ori", "Pol", "Sun", "Lum", "Ter", "Vox", "Qui",
+    "Aer", "Bel", "Cy", "Dra", "El", "Fen", "Gal", "Hy", "Jor", "Kal", "Lyn", "Mor", "Nor", "Oct",
+    "Pra", "Ryn", "Sol", "Tav", "Ul", "Ven", "Wyn", "Xan", "Yor", "Zal", "Bro", "Cal", "Dex", "Fro",
+    "Gro", "Hal", "Ive", "Mer",
 )
-BRAND_MIDDLES = ("", "o", "a", "i", "e", "ar", "en", "or", "el", "an", "ul")
+BRAND_MIDDLES = (
+    "", "o", "a", "i", "e", "ar", "en", "or", "el", "an", "ul",
+)
 BRAND_TAILS = (
-    "ra",
-    "tek",
-    "ly",
-    "ko",
-    "x",
-    "tron",
-    "nix",
-    "via",
-    "ora",
-    "io",
-    "ex",
-    "ux",
-    "ity",
-    "wave",
-    "line",
-    "gear",
-    "pro",
-    "craft",
-    "works",
-    "mate",
-    "sonic",
-    "field",
+    "ra", "tek", "ly", "ko", "x", "tron", "nix", "via", "ora", "io", "ex", "ux", "ity", "wave",
+    "line", "gear", "pro", "craft", "works", "mate", "sonic", "field",
 )
+# fmt: on
 ALNUM = np.frombuffer(b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ", dtype=np.uint8)
 
 
@@ -644,8 +295,10 @@ class _Tree:
 def _build_tree(rng: np.random.Generator, n_leaves: int) -> _Tree:
     """A 4-level tree with about ``n_leaves`` leaves, names drawn from the word banks."""
     departments = list(DEPARTMENTS)
-    n1 = int(np.clip(round(n_leaves / 60), 3, len(departments)))
-    chosen = [departments[i] for i in np.sort(rng.choice(len(departments), n1, replace=False))]
+    n1 = int(np.clip(round(n_leaves / 40), 3, len(departments)))
+    # Electronics always, like the method's main dataset; the others by chance.
+    others = 1 + np.sort(rng.choice(len(departments) - 1, n1 - 1, replace=False))
+    chosen = [departments[0]] + [departments[i] for i in others]
     per1 = np.maximum(1, rng.multinomial(n_leaves, np.full(n1, 1.0 / n1)))
     paths: list[tuple[str, str, str, str]] = []
     nouns_out: list[str] = []
@@ -655,32 +308,20 @@ def _build_tree(rng: np.random.Generator, n_leaves: int) -> _Tree:
     n3 = n2 = 0
     for i1, dept in enumerate(chosen):
         nouns = list(DEPARTMENTS[dept])
-        # Level 3 nodes are nouns ("Cables"); about 5 leaves each. More than the noun bank
-        # holds get a modifier so every level-3 name stays unique within the department.
-        k3 = max(2, round(per1[i1] / 5))
-        order = rng.permutation(len(nouns))
-        l3_nouns = []
-        for j in range(k3):
-            noun = nouns[order[j % len(nouns)]]
-            if j >= len(nouns):
-                noun = f"{MODIFIERS[rng.integers(len(MODIFIERS))]} {noun}"
-            l3_nouns.append(noun)
-        l3_nouns = list(dict.fromkeys(l3_nouns))  # drop accidental repeats
-        k3 = len(l3_nouns)
-        # Level 2 groups of about 4 level-3 nodes, named after two of them.
-        k2 = max(1, round(k3 / 4))
-        group_of = np.sort(rng.integers(0, k2, k3))
-        group_of[:k2] = np.arange(k2) if k3 >= k2 else group_of[:k2]
-        group_of = np.sort(group_of)
+        # Level-3 nodes are nouns ("Cables") with about 3 leaves each; big catalogues run
+        # out of nouns and get more leaves per noun instead.
+        k3 = int(np.clip(round(per1[i1] / 3), 2, len(nouns)))
+        l3_nouns = [nouns[j] for j in rng.choice(len(nouns), k3, replace=False)]
+        # Level-2 groups of about 3 level-3 nodes, named after two of them.
+        k2 = max(1, round(k3 / 3))
+        group_of = np.sort(np.concatenate([np.arange(k2), rng.integers(0, k2, k3 - k2)]))
         l2_names = []
         for g in range(k2):
             members = [l3_nouns[j] for j in np.flatnonzero(group_of == g)]
             if len(members) >= 2:
                 name = f"{_plural(members[0])} & {_plural(members[1])}"
-            elif members:
-                name = f"{members[0]} {GROUP_WORDS[rng.integers(len(GROUP_WORDS))]}"
             else:
-                name = f"{dept.split(' ')[0]} {GROUP_WORDS[g % len(GROUP_WORDS)]}"
+                name = f"{members[0]} {GROUP_WORDS[rng.integers(len(GROUP_WORDS))]}"
             l2_names.append(name)
         leaves_of = np.maximum(1, rng.multinomial(per1[i1], np.full(k3, 1.0 / k3)))
         for j, noun in enumerate(l3_nouns):
@@ -705,14 +346,12 @@ def _build_tree(rng: np.random.Generator, n_leaves: int) -> _Tree:
 
 def _brand_names(rng: np.random.Generator, n: int) -> list[str]:
     total = len(BRAND_HEADS) * len(BRAND_MIDDLES) * len(BRAND_TAILS)
-    picks = rng.choice(total, n, replace=n > total)
+    picks = rng.choice(total, n, replace=False)
     names = []
     for p in picks.tolist():
         h, rest = divmod(p, len(BRAND_MIDDLES) * len(BRAND_TAILS))
         m, t = divmod(rest, len(BRAND_TAILS))
         names.append(BRAND_HEADS[h] + BRAND_MIDDLES[m] + BRAND_TAILS[t])
-    if n > total:  # only for enormous catalogs: keep names unique
-        names = [f"{name} {i // total + 1}" if i >= total else name for i, name in enumerate(names)]
     return names
 
 
@@ -751,7 +390,7 @@ class _Truth:
 
 def _make_truth(s: SyntheticSettings, rng: np.random.Generator) -> _Truth:
     n = s.products
-    tree = _build_tree(rng, int(np.clip(round(n / PRODUCTS_PER_LEAF), 24, 2400)))
+    tree = _build_tree(rng, int(np.clip(round(n / PRODUCTS_PER_LEAF), 40, 2400)))
     nl = tree.n_leaves
 
     # Leaves differ in size (lognormal shares); every leaf gets at least one product.
@@ -763,7 +402,7 @@ def _make_truth(s: SyntheticSettings, rng: np.random.Generator) -> _Truth:
 
     # Brands: Zipf popularity; each brand lives in 1-4 level-3 subtrees, mostly in one
     # level-2 group; every level-3 node gets at least two brands.
-    nb = int(np.clip(round(n / PRODUCTS_PER_BRAND), 20, 20_000))
+    nb = int(np.clip(round(n / PRODUCTS_PER_BRAND), 20, MAX_BRANDS))
     brand_pop = 1.0 / np.arange(1, nb + 1) ** 1.1
     brand_pop = brand_pop[rng.permutation(nb)]
     n3 = int(tree.level3.max()) + 1
@@ -808,13 +447,14 @@ def _make_truth(s: SyntheticSettings, rng: np.random.Generator) -> _Truth:
     price = np.where(price >= 5.0, np.floor(price) + 0.99, np.maximum(price, 0.5))
 
     # Popularity: Pareto tail, capped so that no product is expected to be named by more
-    # than MAX_NAMED_SHARE of all records (real lists come from a finite catalogue; an
-    # uncapped tail would let one product be named by half the records).
+    # than a share of all records (an uncapped tail lets one product be named by half).
     a = s.popularity_exponent - 1.0
     pop = (1.0 - rng.random(n)) ** (-1.0 / a)
     entries = s.target_pairs * 1.1
+    # Big catalogues allow a smaller share: 24% of 1k records, 12% of 8k, 4% of 160k.
+    max_named = s.n_records * min(0.25, 0.25 * (s.n_records / 1000) ** -0.35)
     for _ in range(20):  # fixed point: capping lowers the total, which lowers the cap
-        cap = MAX_NAMED_SHARE * s.n_records * pop.sum() / entries
+        cap = max_named * pop.sum() / entries
         if pop.max() <= cap * (1 + 1e-9):
             break
         pop = np.minimum(pop, cap)
@@ -987,7 +627,7 @@ class _LinkModel:
 
     def minimum_lists(self) -> _Links:
         """Two also_bought entries for every record, so every record passes the loader."""
-        src = np.repeat(self.records, 2)
+        src = np.repeat(self.records, MIN_ALSO_BOUGHT)
         rel = np.full(len(src), AB, dtype=np.int8)
         return _Links(src, self.partners(src, rel), rel)
 
@@ -1096,7 +736,7 @@ def _generate_links(
     base = _concat([model.minimum_lists(), model.seeds()])
     first_k = max(0, int(target * 0.95) - len(base.src))
     first = _concat([base, model.forward(first_k)])
-    entries = _unique_sorted(_entry_codes(first, n))
+    entries = _ensure_min_also_bought(model, _unique_sorted(_entry_codes(first, n)))
     entries = _merge_unique(entries, _entry_codes(_bought_together(model, _decode(entries, n)), n))
     pairs = _unique_sorted(_pair_codes(_decode(entries, n), n))
     yield_ = len(pairs) / max(1, len(first.src))
@@ -1112,6 +752,23 @@ def _generate_links(
         entries = _merge_unique(entries, _entry_codes(extra, n))
         yield_ = (len(pairs) - before) / max(1, len(extra.src))  # marginal yield
     return _decode(entries, n)
+
+
+def _ensure_min_also_bought(model: _LinkModel, entries: np.ndarray) -> np.ndarray:
+    """Top up records left with fewer than 2 distinct also_bought (self-links, repeats),
+    so every record passes the loader's filter and the catalog keeps all products."""
+    n = model.s.products
+    for _ in range(20):
+        links = _decode(entries, n)
+        count = np.bincount(links.src[links.rel == AB], minlength=n)
+        short = model.records[count[model.records] < MIN_ALSO_BOUGHT]
+        if len(short) == 0:
+            break
+        src = np.repeat(short, MIN_ALSO_BOUGHT)
+        rel = np.full(len(src), AB, dtype=np.int8)
+        extra = _Links(src, model.all.global_(model.rng, len(src)), rel)
+        entries = _merge_unique(entries, _entry_codes(extra, n))
+    return entries
 
 
 def _trim(pairs: np.ndarray, extra: _Links, wanted: int, n: int) -> _Links:
@@ -1295,14 +952,10 @@ def write_synthetic(
     records, _ = generate_records(settings, on_progress)
     report(on_progress, 0.8, 1.0, "synthetic: writing records")
     with cache.atomic_path(path) as tmp:
-        count = _write(records, tmp)
+        count = _write_records(records, tmp)
     report(on_progress, 1.0, 1.0, f"synthetic: {count:,} records written")
     log.info("wrote %s records to %s in %.1f s", count, path, time.perf_counter() - t0)
     return path
-
-
-def _write(records: Iterable[dict], path: Path) -> int:
-    return _write_records(records, path)
 
 
 FILE_NAME = "synthetic.json.gz"

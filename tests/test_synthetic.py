@@ -1,0 +1,233 @@
+"""The built-in synthetic catalog: shape, signal, coverage, determinism, and the round trip
+through the real Amazon loader."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from recsys_core.data.amazon import load_amazon, parse_line
+from recsys_core.data.synthetic import (
+    PRESETS,
+    SyntheticSettings,
+    generate_records,
+    load_synthetic,
+    synthetic_file,
+    write_synthetic,
+)
+from recsys_core.settings import SettingsError
+
+SMALL = SyntheticSettings(products=3000, seed=7)
+
+
+@pytest.fixture(scope="module")
+def small_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return write_synthetic(SMALL, tmp_path_factory.mktemp("syn") / "small.json.gz")
+
+
+@pytest.fixture(scope="module")
+def small(small_file: Path):
+    return load_amazon(small_file)
+
+
+@pytest.fixture(scope="module")
+def small_truth() -> dict:
+    records, summary = generate_records(SMALL)
+    summary["records"] = list(records)
+    return summary
+
+
+def _degrees(dataset) -> np.ndarray:
+    a, b, _ = dataset.pair_arrays()
+    return np.bincount(np.concatenate([a, b]), minlength=dataset.n_products)
+
+
+def _same_leaf_share(settings: SyntheticSettings) -> float:
+    """Share of distinct pairs whose two products share a (hidden) leaf category."""
+    _, summary = generate_records(settings)
+    links, leaf, n = summary["links"], summary["leaf"], settings.products
+    code = np.unique(np.minimum(links.src, links.dst) * n + np.maximum(links.src, links.dst))
+    return float(np.mean(leaf[code // n] == leaf[code % n]))
+
+
+# -- the round trip through the loader ---------------------------------------------------
+def test_loads_with_target_size(small) -> None:
+    assert small.n_products == SMALL.products
+    assert len(small.pairs) == SMALL.target_pairs
+    assert small.report.records == SMALL.n_records
+    assert small.report.records_kept == SMALL.n_records  # every record passes the filter
+    assert small.report.skipped == 0
+    counts = small.report.relationship_counts
+    assert counts["also_bought"] > counts["also_viewed"] > counts["bought_together"] > 0
+
+
+def test_every_line_is_a_2014_literal(small_file: Path) -> None:
+    import gzip
+
+    with gzip.open(small_file, "rt", encoding="utf-8") as fh:
+        first = fh.readline()
+    assert first.startswith("{'asin': 'B00")  # Python literal (single quotes), not JSON
+    record = parse_line(first)
+    assert set(record) >= {"asin", "title", "categories", "related"}
+    assert len(record["categories"][0]) == 4
+    assert len(record["related"]["also_bought"]) >= 2
+
+
+def test_asins_look_real_and_unique(small) -> None:
+    asins = small.products["asin"]
+    assert asins.is_unique
+    assert all(re.fullmatch(r"B00[0-9A-Z]{7}", a) for a in asins)
+
+
+def test_load_synthetic_names_and_reuses_file() -> None:
+    settings = SyntheticSettings(products=1000, meta_coverage=0.5, seed=3)
+    first = load_synthetic(settings)
+    assert first.name == "synthetic-1000 (meta 50%, signal 0.8, seed 3)"
+    path = synthetic_file(settings)
+    stamp = path.stat().st_mtime_ns
+    second = load_synthetic(settings)
+    assert path.stat().st_mtime_ns == stamp  # reused, not rewritten
+    pd.testing.assert_frame_equal(first.pairs, second.pairs)
+
+
+# -- determinism --------------------------------------------------------------------------
+def test_same_settings_same_bytes_and_dataset(tmp_path: Path, small_file: Path, small) -> None:
+    again = write_synthetic(SMALL, tmp_path / "again.json.gz")
+    assert again.read_bytes() == small_file.read_bytes()
+    reloaded = load_amazon(again)
+    pd.testing.assert_frame_equal(reloaded.products, small.products)
+    pd.testing.assert_frame_equal(reloaded.pairs, small.pairs)
+
+
+def test_other_seed_other_catalog(tmp_path: Path, small_file: Path) -> None:
+    other = write_synthetic(SMALL.replace(seed=8), tmp_path / "other.json.gz")
+    assert other.read_bytes() != small_file.read_bytes()
+
+
+# -- graph shape --------------------------------------------------------------------------
+def test_degrees_are_heavy_tailed(small) -> None:
+    deg = _degrees(small)
+    assert deg.min() >= 1
+    assert deg.max() >= 20 * np.median(deg)
+    assert np.mean(deg <= 3) >= 0.2  # these become unseen after an edge split
+
+
+def test_also_viewed_within_leaf_also_bought_across(small_truth: dict) -> None:
+    links, leaf = small_truth["links"], small_truth["leaf"]
+    same = leaf[links.src] == leaf[links.dst]
+    viewed, bought = same[links.rel == 1].mean(), same[links.rel == 0].mean()
+    assert viewed > 0.5
+    assert bought < 0.3
+    assert viewed > 2 * bought
+
+
+def test_bought_together_mostly_within_also_bought(small_truth: dict) -> None:
+    links, n = small_truth["links"], SMALL.products
+    code = links.src * n + links.dst
+    bt, ab = code[links.rel == 2], code[links.rel == 0]
+    assert len(bt) > 0
+    assert np.isin(bt, ab).mean() > 0.8
+
+
+def test_side_signal_controls_same_category_links() -> None:
+    base = SyntheticSettings(products=2000, seed=1)
+    with_signal = _same_leaf_share(base.replace(side_signal=1.0))
+    without = _same_leaf_share(base.replace(side_signal=0.0))
+    assert with_signal > 0.3
+    assert without < 0.1
+    assert with_signal > 5 * without
+
+
+def test_side_signal_visible_in_loaded_metadata() -> None:
+    def same_leaf(signal: float) -> float:
+        ds = load_synthetic(SyntheticSettings(products=2000, side_signal=signal, seed=2))
+        cat = ds.products["cat_4"].to_numpy()
+        a, b, _ = ds.pair_arrays()
+        both = pd.notna(cat[a]) & pd.notna(cat[b])
+        return float(np.mean(cat[a][both] == cat[b][both]))
+
+    assert same_leaf(1.0) > 3 * same_leaf(0.0)
+
+
+# -- metadata -----------------------------------------------------------------------------
+@pytest.mark.parametrize("coverage", [0.39, 1.0])
+def test_meta_coverage(coverage: float) -> None:
+    settings = SyntheticSettings(products=2000, meta_coverage=coverage, seed=4)
+    ds = load_synthetic(settings)
+    assert ds.n_products == settings.products
+    assert ds.products["has_meta"].mean() == pytest.approx(coverage, abs=0.005)
+
+
+def test_brand_missing_share(small) -> None:
+    meta = small.products[small.products["has_meta"]]
+    assert meta["brand"].isna().mean() == pytest.approx(SMALL.brand_missing, abs=0.05)
+    none_missing = load_synthetic(SyntheticSettings(products=1000, brand_missing=0.0))
+    meta = none_missing.products[none_missing.products["has_meta"]]
+    assert meta["brand"].notna().all()
+
+
+def test_titles_hold_brand_and_category_words(small) -> None:
+    meta = small.products[small.products["has_meta"]]
+    branded = meta[meta["brand"].notna()]
+    assert len(branded) > 100
+    assert all(
+        t.startswith(b + " ") for t, b in zip(branded["title"], branded["brand"], strict=True)
+    )
+    # The leaf's modifier ("USB" of "USB Cables") and the level-3 noun stem are in the title.
+    for title, cat3, cat4 in zip(meta["title"], meta["cat_3"], meta["cat_4"], strict=True):
+        modifier = cat4[: len(cat4) - len(cat3)].strip()
+        assert modifier and modifier in title
+        assert cat3[:-3] in title
+
+
+def test_category_tree_and_brands_nest(small) -> None:
+    meta = small.products[small.products["has_meta"]]
+    assert meta[["cat_1", "cat_2", "cat_3", "cat_4"]].notna().all().all()
+    # A leaf has exactly one parent path.
+    assert (meta.groupby("cat_4")["cat_3"].nunique() == 1).all()
+    # Brands live in a few subtrees, not everywhere.
+    spread = meta.dropna(subset=["brand"]).groupby("brand")["cat_3"].nunique()
+    assert spread.median() <= 4
+    assert spread.median() < meta["cat_3"].nunique() / 3
+
+
+def test_prices_cluster_by_leaf(small) -> None:
+    meta = small.products[small.products["has_meta"] & small.products["price"].notna()]
+    assert (meta["price"] > 0).all()
+    logp = np.log(meta["price"])
+    within = logp.groupby(meta["cat_4"]).transform(lambda x: x - x.mean()).var()
+    assert within < 0.6 * logp.var()
+    missing = small.products.loc[small.products["has_meta"], "price"].isna().mean()
+    assert missing == pytest.approx(SMALL.price_missing, abs=0.05)
+
+
+# -- settings -----------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"meta_coverage": 1.5}, "meta_coverage must be in (0, 1], got 1.5"),
+        ({"meta_coverage": 0.0}, "meta_coverage must be in (0, 1]"),
+        ({"brand_missing": -0.1}, "brand_missing must be in [0, 1]"),
+        ({"side_signal": 2}, "side_signal must be in [0, 1]"),
+        ({"products": 10}, "products must be an integer"),
+        ({"avg_degree": 1.0}, "avg_degree must be in [4, 200]"),
+        ({"products": 1000, "meta_coverage": 0.01}, "too few to carry"),
+    ],
+)
+def test_bad_settings_are_named(change: dict, message: str) -> None:
+    with pytest.raises(SettingsError, match=re.escape(message)):
+        SyntheticSettings(**change)
+
+
+def test_presets() -> None:
+    assert set(PRESETS) == {"default", "electronics", "books"}
+    assert PRESETS["default"].products == 20_000
+    assert PRESETS["electronics"].products == 420_000
+    assert PRESETS["electronics"].target_pairs == pytest.approx(4_000_000, rel=0.02)
+    assert PRESETS["books"].products == 2_000_000
+    assert PRESETS["books"].target_pairs == pytest.approx(26_500_000, rel=0.02)
+    assert PRESETS["default"].key() != PRESETS["default"].replace(seed=1).key()
