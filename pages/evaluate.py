@@ -1,5 +1,86 @@
-"""evaluate page (coming)."""
+"""Evaluate: ROC and precision/recall-vs-threshold (all vs seen pairs), results table, exports."""
+
+from __future__ import annotations
 
 import streamlit as st
 
-st.info("This page is being built.")
+from recsys_core.evaluate import auc_curve_frame
+from recsys_core.export import projector_zip_bytes, word2vec_bytes
+from ui import charts, fmt, load, runs
+
+st.title("Evaluate")
+st.markdown(
+    "Each validation pair is scored by the cosine of its two vectors (MF: its own "
+    "prediction) and compared with its label. Solid lines use all pairs, dotted lines only "
+    "pairs whose two products were seen in training."
+)
+prep = load.prepared()
+if prep is not None:
+    chosen = runs.pick_finished(prep, "eval.runs", multiple=True, max_default=4)
+    if chosen:
+        outcomes = {runs.label(r): runs.outcome(r) for r in chosen}
+        roc, thresholds, aucs = {}, {}, {}
+        for name, outcome in outcomes.items():
+            curves = outcome.evaluation.curves
+            roc[f"{name} · all"] = curves["roc_all"]
+            roc[f"{name} · seen"] = curves["roc_seen"]
+            thresholds[f"{name} · all"] = curves["pr_all"]
+            thresholds[f"{name} · seen"] = curves["pr_seen"]
+            aucs[name] = auc_curve_frame(outcome.events)
+        left, right = st.columns(2)
+        left.plotly_chart(charts.roc(roc), key="eval.roc")
+        right.plotly_chart(charts.threshold_curves(thresholds), key="eval.thr")
+        st.info(
+            "The **cliff**: a pair with a product the model never trained on gets the median "
+            "score, so many pairs share one score and precision and recall jump at that "
+            "threshold; on seen-only pairs (dotted) the curves are smooth."
+        )
+        st.subheader("Results")
+        table = runs.jobs().compare([r.id for r in chosen])
+        table["minutes"] = table["train s"] / 60.0
+        shown = [
+            c for c in ("run", "model", "AUC all", "AUC seen", "AUC unseen") if c in table.columns
+        ]
+        shown += [c for c in table.columns if c.startswith(("HitRate", "NDCG"))] + ["minutes"]
+        st.dataframe(table[shown], hide_index=True)
+        c1, c2 = st.columns(2)
+        c1.download_button(
+            "results as CSV",
+            table.to_csv(index=False).encode(),
+            "results.csv",
+            "text/csv",
+            key="eval.csv",
+        )
+        c2.download_button(
+            "results as markdown",
+            fmt.markdown_table(table[shown]).encode(),
+            "results.md",
+            "text/markdown",
+            key="eval.md",
+        )
+        st.plotly_chart(charts.auc_overlay(aucs), key="eval.auc")
+
+        st.subheader("Export vectors")
+        export_run = st.selectbox(
+            "run", [r.id for r in chosen], format_func=lambda i: f"run #{i}", key="eval.export"
+        )
+        record = next(r for r in chosen if r.id == export_run)
+        emb = runs.outcome(record).embeddings
+        products = prep.dataset.products
+        e1, e2 = st.columns(2)
+        e1.download_button(
+            "word2vec text format (gensim)",
+            lambda: word2vec_bytes(emb, products["asin"].to_numpy()),
+            f"run{record.id}-{record.model}.w2v.txt",
+            "text/plain",
+            key="eval.w2v",
+            on_click="ignore",
+        )
+        e2.download_button(
+            "TensorFlow Projector (vectors.tsv + metadata.tsv)",
+            lambda: projector_zip_bytes(emb, products, seen=prep.split.seen_products),
+            f"run{record.id}-{record.model}-projector.zip",
+            "application/zip",
+            key="eval.proj",
+            on_click="ignore",
+        )
