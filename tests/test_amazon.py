@@ -364,6 +364,10 @@ def test_missing_and_wrong_files(tmp_path):
     with pytest.raises(ValueError, match="first line has no 'asin' field"):
         file_kind(no_asin)
 
+    giant = _write_lines(tmp_path / "giant.json", ["[" + "1," * 600_000 + "1]", "{'asin': 'a'}"])
+    with pytest.raises(ValueError, match="first line is longer than"):
+        file_kind(giant)
+
     empty = _write_lines(tmp_path / "empty.json", [""])
     with pytest.raises(ValueError, match="empty"):
         file_kind(empty)

@@ -65,7 +65,7 @@ CATEGORY_LEVELS = 4
 _KEYS_2014 = frozenset({"related", "categories", "salesRank", "imUrl"})
 _KEYS_2018 = frozenset({"also_buy", "also_view", "category", "main_cat"})
 _SNIFF_LINES = 20
-_SNIFF_LINE_CHARS = 10_000_000
+_SNIFF_LINE_CHARS = 1_000_000
 _PROGRESS_EVERY = 8192  # lines between progress calls
 _REASON_CHARS = 160
 _GZIP_MAGIC = b"\x1f\x8b"
@@ -274,9 +274,9 @@ class _LineReader:
                     break
                 number += 1
                 if len(line) > limit and not line.endswith("\n"):
+                    yield number, None  # before draining: a caller that stops reads no more
                     while line and not line.endswith("\n"):  # drain the rest, bounded
                         line = readline(limit)
-                    yield number, None
                     continue
                 yield number, line
 
@@ -555,7 +555,7 @@ def file_kind(path: str | Path) -> str:
                 continue
             seen += 1
             if line is None:
-                reason = "is far too long for one product"
+                reason = f"is longer than {_SNIFF_LINE_CHARS:,} characters"
             else:
                 try:
                     record = parse_line(line)
@@ -568,7 +568,7 @@ def file_kind(path: str | Path) -> str:
                     reason = "has no 'asin' field"
             if seen == 1:
                 problem = f"first line {reason}"
-            if seen >= _SNIFF_LINES:
+            if seen >= _SNIFF_LINES or line is None:  # a giant line: not worth draining
                 break
     except (OSError, EOFError) as exc:
         raise ValueError(f"{path} is not a readable gzip or text file: {exc}") from None
