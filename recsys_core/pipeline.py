@@ -187,6 +187,18 @@ class RunOutcome:
     def artifact_dir(self) -> Path:
         return cache.artifact_dir("run", self.keys["run"])
 
+    def results_entry(self) -> tuple[str, str, Any, float, dict[str, Any], str]:
+        """This run as one row source for :func:`recsys_core.results.results_table`."""
+        cls = model_class(self.spec.model)
+        return (
+            self.spec.model,
+            cls.label,
+            self.evaluation,
+            self.train_seconds,
+            self.spec.model_settings().as_dict(),
+            self.spec.dataset.describe(),
+        )
+
 
 def monitor_sample(val: pd.DataFrame, size: int, seed: int) -> pd.DataFrame:
     """A fixed sample of validation pairs for live AUC: cheap to score every N steps."""
