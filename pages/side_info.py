@@ -1,5 +1,88 @@
-"""side_info page (coming)."""
+"""Side info: plain skip-gram vs equal-weighted vs learned-weight (EGES) side information."""
+
+from __future__ import annotations
 
 import streamlit as st
 
-st.info("This page is being built.")
+from recsys_core import side_info_study as study
+from recsys_core.pipeline import RunSpec
+from ui import charts, load, runs, state
+
+st.title("Side information")
+st.markdown(
+    "Three models on the same walks: skip-gram on product ids only, skip-gram whose "
+    "product vector is the **mean** of its id and side-value embeddings (category levels, "
+    "brand, price bucket), and **EGES**, which learns a weight per product and field. "
+    "Side information also gives unseen products a vector (cold start)."
+)
+prep = load.prepared()
+if prep is not None:
+    base = state.run_spec() or RunSpec.create("sgns", dataset=state.dataset_settings())
+    specs = study.comparison_specs(base)
+    c1, c2 = st.columns(2)
+    if c1.button("Train the three models", key="side.start", type="primary"):
+        study.submit_all(specs, runs.jobs().submit)
+    sweep_specs = []
+    if base.dataset.source == "synthetic":
+        sweep_specs = study.coverage_specs(base)
+        if c2.button(
+            f"Coverage sweep ({len(sweep_specs)} runs: "
+            + ", ".join(f"{c:.0%}" for c in study.COVERAGES)
+            + ")",
+            key="side.sweep",
+        ):
+            study.submit_all(sweep_specs, runs.jobs().submit)
+
+    found = [r for r in study.existing_runs(specs) if r is not None]
+    swept = [r for r in study.existing_runs(sweep_specs) if r is not None]
+    any_active = any(r.active for r in found + swept)
+
+    @st.fragment(run_every=2.0 if any_active else None)
+    def results(ids: list[int], sweep_ids: list[int], was_active: bool) -> None:
+        records = [runs.jobs().get_run(i) for i in ids]
+        if not records:
+            st.info("Click **Train the three models** to compare them on this dataset.")
+            return
+        frame = study.results_frame(records)
+        st.dataframe(frame.drop(columns=["method"]), hide_index=True)
+        for r in records:
+            if r.status == "failed":
+                st.error(f"Run {r.id} ({r.model}) failed: {r.error}")
+        curves = {
+            study.METHOD_LABELS.get(r.model, r.model): runs.jobs().metrics(r.id) for r in records
+        }
+        left, right = st.columns(2)
+        left.plotly_chart(charts.auc_overlay(curves), key="side.auc")
+        done = frame[frame["status"] == "finished"]
+        if len(done):
+            right.plotly_chart(
+                charts.grouped_bars(
+                    done, "label", ["AUC all", "AUC seen", "AUC unseen"], "AUC by pair type"
+                ),
+                key="side.bars",
+            )
+        eges = [r for r in records if r.model == "eges" and r.status == "finished"]
+        if eges:
+            weights = study.field_weights(runs.outcome(eges[0]).embeddings)
+            if len(weights):
+                st.plotly_chart(
+                    charts.bar(weights, "field", "weight", "EGES: mean learned weight per field"),
+                    key="side.weights",
+                )
+        sweep = study.results_frame([runs.jobs().get_run(i) for i in sweep_ids])
+        sweep = sweep[sweep["status"] == "finished"]
+        if len(sweep):
+            st.plotly_chart(
+                charts.lines_by(
+                    sweep, "coverage", "AUC all", "label", "AUC vs metadata coverage",
+                    "metadata coverage",
+                ),
+                key="side.sweep.chart",
+            )  # fmt: skip
+        now_active = any(r.active for r in records) or any(
+            runs.jobs().get_run(i).active for i in sweep_ids
+        )
+        if was_active and not now_active:
+            st.rerun()
+
+    results([r.id for r in found], [r.id for r in swept], any_active)
