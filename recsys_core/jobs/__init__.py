@@ -21,8 +21,8 @@ from recsys_core.jobs.api import (
     verify,
     wait,
 )
+from recsys_core.jobs.runners import Cancelled, JobResult
 from recsys_core.jobs.store import STATUSES, RunRecord, RunStore
-from recsys_core.jobs.worker import Cancelled, JobResult
 
 __all__ = [
     "STATUSES",

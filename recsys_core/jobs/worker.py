@@ -19,128 +19,33 @@ Signals: SIGTERM, SIGINT and SIGHUP mark the current run ``interrupted`` and sto
 worker; they are handled on a thread of their own, so even a stage deep in compiled
 code is stopped at once.
 
-Tests and extensions can swap the runner: ``RECSYS_JOBS_RUNNER=module:function`` or
-``path/to/file.py:function``, called as ``function(spec_dict, on_progress, callback)``
-and returning a :class:`JobResult`. The variable names code the operator chose to run;
-it is never read from the store or from data.
+The runner is swappable (see :mod:`.runners`).
 """
 
 from __future__ import annotations
 
 import argparse
 import collections
-import dataclasses
-import importlib
-import importlib.util
 import logging
 import math
 import os
 import signal
-import sys
 import threading
 import time
 import traceback
-from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 from recsys_core.jobs import artifacts, procs
+from recsys_core.jobs.runners import Cancelled, Runner, resolve_runner
 from recsys_core.jobs.store import RunRecord, RunStore
 
 log = logging.getLogger(__name__)
 
-RUNNER_ENV = "RECSYS_JOBS_RUNNER"
 NICE_ENV = "RECSYS_WORKER_NICE"
 GRACE_ENV = "RECSYS_CANCEL_GRACE"
 FLUSH_SECONDS = 0.5
 FLUSH_EVENTS = 50
 _SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
-
-
-class Cancelled(Exception):
-    """Raised inside a run's stage when the run was cancelled."""
-
-
-@dataclasses.dataclass
-class JobResult:
-    """What a runner hands back to the worker.
-
-    Attributes
-    ----------
-    summary:
-        Figures for the results table (JSON-able).
-    keys:
-        Artifact keys by kind (``RunOutcome.keys``).
-    artifact_dirs:
-        Cache folders the run produced or used; their files are checksummed.
-    cancelled:
-        True when training stopped on request.
-    """
-
-    summary: dict[str, Any] | None = None
-    keys: dict[str, str] = dataclasses.field(default_factory=dict)
-    artifact_dirs: list[Path] = dataclasses.field(default_factory=list)
-    cancelled: bool = False
-
-
-Runner = Callable[[dict[str, Any], Any, Any], JobResult]
-
-
-def pipeline_runner(spec: dict[str, Any], on_progress: Any, callback: Any) -> JobResult:
-    """Run the full pipeline for a stored :class:`RunSpec` dict."""
-    from recsys_core import cache, pipeline
-    from recsys_core.jobs.specs import spec_from_dict, summary_of
-
-    outcome = pipeline.run(spec_from_dict(spec), on_progress=on_progress, callback=callback)
-    if outcome.cancelled:
-        return JobResult(cancelled=True, keys=outcome.keys)
-    return JobResult(
-        summary=summary_of(outcome),
-        keys=dict(outcome.keys),
-        artifact_dirs=[cache.artifact_dir(kind, key) for kind, key in outcome.keys.items()],
-    )
-
-
-def _pipeline_expected_dirs(spec: dict[str, Any]) -> list[Path]:
-    """The cache folders a RunSpec will load from or write to, computed from keys alone."""
-    from recsys_core import cache
-    from recsys_core.jobs.specs import spec_from_dict
-    from recsys_core.models.registry import model_class
-
-    run_spec = spec_from_dict(spec)
-    dataset_key = run_spec.dataset.key()
-    split_key = run_spec.split.key(dataset_key)
-    dirs = [
-        cache.artifact_dir("dataset", dataset_key),
-        cache.artifact_dir("split", split_key),
-        cache.artifact_dir("run", run_spec.key(split_key)),
-    ]
-    if model_class(run_spec.model).uses_walks:
-        dirs.append(cache.artifact_dir("walks", run_spec.walk_settings().key(split_key)))
-    return dirs
-
-
-pipeline_runner.expected_dirs = _pipeline_expected_dirs  # type: ignore[attr-defined]
-
-
-def resolve_runner() -> Runner:
-    """The runner named by ``$RECSYS_JOBS_RUNNER``, else :func:`pipeline_runner`."""
-    target = os.environ.get(RUNNER_ENV)
-    if not target:
-        return pipeline_runner
-    module_name, _, func_name = target.rpartition(":")
-    if not module_name or not func_name:
-        raise ValueError(f"{RUNNER_ENV} must look like module:function, got {target!r}")
-    if module_name.endswith(".py"):
-        spec = importlib.util.spec_from_file_location("recsys_jobs_runner", module_name)
-        if spec is None or spec.loader is None:
-            raise ValueError(f"{RUNNER_ENV}: cannot load {module_name}")
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[spec.name] = module
-        spec.loader.exec_module(module)
-    else:
-        module = importlib.import_module(module_name)
-    return getattr(module, func_name)
 
 
 def _number(value: Any) -> float | None:
@@ -288,7 +193,7 @@ class Worker:
         owner_token: str | None = None,
     ) -> None:
         self.store = store
-        self.runner = runner or resolve_runner()
+        self.runner = runner  # resolved at the first run, so a bad one fails that run
         self.owner_pid = owner_pid
         self.owner_token = owner_token
         self.current: Reporter | None = None
@@ -330,6 +235,8 @@ class Worker:
         t0 = time.perf_counter()
         status, error, result = "failed", None, None
         try:
+            if self.runner is None:
+                self.runner = resolve_runner()
             reporter.on_progress(0, 1, "checking cached artifacts")
             self._check_inputs(record)
             result = self.runner(record.spec, reporter.on_progress, reporter.on_event)
@@ -382,11 +289,26 @@ class Worker:
 
 
 def _watch_signals(worker: Worker) -> None:
-    def wait() -> None:
-        signum = signal.sigwait(_SIGNALS)
-        worker.on_signal(signum)
+    """Handle the stop signals on a thread of their own.
 
-    threading.Thread(target=wait, name="signals", daemon=True).start()
+    Python's C-level handler catches a signal on whichever thread the kernel picks (BLAS
+    threads started at import time included) and writes its number to the wakeup pipe;
+    the watcher thread reads it and acts at once, even while the main thread is deep in
+    compiled code that would delay an ordinary Python handler.
+    """
+    read_fd, write_fd = os.pipe()
+    os.set_blocking(write_fd, False)
+    signal.set_wakeup_fd(write_fd)
+    for signum in _SIGNALS:
+        signal.signal(signum, lambda *_: None)
+
+    def watch() -> None:
+        while True:
+            data = os.read(read_fd, 1)
+            if data and data[0] in _SIGNALS:
+                worker.on_signal(data[0])
+
+    threading.Thread(target=watch, name="signals", daemon=True).start()
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -400,9 +322,6 @@ def main(argv: list[str] | None = None) -> int:
         level=logging.INFO,
         format="%(asctime)s worker[%(process)d] %(levelname)s %(name)s: %(message)s",
     )
-    # Block the stop signals in every thread (torch and numba threads inherit the mask)
-    # so that only the signal thread receives them, whatever the main thread is doing.
-    signal.pthread_sigmask(signal.SIG_BLOCK, _SIGNALS)
     try:
         nice = int(os.environ.get(NICE_ENV, "5"))
         if nice:

@@ -1,0 +1,108 @@
+"""Runners: what a worker calls to execute one run, and what they hand back.
+
+The default runner is :func:`pipeline_runner`, i.e. ``pipeline.run(spec, on_progress,
+callback)``. Tests and extensions can swap it: ``RECSYS_JOBS_RUNNER=module:function`` or
+``path/to/file.py:function``, called as ``function(spec_dict, on_progress, callback)``
+and returning a :class:`JobResult`; an optional ``function.expected_dirs(spec_dict)``
+names the cache folders it will read, so the worker can check them first. The variable
+names code the operator chose to run; it is never read from the store or from data.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib
+import importlib.util
+import os
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+RUNNER_ENV = "RECSYS_JOBS_RUNNER"
+
+
+class Cancelled(Exception):
+    """Raised inside a run's stage when the run was cancelled."""
+
+
+@dataclasses.dataclass
+class JobResult:
+    """What a runner hands back to the worker.
+
+    Attributes
+    ----------
+    summary:
+        Figures for the results table (JSON-able).
+    keys:
+        Artifact keys by kind (``RunOutcome.keys``).
+    artifact_dirs:
+        Cache folders the run produced or used; their files are checksummed.
+    cancelled:
+        True when training stopped on request.
+    """
+
+    summary: dict[str, Any] | None = None
+    keys: dict[str, str] = dataclasses.field(default_factory=dict)
+    artifact_dirs: list[Path] = dataclasses.field(default_factory=list)
+    cancelled: bool = False
+
+
+Runner = Callable[[dict[str, Any], Any, Any], JobResult]
+
+
+def pipeline_runner(spec: dict[str, Any], on_progress: Any, callback: Any) -> JobResult:
+    """Run the full pipeline for a stored :class:`RunSpec` dict."""
+    from recsys_core import cache, pipeline
+    from recsys_core.jobs.specs import spec_from_dict, summary_of
+
+    outcome = pipeline.run(spec_from_dict(spec), on_progress=on_progress, callback=callback)
+    if outcome.cancelled:
+        return JobResult(cancelled=True, keys=outcome.keys)
+    return JobResult(
+        summary=summary_of(outcome),
+        keys=dict(outcome.keys),
+        artifact_dirs=[cache.artifact_dir(kind, key) for kind, key in outcome.keys.items()],
+    )
+
+
+def _pipeline_expected_dirs(spec: dict[str, Any]) -> list[Path]:
+    """The cache folders a RunSpec will load from or write to, computed from keys alone."""
+    from recsys_core import cache
+    from recsys_core.jobs.specs import spec_from_dict
+    from recsys_core.models.registry import model_class
+
+    run_spec = spec_from_dict(spec)
+    dataset_key = run_spec.dataset.key()
+    split_key = run_spec.split.key(dataset_key)
+    dirs = [
+        cache.artifact_dir("dataset", dataset_key),
+        cache.artifact_dir("split", split_key),
+        cache.artifact_dir("run", run_spec.key(split_key)),
+    ]
+    if model_class(run_spec.model).uses_walks:
+        dirs.append(cache.artifact_dir("walks", run_spec.walk_settings().key(split_key)))
+    return dirs
+
+
+pipeline_runner.expected_dirs = _pipeline_expected_dirs  # type: ignore[attr-defined]
+
+
+def resolve_runner() -> Runner:
+    """The runner named by ``$RECSYS_JOBS_RUNNER``, else :func:`pipeline_runner`."""
+    target = os.environ.get(RUNNER_ENV)
+    if not target:
+        return pipeline_runner
+    module_name, _, func_name = target.rpartition(":")
+    if not module_name or not func_name:
+        raise ValueError(f"{RUNNER_ENV} must look like module:function, got {target!r}")
+    if module_name.endswith(".py"):
+        spec = importlib.util.spec_from_file_location("recsys_jobs_runner", module_name)
+        if spec is None or spec.loader is None:
+            raise ValueError(f"{RUNNER_ENV}: cannot load {module_name}")
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[spec.name] = module
+        spec.loader.exec_module(module)
+    else:
+        module = importlib.import_module(module_name)
+    return getattr(module, func_name)

@@ -1,0 +1,367 @@
+"""Job layer: real worker processes, a real SQLite store, small data.
+
+Most tests run a stand-in for ``pipeline.run`` (:func:`fake_runner`, loaded by the
+workers through ``RECSYS_JOBS_RUNNER``) so they exercise processes, signals and the
+store in a second or two; one test runs the real pipeline end to end.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from recsys_core import jobs
+from recsys_core.jobs import RunStore
+
+HERE = Path(__file__).resolve()
+REPO = HERE.parents[1]
+
+
+@dataclasses.dataclass
+class FakeEvent:
+    """Same fields as models.base.TrainEvent, without importing the model stack."""
+
+    step: int
+    epoch: int
+    loss: float
+    lr: float
+    elapsed: float
+    auc: float | None = None
+    auc_seen: float | None = None
+    epoch_end: bool = False
+    total_steps: int | None = None
+
+
+def _fake_folder(spec: dict) -> Path:
+    from recsys_core import cache
+
+    return cache.artifact_dir("fake", spec["artifact"])
+
+
+def fake_runner(spec: dict, on_progress, callback):
+    """Stand-in for pipeline.run, driven by the spec: stages, steps, failures, artifact.
+
+    spec keys: artifact (name), steps, pause (s per step), prep_steps (progress reports
+    before training), stuck (seconds without any report), fail_at (step that raises).
+    """
+    from recsys_core import cache
+    from recsys_core.jobs import JobResult
+
+    pause = spec.get("pause", 0.001)
+    prep = spec.get("prep_steps", 0)
+    for i in range(prep):
+        on_progress(i, prep, "preparing")
+        time.sleep(pause)
+    on_progress(0, 1, "preparing")
+    if spec.get("stuck"):
+        time.sleep(spec["stuck"])  # a stage that reports nothing (e.g. compiled code)
+    steps = spec.get("steps", 5)
+    t0 = time.perf_counter()
+    for step in range(steps):
+        on_progress(step + 1, steps, "training fake")
+        if spec.get("fail_at") == step:
+            raise RuntimeError(f"boom at step {step}")
+        if pause:
+            time.sleep(pause)
+        event = FakeEvent(
+            step=step,
+            epoch=0,
+            loss=1.0 / (1 + step),
+            lr=0.025,
+            elapsed=time.perf_counter() - t0,
+            auc=0.5 + step / (2 * steps) if step % 10 == 0 else None,
+            epoch_end=step == steps - 1,
+            total_steps=steps,
+        )
+        if callback(event):
+            return JobResult(cancelled=True)
+    on_progress(0, 1, "evaluating")
+    folder = _fake_folder(spec)
+    if not (folder / cache.DONE_MARKER).exists():
+        folder.mkdir(parents=True, exist_ok=True)
+        with cache.atomic_path(folder / "data.bin") as tmp:
+            tmp.write_bytes(bytes(range(256)) * 64)
+        builds = cache.cache_root() / "fake-builds" / f"{spec['artifact']}.txt"
+        builds.parent.mkdir(parents=True, exist_ok=True)
+        with open(builds, "a") as fh:
+            fh.write("built\n")
+        cache.save_json(folder / cache.DONE_MARKER, {"kind": "fake"})
+    return JobResult(
+        summary={"auc_all": 0.75, "k": 10, "train_seconds": time.perf_counter() - t0},
+        keys={"fake": spec["artifact"]},
+        artifact_dirs=[folder],
+    )
+
+
+fake_runner.expected_dirs = lambda spec: [_fake_folder(spec)]
+
+
+def builds(name: str) -> int:
+    from recsys_core import cache
+
+    path = cache.cache_root() / "fake-builds" / f"{name}.txt"
+    return len(path.read_text().splitlines()) if path.exists() else 0
+
+
+@pytest.fixture
+def env(tmp_path, monkeypatch):
+    monkeypatch.setenv("RECSYS_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setenv("RECSYS_JOBS_RUNNER", f"{HERE}:fake_runner")
+    monkeypatch.setenv("RECSYS_WORKER_NICE", "0")
+    monkeypatch.setenv("RECSYS_CANCEL_GRACE", "1")
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    return tmp_path
+
+
+def _kill_leftovers(store: RunStore) -> None:
+    for rec in store.list("running"):
+        try:
+            os.kill(rec.pid, signal.SIGKILL)
+        except OSError:
+            pass
+    from recsys_core.jobs import procs
+
+    time.sleep(0.05)
+    procs.reap()
+
+
+@pytest.fixture
+def store(env):
+    s = RunStore(env / "runs.sqlite")
+    yield s
+    _kill_leftovers(s)
+
+
+def wait_for(predicate, timeout: float = 20.0, poll: float = 0.05):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(poll)
+    raise AssertionError("condition not met in time")
+
+
+def running_with_metrics(store: RunStore, run_id: int):
+    rec = store.get(run_id)
+    return rec if rec.status == "running" and store.metric_rows(run_id) else None
+
+
+def test_finished_run_has_all_metrics_and_artifacts(store):
+    spec = {"model": "fake", "artifact": "a1", "steps": 120, "pause": 0.002}
+    run_id = jobs.submit(spec, store)
+    rec = jobs.wait(run_id, timeout=30, store=store)
+    assert rec.status == "finished", rec.error
+    assert rec.summary["auc_all"] == 0.75
+    frame = jobs.metrics(run_id, store=store)
+    assert list(frame.columns) == [
+        "step",
+        "epoch",
+        "loss",
+        "auc",
+        "auc_seen",
+        "lr",
+        "elapsed",
+        "epoch_end",
+    ]
+    assert frame["step"].tolist() == list(range(120))
+    assert frame["epoch_end"].sum() == 1 and bool(frame["epoch_end"].iloc[-1])
+    assert frame["auc"].notna().sum() == 12
+    assert len(jobs.metrics(run_id, since_step=100, store=store)) == 19
+    assert [r.path for r in store.artifacts(run_id)] == ["fake/a1/data.bin", "fake/a1/done.json"]
+    assert jobs.verify(run_id, store) == []
+    # Same settings again: the finished run comes back, nothing is recomputed.
+    assert jobs.submit(dict(spec), store) == run_id
+    assert builds("a1") == 1
+    assert [r.id for r in jobs.list_runs("finished", store)] == [run_id]
+    table = jobs.compare([run_id], store)
+    assert table.loc[0, "AUC all"] == 0.75 and table.loc[0, "status"] == "finished"
+
+
+def test_training_error_shows_failed_with_message(store):
+    run_id = jobs.submit({"model": "fake", "artifact": "f", "steps": 50, "fail_at": 3}, store)
+    rec = jobs.wait(run_id, timeout=30, store=store)
+    assert rec.status == "failed"
+    assert "RuntimeError: boom at step 3" in rec.error
+    assert "Traceback" in rec.error
+    assert len(jobs.metrics(run_id, store=store)) == 3  # what it reported before is kept
+    # A failed run frees its settings key: restarting queues a new run.
+    new_id = jobs.restart(run_id, store)
+    assert new_id != run_id
+
+
+def test_killed_worker_is_failed_and_finished_runs_survive(store):
+    done_id = jobs.submit({"model": "fake", "artifact": "keep", "steps": 20}, store)
+    assert jobs.wait(done_id, timeout=30, store=store).status == "finished"
+    long_id = jobs.submit({"model": "fake", "artifact": "x", "steps": 10**6, "pause": 0.01}, store)
+    rec = wait_for(lambda: running_with_metrics(store, long_id))
+    os.kill(rec.pid, signal.SIGKILL)
+    after = wait_for(lambda: (r := store.get(long_id)).status != "running" and r)
+    assert after.status == "failed"
+    assert f"worker process died (pid {rec.pid})" in after.error
+    kept = store.get(done_id)
+    assert kept.status == "finished"
+    assert len(jobs.metrics(done_id, store=store)) == 20
+    assert jobs.verify(done_id, store) == []
+
+
+def test_cancel_running_queued_and_during_a_stage(store):
+    long_spec = {"model": "fake", "artifact": "c", "steps": 10**6, "pause": 0.01}
+    run_id = jobs.submit(long_spec, store)
+    queued_id = jobs.submit({"model": "fake", "artifact": "q", "steps": 5}, store)
+    wait_for(lambda: running_with_metrics(store, run_id))
+    assert store.get(queued_id).status == "queued"  # max_concurrent = 1
+    assert jobs.cancel(queued_id, store) == "cancelled"  # at once
+
+    t0 = time.monotonic()
+    jobs.cancel(run_id, store)
+    wait_for(lambda: store.get(run_id).status == "cancelled", timeout=5)
+    assert time.monotonic() - t0 < 2.0
+
+    stage_id = jobs.submit({"model": "fake", "artifact": "s", "prep_steps": 10**6}, store)
+    wait_for(lambda: store.get(stage_id).progress_message == "preparing")
+    t0 = time.monotonic()
+    jobs.cancel(stage_id, store)
+    rec = wait_for(lambda: (r := store.get(stage_id)).status == "cancelled" and r, timeout=5)
+    assert time.monotonic() - t0 < 2.0
+    assert "preparing" in rec.error
+
+    # A stage that reports nothing is cut short after the grace period (1 s here).
+    stuck_id = jobs.submit({"model": "fake", "artifact": "z", "stuck": 60}, store)
+    wait_for(lambda: store.get(stuck_id).progress_message == "preparing")
+    t0 = time.monotonic()
+    jobs.cancel(stuck_id, store)
+    rec = wait_for(lambda: (r := store.get(stuck_id)).status == "cancelled" and r, timeout=6)
+    assert time.monotonic() - t0 < 3.5
+    assert "did not stop" in rec.error
+
+
+def test_sigterm_marks_interrupted(store):
+    run_id = jobs.submit({"model": "fake", "artifact": "t", "steps": 10**6, "pause": 0.01}, store)
+    rec = wait_for(lambda: running_with_metrics(store, run_id))
+    os.kill(rec.pid, signal.SIGTERM)
+    after = wait_for(lambda: (r := store.get(run_id)).status != "running" and r)
+    assert after.status == "interrupted" and "SIGTERM" in after.error
+
+
+APP = """
+import sys, time
+from recsys_core import jobs
+store = jobs.RunStore(sys.argv[1])
+print(jobs.submit({"model": "fake", "artifact": "app", "steps": 400, "pause": 0.005}, store),
+      flush=True)
+time.sleep(120)
+"""
+
+
+def test_store_restart_marks_leftover_runs_interrupted(env, store):
+    app = subprocess.Popen(
+        [sys.executable, "-c", APP, str(store.path)], stdout=subprocess.PIPE, cwd=REPO, text=True
+    )
+    try:
+        run_id = int(app.stdout.readline())
+        rec = wait_for(lambda: running_with_metrics(store, run_id))
+    finally:
+        app.kill()  # the app goes first, then its worker: everything stopped
+        app.wait()
+    os.kill(rec.pid, signal.SIGKILL)
+    wait_for(lambda: not jobs.procs.is_alive(rec.pid, None))
+    reopened = RunStore(store.path)  # what the app does when it starts again
+    after = reopened.get(run_id)
+    assert after.status == "interrupted"
+    assert "restart" in after.error.lower()
+    new_id = jobs.restart(run_id, reopened)
+    assert jobs.wait(new_id, timeout=30, store=reopened).status == "finished"
+
+
+SUBMITTER = """
+import sys, time
+from recsys_core import jobs
+store = jobs.RunStore(sys.argv[1])
+start = float(sys.argv[2])
+time.sleep(max(0.0, start - time.time()))
+print(jobs.submit({"model": "fake", "artifact": "same", "steps": 30}, store), flush=True)
+"""
+
+
+def test_concurrent_submits_of_the_same_settings_give_one_run(store):
+    start = time.time() + 2.0
+    procs_ = [
+        subprocess.Popen(
+            [sys.executable, "-c", SUBMITTER, str(store.path), str(start)],
+            stdout=subprocess.PIPE,
+            cwd=REPO,
+            text=True,
+        )
+        for _ in range(2)
+    ]
+    ids = [int(p.communicate(timeout=30)[0].strip()) for p in procs_]
+    assert ids[0] == ids[1]
+    assert len(store.list()) == 1
+    assert jobs.wait(ids[0], timeout=30, store=store).status == "finished"
+
+
+def test_corrupt_artifact_is_detected_and_rebuilt(store):
+    first = jobs.submit({"model": "fake", "artifact": "shared", "steps": 5}, store)
+    assert jobs.wait(first, timeout=30, store=store).status == "finished"
+    path = Path(os.environ["RECSYS_CACHE_DIR"]) / "fake" / "shared" / "data.bin"
+    data = bytearray(path.read_bytes())
+    data[100] ^= 0xFF  # same size, different bytes
+    path.write_bytes(bytes(data))
+    assert "corrupt" in jobs.verify(first, store)[0]
+    # The next run that uses the artifact rebuilds it instead of loading it.
+    second = jobs.submit({"model": "fake", "artifact": "shared", "steps": 6}, store)
+    assert jobs.wait(second, timeout=30, store=store).status == "finished"
+    assert builds("shared") == 2
+    assert path.read_bytes() == bytes(range(256)) * 64
+    assert jobs.verify(first, store) == [] and jobs.verify(second, store) == []
+    # Truncation is caught too.
+    path.write_bytes(path.read_bytes()[:10])
+    assert "truncated" in jobs.verify(second, store)[0]
+
+
+def test_two_workers_write_metrics_at_once(env):
+    store = RunStore(env / "runs.sqlite", max_concurrent=2)
+    try:
+        a = jobs.submit({"model": "fake", "artifact": "w1", "steps": 400, "pause": 0.001}, store)
+        b = jobs.submit({"model": "fake", "artifact": "w2", "steps": 400, "pause": 0.001}, store)
+        wait_for(lambda: store.get(a).status == "running" and store.get(b).status == "running")
+        for run_id in (a, b):
+            assert jobs.wait(run_id, timeout=30, store=store).status == "finished"
+            assert jobs.metrics(run_id, store=store)["step"].tolist() == list(range(400))
+        conn = sqlite3.connect(store.path)
+        assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+        assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+        conn.close()
+    finally:
+        _kill_leftovers(store)
+
+
+def test_delete_frees_artifacts_no_other_run_uses(store):
+    a = jobs.submit({"model": "fake", "artifact": "both", "steps": 3}, store)
+    jobs.wait(a, timeout=30, store=store)
+    b = jobs.submit({"model": "fake", "artifact": "both", "steps": 4}, store)
+    jobs.wait(b, timeout=30, store=store)
+    folder = Path(os.environ["RECSYS_CACHE_DIR"]) / "fake" / "both"
+    assert jobs.delete(a, store) == []  # b still uses it
+    assert folder.is_dir()
+    with pytest.raises(KeyError):
+        store.get(a)
+    assert jobs.delete(b, store) == ["fake/both"]
+    assert not folder.exists()
+    assert jobs.metrics(b, store=store).empty
+
+
+def test_a_runner_that_cannot_load_fails_the_run_with_the_reason(store, monkeypatch):
+    monkeypatch.setenv("RECSYS_JOBS_RUNNER", f"{HERE}:no_such_function")
+    run_id = jobs.submit({"model": "fake", "artifact": "n"}, store)
+    rec = jobs.wait(run_id, timeout=30, store=store)
+    assert rec.status == "failed" and "no_such_function" in rec.error
