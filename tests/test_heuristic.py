@@ -1,0 +1,97 @@
+"""Adamic-Adar baseline: known scores, planted clusters, save/load keeps its scoring."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+
+from recsys_core.data.dataset import pairs_from_edges
+from recsys_core.evaluate import evaluate, scoring_view
+from recsys_core.graph import build_graph
+from recsys_core.models.base import Embeddings, TrainingData
+from recsys_core.models.heuristic import AdamicAdar, AdamicAdarEmbeddings, HeuristicSettings
+from recsys_core.split import SplitSettings, split_pairs
+
+
+def planted(n=240, clusters=8, degree=8, walks_per_node=5, seed=0):
+    """Planted-cluster graph (95% of edges inside a cluster), its split and walks."""
+    rng = np.random.default_rng(seed)
+    src = np.repeat(np.arange(n), degree // 2)
+    offset = rng.integers(1, n // clusters, len(src)) * clusters  # same cluster, other node
+    dst = np.where(rng.random(len(src)) < 0.95, (src + offset) % n, rng.integers(0, n, len(src)))
+    pairs = pairs_from_edges(src, dst, np.ones(len(src)), n)
+    split = split_pairs(pairs, n, SplitSettings(seed=seed))
+    graph = build_graph(n, *split.train_arrays())
+    try:
+        from recsys_core.walks import WalkSettings, generate_walks
+
+        walks = generate_walks(graph, WalkSettings(walks_per_node=walks_per_node, seed=seed))
+    except ImportError:  # walks package not there: plain numpy uniform walks
+        deg = np.diff(graph.indptr)
+        cur = np.repeat(np.flatnonzero(deg > 0), walks_per_node)
+        walks = np.empty((len(cur), 10), dtype=np.int32)
+        walks[:, 0] = cur
+        for t in range(1, 10):
+            cur = graph.indices[graph.indptr[cur] + (rng.random(len(cur)) * deg[cur]).astype(int)]
+            walks[:, t] = cur
+    products = pd.DataFrame({"asin": [f"A{i:04d}" for i in range(n)]})
+    data = TrainingData(n, products, (), split.train, graph, walks, split.val, split.seen_products)
+    return data, split
+
+
+def _toy_data() -> TrainingData:
+    # 0-1, 0-2, 1-2, 2-3, 3-4, 1-3: degrees 0:2 1:3 2:3 3:3 4:1
+    a = np.array([0, 0, 1, 2, 3, 1])
+    b = np.array([1, 2, 2, 3, 4, 3])
+    graph = build_graph(6, a, b, np.ones(6, np.float32))
+    train = pd.DataFrame({"a": a, "b": b, "weight": np.ones(6, np.float32)})
+    val = pd.DataFrame({"a": [0, 4], "b": [3, 5], "label": [1, 0], "seen": [True, False]})
+    seen = np.array([1, 1, 1, 1, 1, 0], bool)
+    products = pd.DataFrame({"asin": list("abcdef")})
+    return TrainingData(6, products, (), train, graph, None, val, seen)
+
+
+def test_adamic_adar_known_scores() -> None:
+    data = _toy_data()
+    events = []
+    emb = AdamicAdar(HeuristicSettings(dim=2)).fit(data, events.append)
+    # common neighbours of 0 and 3: 1 (deg 3) and 2 (deg 3)
+    scores = emb.score_pairs(np.array([0, 0, 4, 0]), np.array([3, 4, 5, 1]))
+    np.testing.assert_allclose(scores, [2 / np.log(3), 0.0, 0.0, 1 / np.log(3)], rtol=1e-6)
+    np.testing.assert_array_equal(emb.trained, [1, 1, 1, 1, 1, 0])
+    assert not emb.vectors[5].any() and emb.vectors.shape == (6, 2)
+    block = emb.score_block(np.array([0, 4]), np.arange(6))
+    np.testing.assert_allclose(
+        block[:, [3, 4]], [[2 / np.log(3), 0], [0, 1 / np.log(3)]], rtol=1e-6
+    )
+    np.testing.assert_allclose(block[1, 1:4], [1 / np.log(3)] * 2 + [0], rtol=1e-6)  # via 3
+    assert len(events) == 1 and events[0].auc is not None and events[0].epoch_end
+
+
+def test_save_load_keeps_scoring(tmp_path) -> None:
+    emb = AdamicAdar(HeuristicSettings(dim=2)).fit(_toy_data())
+    emb.save(tmp_path / "aa")
+    generic = Embeddings.load(tmp_path / "aa")
+    assert generic.score == "adamic-adar"
+    back = scoring_view(generic)
+    assert isinstance(back, AdamicAdarEmbeddings)
+    a, b = np.array([0, 1, 2]), np.array([3, 4, 0])
+    np.testing.assert_allclose(back.score_pairs(a, b), emb.score_pairs(a, b))
+    direct = AdamicAdarEmbeddings.load(tmp_path / "aa")
+    np.testing.assert_allclose(direct.score_pairs(a, b), emb.score_pairs(a, b))
+
+
+def test_learns_planted_clusters() -> None:
+    data, split = planted()
+    emb = AdamicAdar(HeuristicSettings(dim=8)).fit(data)
+    report = evaluate(emb, split.val, split.seen_products, train_graph=data.graph)
+    assert report.auc_all > 0.65, report.auc_all
+    assert report.hit_rate > 0.1
+    # the display vectors also carry the clusters: nearest neighbour mostly same cluster
+    v = emb.vectors / np.maximum(np.linalg.norm(emb.vectors, axis=1, keepdims=True), 1e-9)
+    sim = v @ v.T
+    np.fill_diagonal(sim, -np.inf)
+    nearest = sim.argmax(axis=1)
+    assert (nearest % 8 == np.arange(len(v)) % 8).mean() > 0.6
+    assert sp.issparse(data.graph)

@@ -1,0 +1,148 @@
+"""PyTorch MF models: learn planted clusters, events, schedules, cancellation."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from recsys_core.data.dataset import pairs_from_edges
+from recsys_core.evaluate import evaluate, scoring_view
+from recsys_core.graph import build_graph
+from recsys_core.models.base import Embeddings, TrainingData
+from recsys_core.models.mf import (
+    MatrixFactorization,
+    MatrixFactorizationBias,
+    MatrixFactorizationBiasSeq,
+    MFEmbeddings,
+    MFSeqSettings,
+    MFSettings,
+    learning_rate,
+)
+from recsys_core.split import SplitSettings, split_pairs
+
+
+def planted(n=240, clusters=8, degree=8, walks_per_node=5, seed=0):
+    """Planted-cluster graph (95% of edges inside a cluster), its split and walks."""
+    rng = np.random.default_rng(seed)
+    src = np.repeat(np.arange(n), degree // 2)
+    offset = rng.integers(1, n // clusters, len(src)) * clusters  # same cluster, other node
+    dst = np.where(rng.random(len(src)) < 0.95, (src + offset) % n, rng.integers(0, n, len(src)))
+    pairs = pairs_from_edges(src, dst, np.ones(len(src)), n)
+    split = split_pairs(pairs, n, SplitSettings(seed=seed))
+    graph = build_graph(n, *split.train_arrays())
+    try:
+        from recsys_core.walks import WalkSettings, generate_walks
+
+        walks = generate_walks(graph, WalkSettings(walks_per_node=walks_per_node, seed=seed))
+    except ImportError:  # walks package not there: plain numpy uniform walks
+        deg = np.diff(graph.indptr)
+        cur = np.repeat(np.flatnonzero(deg > 0), walks_per_node)
+        walks = np.empty((len(cur), 10), dtype=np.int32)
+        walks[:, 0] = cur
+        for t in range(1, 10):
+            cur = graph.indices[graph.indptr[cur] + (rng.random(len(cur)) * deg[cur]).astype(int)]
+            walks[:, t] = cur
+    products = pd.DataFrame({"asin": [f"A{i:04d}" for i in range(n)]})
+    data = TrainingData(n, products, (), split.train, graph, walks, split.val, split.seen_products)
+    return data, split
+
+
+@pytest.fixture(scope="module")
+def planted_data():
+    return planted()
+
+
+FAST = {"dim": 16, "batch_size": 32, "lr": 0.05, "report_every": 5, "eval_every": 40}
+
+
+@pytest.mark.parametrize(
+    ("cls", "settings", "floor"),
+    [
+        (MatrixFactorization, MFSettings(epochs=12, negatives=1, **FAST), 0.62),
+        (MatrixFactorizationBias, MFSettings(epochs=6, **FAST), 0.68),
+        (
+            MatrixFactorizationBias,
+            MFSettings(epochs=6, shared_embedding=False, **FAST),
+            0.62,
+        ),
+        (MatrixFactorizationBiasSeq, MFSeqSettings(epochs=1, **{**FAST, "batch_size": 512}), 0.8),
+    ],
+)
+def test_learns_planted_clusters(cls, settings, floor, planted_data) -> None:
+    data, split = planted_data
+    events = []
+    emb = cls(settings).fit(data, callback=events.append)
+    report = evaluate(emb, split.val, split.seen_products, train_graph=data.graph)
+    assert report.auc_all > floor, report.auc_all
+    assert emb.score == "dot-sigmoid"
+    assert (emb.bias is not None) == cls.use_bias
+    # events: steps increase, AUC at every epoch end and every eval_every steps
+    steps = [e.step for e in events]
+    assert steps == sorted(steps) and len(set(steps)) == len(steps)
+    ends = [e for e in events if e.epoch_end]
+    assert len(ends) == settings.epochs and all(e.auc is not None for e in ends)
+    assert all(e.auc is not None for e in events if (e.step + 1) % settings.eval_every == 0)
+    assert all(np.isfinite(e.loss) and e.lr >= 0 and e.elapsed >= 0 for e in events)
+    assert events[0].total_steps is not None
+
+
+def test_trained_mask_is_training_products(planted_data) -> None:
+    data, _ = planted_data
+    emb = MatrixFactorization(MFSettings(epochs=1, **FAST)).fit(data)
+    expected = np.zeros(data.n_products, bool)
+    expected[data.train_pairs["a"]] = True
+    expected[data.train_pairs["b"]] = True
+    np.testing.assert_array_equal(emb.trained, expected)
+
+
+def test_separate_tables_roundtrip_through_generic_load(tmp_path, planted_data) -> None:
+    data, split = planted_data
+    emb = MatrixFactorizationBias(MFSettings(epochs=1, shared_embedding=False, **FAST)).fit(data)
+    assert isinstance(emb, MFEmbeddings) and "context" in emb.extras
+    emb.save(tmp_path / "e")
+    back = scoring_view(Embeddings.load(tmp_path / "e"))
+    assert isinstance(back, MFEmbeddings)
+    a, b = split.val["a"].to_numpy(), split.val["b"].to_numpy()
+    np.testing.assert_allclose(back.score_pairs(a, b), emb.score_pairs(a, b), rtol=1e-6)
+
+
+def test_lr_schedules() -> None:
+    cos = MFSettings(lr=0.01)
+    assert learning_rate(cos, 0, 0.0) == pytest.approx(0.01)
+    assert learning_rate(cos, 0, 0.5) == pytest.approx(0.005)
+    assert learning_rate(cos, 3, 0.0) == pytest.approx(0.01)  # restarted
+    const = MFSettings(lr=0.01, lr_schedule="constant")
+    assert learning_rate(const, 2, 0.7) == 0.01
+    lin = MFSettings(lr=0.01, lr_schedule="linear", epochs=4)
+    assert learning_rate(lin, 2, 0.0) == pytest.approx(0.005)
+
+
+def test_cosine_restarts_show_in_events(planted_data) -> None:
+    data, _ = planted_data
+    events = []
+    MatrixFactorization(MFSettings(epochs=2, **FAST)).fit(data, callback=events.append)
+    first_of_epoch1 = next(e for e in events if e.epoch == 1)
+    last_of_epoch0 = [e for e in events if e.epoch == 0][-1]
+    assert first_of_epoch1.lr > last_of_epoch0.lr
+
+
+def test_cancel_stops_training(planted_data) -> None:
+    data, _ = planted_data
+    events = []
+
+    def stop_at_third(event) -> bool:
+        events.append(event)
+        return len(events) >= 3
+
+    emb = MatrixFactorizationBias(MFSettings(epochs=5, **FAST)).fit(data, stop_at_third)
+    assert len(events) == 3 and emb.info["cancelled"]
+    assert emb.vectors.shape == (data.n_products, 16)
+
+
+def test_sparse_adam_runs_and_moves_only_batch_rows(planted_data) -> None:
+    data, _ = planted_data
+    settings = MFSettings(epochs=1, optimizer="sparse-adam", **{**FAST, "batch_size": 256})
+    emb = MatrixFactorizationBias(settings).fit(data)
+    assert emb.info["optimizer"] == "sparse-adam"
+    assert np.isfinite(emb.vectors).all() and np.abs(emb.bias).max() > 0
