@@ -59,6 +59,7 @@ BRAND_IN_HIDDEN_TITLE = 0.5  # records without a brand field that still name it 
 SALES_RANK_SHARE = 0.8
 PRODUCTS_PER_LEAF = 250
 MAX_BRANDS = 10_000  # fewer than the distinct names the syllable banks make
+MAX_LIST_ENTRIES = 150  # expected also_bought + also_viewed entries of the fullest record
 MIN_ALSO_BOUGHT = 2  # the loader's rule: records with fewer give no pairs
 PRODUCTS_PER_BRAND = 100
 
@@ -578,6 +579,13 @@ class _LinkModel:
         # have fuller lists), lognormal noise; also the weight of a record as a source.
         self.records = rec
         length = truth.popularity[rec] ** 0.5 * rng.lognormal(0.0, 0.5, len(rec))
+        # Real pages show at most ~100 products per list: cap the expected list length.
+        entries = s.target_pairs * 1.1
+        for _ in range(20):
+            cap = MAX_LIST_ENTRIES * length.sum() / entries
+            if length.max() <= cap * (1 + 1e-9):
+                break
+            length = np.minimum(length, cap)
         self.rec_sampler = _LeafSampler(rec, truth.leaf[rec], truth.tier[rec], length, nl)
         self.complements = _complement_map(rng, tree)
         leaves3 = np.argsort(tree.level3, kind="stable")
@@ -741,7 +749,9 @@ def _generate_links(
     pairs = _unique_sorted(_pair_codes(_decode(entries, n), n))
     yield_ = len(pairs) / max(1, len(first.src))
     for round_ in range(8):
-        report(on_progress, 0.3 + 0.05 * round_, 1.0, f"links: {len(pairs):,} of {target:,} pairs")
+        report(
+            on_progress, 0.3 + 0.05 * round_, 1.0, f"synthetic: {len(pairs):,} of {target:,} pairs"
+        )
         deficit = target - len(pairs)
         if deficit <= 0:
             break
@@ -849,8 +859,11 @@ def _records(
     order = np.lexsort((-truth.popularity[links.dst], links.rel, links.src))
     src, rel, dst = links.src[order], links.rel[order], links.dst[order]
     cuts = np.searchsorted(src * 3 + rel, np.arange(n * 3 + 1)).tolist()
-    dst_asin = asins[dst].tolist()
-    asin_list = asins.tolist()
+    # Object array: entries share one str per product instead of one per entry (books has
+    # ~30M entries).
+    asin_obj = np.array(asins.tolist(), dtype=object)
+    dst_asin = asin_obj[dst].tolist()
+    asin_list = asin_obj.tolist()
     leaf_of = truth.leaf.tolist()
     brand_of = [truth.brand_names[b] for b in truth.brand.tolist()]
     price_of = truth.price.tolist()
@@ -886,7 +899,12 @@ def _records(
         yield record
 
 
-def _write_records(records: Iterable[dict], path: Path) -> int:
+def _write_records(
+    records: Iterable[dict],
+    path: Path,
+    total: int = 0,
+    on_progress: Progress | None = None,
+) -> int:
     """One ``repr`` per line (the 2014 release's format), gzipped with a fixed header.
 
     The loader module's ``write_amazon_2014`` writes the same lines, but its gzip header
@@ -905,6 +923,9 @@ def _write_records(records: Iterable[dict], path: Path) -> int:
                 gz.write(("\n".join(batch) + "\n").encode())
                 count += len(batch)
                 batch.clear()
+                if total:
+                    done = 0.8 + 0.2 * count / total
+                    report(on_progress, done, 1.0, f"synthetic: {count:,} of {total:,} records")
         if batch:
             gz.write(("\n".join(batch) + "\n").encode())
             count += len(batch)
@@ -952,7 +973,7 @@ def write_synthetic(
     records, _ = generate_records(settings, on_progress)
     report(on_progress, 0.8, 1.0, "synthetic: writing records")
     with cache.atomic_path(path) as tmp:
-        count = _write_records(records, tmp)
+        count = _write_records(records, tmp, settings.n_records, on_progress)
     report(on_progress, 1.0, 1.0, f"synthetic: {count:,} records written")
     log.info("wrote %s records to %s in %.1f s", count, path, time.perf_counter() - t0)
     return path
