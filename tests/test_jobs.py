@@ -8,6 +8,7 @@ store in a second or two; one test runs the real pipeline end to end.
 from __future__ import annotations
 
 import dataclasses
+import json
 import os
 import signal
 import sqlite3
@@ -365,3 +366,70 @@ def test_a_runner_that_cannot_load_fails_the_run_with_the_reason(store, monkeypa
     run_id = jobs.submit({"model": "fake", "artifact": "n"}, store)
     rec = jobs.wait(run_id, timeout=30, store=store)
     assert rec.status == "failed" and "no_such_function" in rec.error
+
+
+def _models_available() -> bool:
+    try:
+        from recsys_core.models.registry import model_class
+
+        model_class("gensim-sg")
+        import recsys_core.data.synthetic  # noqa: F401
+    except (ImportError, ValueError):
+        return False
+    return True
+
+
+@pytest.mark.skipif(not _models_available(), reason="gensim-sg or the synthetic data missing")
+def test_real_pipeline_run_end_to_end_with_corruption_and_cli(store, monkeypatch, capsys):
+    import numpy as np
+
+    from recsys_core.cli import main
+    from recsys_core.data.registry import DatasetSettings
+    from recsys_core.pipeline import RunSpec
+
+    monkeypatch.delenv("RECSYS_JOBS_RUNNER")
+    monkeypatch.setenv("RECSYS_RUNS_DB", str(store.path))
+    spec = RunSpec.create(
+        "gensim-sg",
+        dataset=DatasetSettings(source="synthetic", products=600),
+        model_params={"epochs": 1, "vector_size": 16, "workers": 1},
+    )
+    run_id = jobs.submit(spec, store)
+    rec = jobs.wait(run_id, timeout=120, store=store)
+    assert rec.status == "finished", rec.error
+    assert set(rec.keys) == {"dataset", "split", "walks", "run"}
+    assert 0.0 <= rec.summary["auc_all"] <= 1.0 and rec.summary["k"] == 10
+    assert len(jobs.metrics(run_id, store=store)) >= 1
+    kinds = {r.folder.split("/")[0] for r in store.artifacts(run_id)}
+    assert kinds == {"dataset", "split", "walks", "run"}
+    outcome = jobs.load_outcome(run_id, store)
+    assert outcome.embeddings.vectors.shape[1] == 16
+    assert outcome.evaluation.auc_all == pytest.approx(rec.summary["auc_all"])
+    assert jobs.submit(spec, store) == run_id  # same settings: reused
+
+    # A corrupt vectors file is caught on load, never used, and rebuilt on restart.
+    vectors = Path(os.environ["RECSYS_CACHE_DIR"]) / "run" / rec.keys["run"] / "embeddings"
+    vectors = vectors / "vectors.npy"
+    raw = bytearray(vectors.read_bytes())
+    raw[-1] ^= 0xFF
+    vectors.write_bytes(bytes(raw))
+    with pytest.raises(jobs.ArtifactError, match=r"[Rr]estart"):
+        jobs.load_outcome(run_id, store)
+    assert store.get(run_id).status == "failed"
+    new_id = jobs.restart(run_id, store)
+    assert jobs.wait(new_id, timeout=120, store=store).status == "finished"
+    rebuilt = jobs.load_outcome(new_id, store)
+    assert np.isfinite(rebuilt.embeddings.vectors).all()
+    assert store.get(new_id).keys["walks"] == rec.keys["walks"]
+
+    # The CLI sees the same store; every command ends with one JSON line.
+    assert main(["runs", "--json"]) == 0
+    listed = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert [r["id"] for r in listed["runs"]] == [new_id, run_id]
+    assert main(["show", str(new_id), "--json"]) == 0
+    shown = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert shown["status"] == "finished" and shown["metric_rows"] >= 1
+    assert main(["delete", str(run_id), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out.strip().splitlines()[-1])["freed"] == []
+    table = jobs.compare([new_id], store)
+    assert table.loc[0, "vector_size"] == 16 and table.loc[0, "AUC all"] > 0

@@ -510,7 +510,8 @@ class RunStore:
         with self.transaction() as tx:
             cur = tx.execute(
                 "UPDATE runs SET status = ?, error = ?, summary = ?, keys = ?, finished = ?, "
-                "heartbeat = ? WHERE id = ? AND status = 'running'",
+                "heartbeat = ?, progress_message = CASE WHEN ? = 'finished' THEN 'finished' "
+                "ELSE progress_message END WHERE id = ? AND status = 'running'",
                 (
                     status,
                     error,
@@ -518,6 +519,7 @@ class RunStore:
                     json.dumps(keys) if keys is not None else None,
                     time.time(),
                     time.time(),
+                    status,
                     int(run_id),
                 ),
             )

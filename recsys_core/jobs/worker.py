@@ -322,6 +322,8 @@ def main(argv: list[str] | None = None) -> int:
         level=logging.INFO,
         format="%(asctime)s worker[%(process)d] %(levelname)s %(name)s: %(message)s",
     )
+    for noisy in ("gensim", "numba", "smart_open"):  # their INFO lines drown the runs'
+        logging.getLogger(noisy).setLevel(logging.WARNING)
     try:
         nice = int(os.environ.get(NICE_ENV, "5"))
         if nice:
