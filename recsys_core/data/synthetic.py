@@ -83,7 +83,9 @@ class SyntheticSettings(Settings):
         popularity alone, in [0, 1]. 0 makes metadata pure noise with respect to links.
     avg_degree:
         Target mean number of distinct partners per product after loading
-        (pairs = avg_degree * products / 2).
+        (pairs = avg_degree * products / 2). Hit exactly, unless the minimum lists (two
+        also_bought per record, one mention per product without a record) already give
+        more pairs, as for avg_degree near 4 with full coverage.
     popularity_exponent:
         Exponent of the power-law tail of product popularity (and so of the degrees).
     seed:
