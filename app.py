@@ -6,7 +6,13 @@ see ``pages/`` for the pages and ``ui/`` for the app-side helpers.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import streamlit as st
+
+# Pages are named by absolute path so the app also runs from a wrapper script elsewhere
+# (the AppTest suite does that: see tests/test_app.py).
+ROOT = Path(__file__).resolve().parent
 
 # (file, title, icon); the first is the home page.
 PAGES = (
@@ -28,7 +34,7 @@ def main() -> None:
     st.set_page_config(page_title="Item embeddings from product graphs", layout="wide")
     page = st.navigation(
         [
-            st.Page(path, title=title, icon=icon, default=(i == 0))
+            st.Page(ROOT / path, title=title, icon=icon, default=(i == 0))
             for i, (path, title, icon) in enumerate(PAGES)
         ]
     )

@@ -7,7 +7,7 @@ import streamlit as st
 
 from recsys_core.explore import map_frame
 from recsys_core.project import ProjectionSettings, cached_projection, place
-from ui import cached, charts, forms, load, runs
+from ui import cached, charts, forms, load, runs, state
 from ui.progress import progress_bar
 
 st.title("Embedding map")
@@ -21,7 +21,14 @@ if prep is not None:
     chosen = runs.pick_finished(prep, "map.run")
     c1, c2, c3 = st.columns(3)
     helps = forms.field_help(ProjectionSettings)
-    method = c1.selectbox("method", ["umap", "pca"], key="map.method", help=helps.get("method"))
+    methods = ["umap", "pca"]
+    method = c1.selectbox(
+        "method",
+        methods,
+        index=methods.index(state.default_map_method()),
+        key="map.method",
+        help=helps.get("method"),
+    )
     max_points = c2.number_input(
         "max points", 100, 200_000, 5000, 1000, key="map.points", help=helps.get("max_points")
     )

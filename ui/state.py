@@ -22,6 +22,7 @@ from ui import forms
 DEFAULT_PRODUCTS_ENV = "RECSYS_DEFAULT_PRODUCTS"
 DEFAULT_MODEL_ENV = "RECSYS_DEFAULT_MODEL"
 DEFAULT_MODEL = "sgns"
+DEFAULT_MAP_ENV = "RECSYS_DEFAULT_MAP_METHOD"
 
 CHOICES = {
     "builtin": "Built-in catalog",
@@ -40,6 +41,11 @@ def default_dataset() -> DatasetSettings:
     """The built-in catalog; ``$RECSYS_DEFAULT_PRODUCTS`` makes it smaller (tests, demos)."""
     products = os.environ.get(DEFAULT_PRODUCTS_ENV)
     return DatasetSettings(products=int(products) if products else None)
+
+
+def default_map_method() -> str:
+    """UMAP unless ``$RECSYS_DEFAULT_MAP_METHOD`` says "pca" (quick tests and demos)."""
+    return "pca" if os.environ.get(DEFAULT_MAP_ENV, "").lower() == "pca" else "umap"
 
 
 def dataset_settings() -> DatasetSettings:

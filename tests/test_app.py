@@ -1,0 +1,182 @@
+"""Every page of the Streamlit app through AppTest, on a small built-in catalog.
+
+One small run is trained through the Train page (a real worker process via the job
+layer) and shared by the pages that need a finished run.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+import pytest
+
+os.environ["RECSYS_DEFAULT_PRODUCTS"] = "1500"  # before the app reads it
+os.environ["RECSYS_DEFAULT_MAP_METHOD"] = "pca"  # UMAP itself is tested in test_project
+
+from streamlit.testing.v1 import AppTest
+
+ROOT = Path(__file__).resolve().parents[1]
+APP = str(ROOT / "app.py")
+PAGES = (
+    "pages/data.py",
+    "pages/graph.py",
+    "pages/walks.py",
+    "pages/train.py",
+    "pages/evaluate.py",
+    "pages/neighbours.py",
+    "pages/embedding_map.py",
+    "pages/side_info.py",
+)
+
+
+@pytest.fixture(scope="module")
+def entry(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A wrapper script that calls ``app.main()`` from outside the repository.
+
+    AppTest treats an app whose folder has a ``pages/`` directory as an old-style
+    multipage app on every run, and then runs a page file without the entry script
+    (so without the sidebar). From a folder without ``pages/``, ``st.navigation`` routes
+    exactly as ``streamlit run app.py`` does once the app is up.
+    """
+    script = tmp_path_factory.mktemp("entry") / "entry.py"
+    script.write_text(f"import sys\nsys.path.insert(0, {str(ROOT)!r})\nimport app\napp.main()\n")
+    return script
+
+
+ENTRY: list[Path] = []
+
+
+@pytest.fixture(autouse=True)
+def _entry(entry: Path) -> None:
+    ENTRY[:] = [entry]
+
+
+def fresh(page: str | None = None) -> AppTest:
+    script = ENTRY[0]
+    at = AppTest.from_file(str(script), default_timeout=90)
+    at.run()
+    assert not at.exception, at.exception
+    if page:
+        at.switch_page(os.path.relpath(ROOT / page, script.parent))
+        at.run()
+    return at
+
+
+def problems(at: AppTest) -> list[str]:
+    return [str(e.value) for e in at.exception] + [str(e.value) for e in at.error]
+
+
+@pytest.fixture(scope="module")
+def trained() -> AppTest:
+    """The Train page after one small run finished (started by clicking Start)."""
+    at = fresh("pages/train.py")
+    assert at.button(key="train.start").label == "Start training"
+    at.number_input(key="model.sgns.epochs").set_value(1)
+    at.run()
+    at.button(key="train.start").click().run()
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        at.run()
+        assert not problems(at), problems(at)
+        if any(m.label == "AUC all" for m in at.metric):
+            return at
+        time.sleep(1)
+    pytest.fail("the run did not finish within 120 s")
+
+
+def test_entry_file_routes_to_the_home_page() -> None:
+    at = AppTest.from_file(APP, default_timeout=90)
+    at.run()
+    assert not at.exception
+    assert at.title[0].value == "Item embeddings from product graphs"
+    assert at.sidebar.button(key="ds.load")
+
+
+def test_home_page_shows_the_dataset() -> None:
+    start = time.perf_counter()
+    at = fresh()
+    assert not problems(at)
+    labels = {m.label: m.value for m in at.metric}
+    assert labels["products"] == "1,500"
+    assert "metadata coverage" in labels
+    assert at.button(key="ds.load").label == "Load dataset"
+    assert at.selectbox(key="model.name").value == "sgns"
+    assert len(at.get("plotly_chart")) >= 3  # relationships, coverage, degrees
+    assert time.perf_counter() - start < 30
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_every_page_renders(page: str, trained: AppTest) -> None:
+    at = fresh(page)
+    assert not problems(at), problems(at)
+    assert at.title[0].value  # every page has a title
+
+
+def test_pick_a_dataset_and_bad_inputs() -> None:
+    at = fresh()
+    at.number_input(key="ds.default.products").set_value(1200)
+    at.button(key="ds.load").click().run()
+    assert not at.exception
+    assert {m.label: m.value for m in at.metric}["products"] == "1,200"
+    at.selectbox(key="ds.choice").set_value("amazon").run()
+    at.text_input(key="ds.amazon.path").input("/no/such/meta.json.gz").run()
+    at.button(key="ds.load").click().run()
+    assert any("No file at" in e.value for e in at.error)
+    assert not at.exception  # a user mistake is a message, not a traceback
+
+
+def test_a_file_that_is_not_amazon_metadata(tmp_path: Path) -> None:
+    bogus = tmp_path / "notes.json"
+    bogus.write_text("hello world\nnot metadata\n")
+    at = fresh()
+    at.selectbox(key="ds.choice").set_value("amazon").run()
+    at.text_input(key="ds.amazon.path").input(str(bogus)).run()
+    at.button(key="ds.load").click().run()
+    assert any("not Amazon metadata" in e.value for e in at.error)
+    assert not at.exception
+
+
+def test_out_of_range_setting_is_reported() -> None:
+    at = fresh("pages/train.py")
+    at.number_input(key="model.sgns.window").set_value(0).run()
+    assert any("Model settings" in e.value for e in at.error)
+    assert not at.exception
+
+
+def test_train_shows_live_metrics(trained: AppTest) -> None:
+    assert len(trained.get("plotly_chart")) == 1  # loss / AUC / lr
+    assert any("reports" in c.value for c in trained.caption)
+    # A refresh (a new session) reattaches to the run from the job store.
+    at = fresh("pages/train.py")
+    assert any(m.label == "AUC all" for m in at.metric)
+
+
+def test_neighbour_lookup(trained: AppTest) -> None:
+    at = fresh("pages/neighbours.py")
+    box = at.text_input(key="nb.product.text")
+    asin = box.value
+    assert asin
+    frames = at.dataframe
+    assert frames and len(frames[0].value) == 10
+    assert asin not in frames[0].value["asin"].tolist()  # a product is not its own neighbour
+    box.input("ZZZ-not-an-asin").run()
+    assert any("No product matches" in e.value for e in at.error)
+    assert not at.exception
+
+
+def test_embedding_map_pca(trained: AppTest) -> None:
+    at = fresh("pages/embedding_map.py")
+    assert at.selectbox(key="map.method").value == "pca"
+    at.selectbox(key="map.color").set_value("seen").run()
+    assert not problems(at), problems(at)
+    assert any("PCA" in c.value for c in at.caption)
+    assert at.get("plotly_chart")
+
+
+def test_evaluate_has_curves_and_downloads(trained: AppTest) -> None:
+    at = fresh("pages/evaluate.py")
+    assert not problems(at)
+    assert len(at.get("plotly_chart")) == 3  # ROC, thresholds, AUC over steps
+    assert len(at.get("download_button")) == 4
