@@ -7,11 +7,11 @@ by matrix factorisation on walk sequences, so the signatures are a contract.
 
 from __future__ import annotations
 
+import numba
 import numpy as np
 
-# word2vec.c / gensim use a 1e8-entry table; 1e7 keeps the same resolution for any
-# catalog below a few million items at a tenth of the memory (40 MB).
-DEFAULT_TABLE_SIZE = 10_000_000
+# word2vec.c / gensim's table size, for NegativeSampler(table_size=...).
+WORD2VEC_TABLE_SIZE = 100_000_000
 
 
 def subsample_keep_prob(counts: np.ndarray, threshold: float = 1e-3) -> np.ndarray:
@@ -116,11 +116,45 @@ def token_counts(walks: np.ndarray, n_items: int) -> np.ndarray:
     return np.bincount(flat[flat >= 0], minlength=n_items).astype(np.int64)
 
 
+@numba.njit(cache=True)
+def _alias_table(probs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Vose's alias method: ``accept[i]`` and ``alias[i]`` for O(1) exact draws."""
+    n = len(probs)
+    scaled = probs * n
+    accept = np.ones(n, dtype=np.float32)
+    alias = np.arange(n).astype(np.int32)
+    small = np.empty(n, dtype=np.int64)
+    large = np.empty(n, dtype=np.int64)
+    ns = 0
+    nl = 0
+    for i in range(n):
+        if scaled[i] < 1.0:
+            small[ns] = i
+            ns += 1
+        else:
+            large[nl] = i
+            nl += 1
+    while ns > 0 and nl > 0:
+        ns -= 1
+        s = small[ns]
+        g = large[nl - 1]
+        accept[s] = scaled[s]
+        alias[s] = g
+        scaled[g] = scaled[g] + scaled[s] - 1.0
+        if scaled[g] < 1.0:
+            nl -= 1
+            small[ns] = g
+            ns += 1
+    return accept, alias
+
+
 class NegativeSampler:
     """Draws negatives from the unigram distribution raised to ``power`` (word2vec's 0.75).
 
-    Like word2vec.c, a table holds each item in proportion to ``count ** power``; a draw is
-    a uniform index into it, so sampling costs one random integer per negative.
+    By default draws are exact and O(1) by the alias method: two arrays of one entry per
+    item, which stay in cache where word2vec's 1e8-entry table (one random cache miss per
+    negative) does not; that miss was half the cost of a skip-gram update. ``table_size``
+    switches :meth:`sample` to word2vec's table of that many entries instead.
 
     Parameters
     ----------
@@ -129,16 +163,24 @@ class NegativeSampler:
     power:
         Exponent of the unigram distribution.
     table_size:
-        Entries in the table; the probability resolution is ``1 / table_size``.
+        None: alias method. An integer: word2vec's table with that many entries, where an
+        item gets ``floor(p * size)`` slots (at least one if its count is positive).
     rng:
         Generator used by :meth:`sample`.
+
+    Attributes
+    ----------
+    probs:
+        float64 sampling probability per item.
+    accept, alias:
+        The alias table (float32, int32), for compiled samplers.
     """
 
     def __init__(
         self,
         counts: np.ndarray,
         power: float = 0.75,
-        table_size: int = DEFAULT_TABLE_SIZE,
+        table_size: int | None = None,
         rng: np.random.Generator | None = None,
     ) -> None:
         counts = np.asarray(counts, dtype=np.float64)
@@ -146,13 +188,21 @@ class NegativeSampler:
             raise ValueError("NegativeSampler needs at least one item with a positive count")
         weights = np.where(counts > 0, counts, 0.0) ** power
         self.probs = weights / weights.sum()
-        # Items get round(p * size) slots (at least one if p > 0): exact up to 1/size.
-        table_size = int(max(table_size, np.count_nonzero(counts)))
-        slots = np.floor(self.probs * table_size).astype(np.int64)
-        slots[(slots == 0) & (counts > 0)] = 1
-        self.table = np.repeat(np.arange(len(counts), dtype=np.int32), slots)
+        self.accept, self.alias = _alias_table(self.probs)
+        self.table: np.ndarray | None = None
+        if table_size is not None:
+            table_size = int(max(table_size, np.count_nonzero(counts)))
+            slots = np.floor(self.probs * table_size).astype(np.int64)
+            slots[(slots == 0) & (counts > 0)] = 1
+            self.table = np.repeat(np.arange(len(counts), dtype=np.int32), slots)
         self.rng = rng if rng is not None else np.random.default_rng(0)
 
     def sample(self, n: int | tuple[int, ...]) -> np.ndarray:
         """``n`` negatives (int32), drawn independently; ``n`` may be a shape."""
-        return self.table[self.rng.integers(0, len(self.table), size=n)]
+        if self.table is not None:
+            return self.table[self.rng.integers(0, len(self.table), size=n)]
+        u = self.rng.random(size=n) * len(self.accept)
+        idx = u.astype(np.int64)
+        np.minimum(idx, len(self.accept) - 1, out=idx)
+        frac = (u - idx).astype(np.float32)
+        return np.where(frac < self.accept[idx], idx, self.alias[idx]).astype(np.int32)

@@ -194,7 +194,7 @@ def train_skipgram(
     n_blocks = s.threads
     if s.backend == "numba":
         numba.set_num_threads(min(s.threads, numba.config.NUMBA_NUM_THREADS))
-        backend = _NumbaBackend(centers, w_out, sampler.table, s)
+        backend = _NumbaBackend(centers, w_out, sampler, s)
     else:
         torch.manual_seed(s.seed)
         backend = _TorchBackend(centers, w_out, sampler, s)
@@ -270,9 +270,14 @@ def train_skipgram(
 
 class _NumbaBackend:
     def __init__(
-        self, centers: CenterTables, w_out: np.ndarray, table: np.ndarray, s: SkipGramSettings
+        self,
+        centers: CenterTables,
+        w_out: np.ndarray,
+        sampler: NegativeSampler,
+        s: SkipGramSettings,
     ) -> None:
-        self.c, self.w_out, self.table, self.s = centers, w_out, table, s
+        self.c, self.w_out, self.s = centers, w_out, s
+        self.accept, self.alias = sampler.accept, sampler.alias
         # sample the loss on ~1 pair in 16: enough for a smooth curve, ~free
         self.loss_every = 16
 
@@ -282,12 +287,12 @@ class _NumbaBackend:
         s, ct = self.s, self.c
         if ct.slots is None:
             return K.train_plain(
-                ct.table, self.w_out, c, x, self.table, s.negative, lr0, lr1, seed, n_blocks,
-                self.loss_every,
+                ct.table, self.w_out, c, x, self.accept, self.alias, s.negative, lr0, lr1, seed,
+                n_blocks, self.loss_every,
             )  # fmt: skip
         return K.train_side(
             ct.table, ct.slots, ct.logits, ct.learn_weights, ct.normalise_step, self.w_out,
-            c, x, self.table, s.negative, lr0, lr1, seed, n_blocks, self.loss_every,
+            c, x, self.accept, self.alias, s.negative, lr0, lr1, seed, n_blocks, self.loss_every,
         )  # fmt: skip
 
 
@@ -307,12 +312,16 @@ class _TorchBackend:
         self.w_out = torch.from_numpy(w_out)
         self.slots = None if centers.slots is None else torch.from_numpy(centers.slots)
         self.logits = None if centers.logits is None else torch.from_numpy(centers.logits)
-        self.neg_table = torch.from_numpy(sampler.table)
+        self.accept = torch.from_numpy(sampler.accept)
+        self.alias = torch.from_numpy(sampler.alias).long()
         self.gen = torch.Generator().manual_seed(s.seed)
 
     def _negatives(self, shape: tuple[int, ...]) -> torch.Tensor:
-        idx = torch.randint(0, len(self.neg_table), shape, generator=self.gen)
-        return self.neg_table[idx].long()
+        # alias method, as the numba kernels and NegativeSampler.sample
+        u = torch.rand(shape, generator=self.gen, dtype=torch.float64) * len(self.accept)
+        idx = u.long().clamp_(max=len(self.accept) - 1)
+        frac = (u - idx).float()
+        return torch.where(frac < self.accept[idx], idx, self.alias[idx])
 
     @torch.no_grad()
     def train(

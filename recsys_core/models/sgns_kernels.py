@@ -5,9 +5,9 @@ hand-derived gradients. The slice is cut into one contiguous block per thread an
 blocks run in parallel without locks (Hogwild, as word2vec.c and gensim do): with one
 thread the result depends only on the seed.
 
-Negatives are drawn inside the loop from word2vec's unigram^0.75 table with word2vec.c's
-linear congruential generator, one stream per thread block, so no negative array is
-materialised.
+Negatives are drawn inside the loop from the unigram^0.75 distribution by the alias
+method (:class:`recsys_core.pairs.NegativeSampler`'s ``accept`` / ``alias`` arrays) with a
+xorshift64* generator, one stream per thread block, so no negative array is materialised.
 """
 
 from __future__ import annotations
@@ -16,9 +16,27 @@ import numba
 import numpy as np
 
 MAX_SCORE = 10.0  # scores are clamped to +-10 before the sigmoid
-_LCG_MUL = np.uint64(25214903917)
-_LCG_ADD = np.uint64(11)
-_SHIFT = np.uint64(16)
+_XS_MUL = np.uint64(0x2545F4914F6CDD1D)
+
+
+@numba.njit(cache=True, inline="always")
+def _next(state: np.uint64) -> np.uint64:
+    # xorshift64*: the state update; the output is state * _XS_MUL
+    state ^= state >> np.uint64(12)
+    state ^= state << np.uint64(25)
+    state ^= state >> np.uint64(27)
+    return state
+
+
+@numba.njit(cache=True, inline="always")
+def _draw(state: np.uint64, accept: np.ndarray, alias: np.ndarray) -> int:
+    """One alias-method draw from the output of ``state``."""
+    out = state * _XS_MUL
+    i = ((out >> np.uint64(32)) * np.uint64(len(accept))) >> np.uint64(32)
+    frac = np.float32((out >> np.uint64(8)) & np.uint64(0xFFFFFF)) * np.float32(1.0 / 16777216.0)
+    if frac < accept[i]:
+        return np.int64(i)
+    return np.int64(alias[i])
 
 
 @numba.njit(cache=True, inline="always")
@@ -37,7 +55,8 @@ def _seed_state(seed: int, block: int) -> np.uint64:
         0xBF58476D1CE4E5B9
     )
     z ^= z >> np.uint64(31)
-    return z * np.uint64(0x94D049BB133111EB) + np.uint64(1)
+    z = z * np.uint64(0x94D049BB133111EB)
+    return z | np.uint64(1)  # xorshift needs a non-zero state
 
 
 @numba.njit(parallel=True, fastmath=True, cache=True)
@@ -46,7 +65,8 @@ def train_plain(
     w_out: np.ndarray,
     centers: np.ndarray,
     contexts: np.ndarray,
-    table: np.ndarray,
+    accept: np.ndarray,
+    alias: np.ndarray,
     negative: int,
     lr0: float,
     lr1: float,
@@ -62,7 +82,6 @@ def train_plain(
     """
     n = len(centers)
     dim = w_in.shape[1]
-    n_table = np.uint64(len(table))
     loss_sum = np.zeros(n_blocks, dtype=np.float64)
     loss_cnt = np.zeros(n_blocks, dtype=np.int64)
     size = (n + n_blocks - 1) // n_blocks
@@ -84,8 +103,8 @@ def train_plain(
                     tgt = ctx
                     label = 1.0
                 else:
-                    state = state * _LCG_MUL + _LCG_ADD
-                    tgt = table[(state >> _SHIFT) % n_table]
+                    state = _next(state)
+                    tgt = _draw(state, accept, alias)
                     if tgt == ctx:
                         continue
                     label = 0.0
@@ -136,7 +155,8 @@ def train_side(
     w_out: np.ndarray,
     centers: np.ndarray,
     contexts: np.ndarray,
-    table: np.ndarray,
+    accept: np.ndarray,
+    alias: np.ndarray,
     negative: int,
     lr0: float,
     lr1: float,
@@ -156,7 +176,6 @@ def train_side(
     n = len(centers)
     dim = table_in.shape[1]
     n_slots = slots.shape[1]
-    n_table = np.uint64(len(table))
     loss_sum = np.zeros(n_blocks, dtype=np.float64)
     loss_cnt = np.zeros(n_blocks, dtype=np.int64)
     size = (n + n_blocks - 1) // n_blocks
@@ -188,8 +207,8 @@ def train_side(
                     tgt = ctx
                     label = 1.0
                 else:
-                    state = state * _LCG_MUL + _LCG_ADD
-                    tgt = table[(state >> _SHIFT) % n_table]
+                    state = _next(state)
+                    tgt = _draw(state, accept, alias)
                     if tgt == ctx:
                         continue
                     label = 0.0

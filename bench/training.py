@@ -1,0 +1,162 @@
+"""Benchmark: our skip-gram against gensim Word2Vec on the same walks, side by side.
+
+    python -m bench.training --preset electronics --epochs 1     # the method's scale
+    python -m bench.training --preset default                    # ~20k products, quick
+    python -m bench.training --products 50000 --backends numba torch --json
+
+Builds the synthetic dataset, splits it (67/33, ``SplitSettings()``), builds the train
+graph and 10 walks of 10 per product, then trains gensim (sg=1, dim 128, window 5,
+negative 5, min_count 1, sample 1e-3, 2 workers) and our SGNS with the same
+hyper-parameters on the SAME walks, one after the other in this process.
+
+Columns:
+
+* ``seconds``: wall time of training. gensim: ``build_vocab`` + ``train`` (turning walks
+  into string tokens, which only gensim needs, is excluded); ours: the whole ``fit``.
+* ``cpu_s``: CPU seconds of this process over the same span (the machine is shared;
+  wall time moves with other load, CPU time much less).
+* ``pairs/s``: skip-gram pairs per wall second, with the SAME numerator for every row: the
+  effective pairs our pair generator produced (after subsampling, with word2vec's reduced
+  window, which gensim applies identically), times epochs.
+* ``auc_all`` / ``auc_seen``: cosine on all validation pairs (products without a vector get
+  the median score, the method's policy) and on pairs of two seen products.
+* ``vs_gensim``: gensim's seconds / ours (above 1 = we are faster).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import sys
+import time
+
+import numpy as np
+
+from recsys_core.data.registry import DatasetSettings, load_dataset
+from recsys_core.graph import build_graph
+from recsys_core.models.base import Embeddings, TrainingData, monitor_auc
+from recsys_core.models.sgns import SkipGramModel, SkipGramSettings
+from recsys_core.split import SplitSettings, split_pairs
+from recsys_core.walks import WalkSettings, generate_walks
+
+
+def _cpu() -> float:
+    r = resource.getrusage(resource.RUSAGE_SELF)
+    return r.ru_utime + r.ru_stime
+
+
+def prepare(preset: str, products: int | None) -> tuple[TrainingData, dict]:
+    t0 = time.perf_counter()
+    dataset, _ = load_dataset(DatasetSettings(source="synthetic", preset=preset, products=products))
+    split = split_pairs(dataset.pairs, dataset.n_products, SplitSettings())
+    graph = build_graph(dataset.n_products, *split.train_arrays())
+    walks = generate_walks(graph, WalkSettings(walks_per_node=10, length=10))
+    data = TrainingData(
+        n_products=dataset.n_products,
+        products=dataset.products,
+        side_fields=dataset.side_fields,
+        train_pairs=split.train,
+        graph=graph,
+        walks=walks,
+        val=split.val,
+        seen_products=split.seen_products,
+    )
+    facts = {
+        "dataset": dataset.name,
+        "products": dataset.n_products,
+        "pairs": len(dataset.pairs),
+        "val_pairs": len(split.val),
+        "walks": len(walks),
+        "walk_length": int(walks.shape[1]),
+        "prepare_seconds": round(time.perf_counter() - t0, 1),
+    }
+    return data, facts
+
+
+def run_gensim(data: TrainingData, epochs: int, workers: int) -> dict:
+    from gensim.models import Word2Vec
+
+    names = np.array([str(i) for i in range(data.n_products)], dtype=object)
+    sentences = names[data.walks].tolist()
+    t0, c0 = time.perf_counter(), _cpu()
+    model = Word2Vec(
+        vector_size=128, window=5, negative=5, sg=1, min_count=1, sample=1e-3,
+        workers=workers, epochs=epochs, seed=0, hs=0,
+    )  # fmt: skip
+    model.build_vocab(sentences)
+    model.train(sentences, total_examples=len(sentences), epochs=epochs)
+    seconds, cpu = time.perf_counter() - t0, _cpu() - c0
+    vectors = np.zeros((data.n_products, 128), dtype=np.float32)
+    trained = np.zeros(data.n_products, dtype=bool)
+    ids = np.array([int(k) for k in model.wv.index_to_key])
+    vectors[ids] = model.wv.vectors
+    trained[ids] = True
+    auc, auc_seen = monitor_auc(Embeddings(vectors=vectors, trained=trained), data.val)
+    return {"seconds": seconds, "cpu_s": cpu, "auc_all": auc, "auc_seen": auc_seen}
+
+
+def run_ours(data: TrainingData, epochs: int, threads: int, backend: str) -> dict:
+    settings = SkipGramSettings(epochs=epochs, threads=threads, backend=backend, eval_every=0)
+    t0, c0 = time.perf_counter(), _cpu()
+    emb = SkipGramModel(settings).fit(data)
+    seconds, cpu = time.perf_counter() - t0, _cpu() - c0
+    auc, auc_seen = monitor_auc(emb, data.val)
+    return {
+        "seconds": seconds,
+        "cpu_s": cpu,
+        "auc_all": auc,
+        "auc_seen": auc_seen,
+        "pairs": emb.info["training"]["pairs"],
+    }
+
+
+def _warm_up(data: TrainingData, backends: list[str]) -> None:
+    """Compile the numba kernels on a tiny slice so compile time is not counted."""
+    small = TrainingData(
+        data.n_products, data.products, data.side_fields, data.train_pairs, data.graph,
+        data.walks[:200], data.val.head(200), data.seen_products,
+    )  # fmt: skip
+    for backend in backends:
+        SkipGramModel(SkipGramSettings(epochs=1, backend=backend, eval_every=0)).fit(small)
+
+
+def main(argv: list[str] | None = None) -> dict:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--preset", default="default", help="synthetic preset")
+    parser.add_argument("--products", type=int, default=None, help="override the preset size")
+    parser.add_argument("--epochs", type=int, default=1)
+    parser.add_argument("--threads", type=int, default=2, help="gensim workers / our threads")
+    parser.add_argument("--backends", nargs="+", default=["numba"], choices=["numba", "torch"])
+    parser.add_argument("--json", action="store_true", help="print one JSON line at the end")
+    args = parser.parse_args(argv)
+
+    data, facts = prepare(args.preset, args.products)
+    print(f"# {json.dumps(facts)}", flush=True)
+    _warm_up(data, args.backends)
+    rows: dict[str, dict] = {}
+    rows["gensim"] = run_gensim(data, args.epochs, args.threads)
+    print(f"# gensim done in {rows['gensim']['seconds']:.1f} s", flush=True)
+    for backend in args.backends:
+        rows[f"ours-{backend}"] = run_ours(data, args.epochs, args.threads, backend)
+        print(f"# ours-{backend} done in {rows[f'ours-{backend}']['seconds']:.1f} s", flush=True)
+    n_pairs = rows[f"ours-{args.backends[0]}"]["pairs"]
+    g = rows["gensim"]
+    print(f"{'model':<14}{'seconds':>9}{'cpu_s':>9}{'pairs/s':>11}{'auc_all':>9}"
+          f"{'auc_seen':>10}{'vs_gensim':>11}")  # fmt: skip
+    for name, r in rows.items():
+        r["pairs_per_s"] = n_pairs / r["seconds"]
+        r["speed_vs_gensim"] = g["seconds"] / r["seconds"]
+        r["auc_seen_minus_gensim"] = r["auc_seen"] - g["auc_seen"]
+        print(
+            f"{name:<14}{r['seconds']:>9.1f}{r['cpu_s']:>9.1f}{r['pairs_per_s']:>11,.0f}"
+            f"{r['auc_all']:>9.4f}{r['auc_seen']:>10.4f}{r['speed_vs_gensim']:>11.2f}"
+        )
+    result = {"facts": facts, "epochs": args.epochs, "threads": args.threads, "rows": rows}
+    if args.json:
+        print(json.dumps(result, default=float))
+    return result
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
