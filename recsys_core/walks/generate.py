@@ -18,8 +18,8 @@ import scipy.sparse as sp
 from recsys_core.progress import Progress, report
 from recsys_core.settings import Settings, require
 from recsys_core.walks._rng import seed_state
-from recsys_core.walks.first_order import first_order_pass, row_cumulative_weights
-from recsys_core.walks.node2vec import node2vec_pass
+from recsys_core.walks.first_order import build_alias_tables, first_order_pass
+from recsys_core.walks.node2vec import node2vec_pass, row_totals
 
 logger = logging.getLogger(__name__)
 
@@ -103,6 +103,10 @@ def _walk_arrays(graph: sp.csr_matrix) -> tuple[np.ndarray, np.ndarray, np.ndarr
     n = graph.shape[0]
     require(graph.shape[0] == graph.shape[1], f"graph must be square, got {graph.shape}")
     require(n <= np.iinfo(np.int32).max, "walks are int32: at most 2**31 - 1 products")
+    require(
+        graph.nnz <= np.iinfo(np.int32).max,
+        "alias tables hold int32 edge positions: at most 2**31 - 1 stored edges",
+    )
     if not graph.has_sorted_indices:
         graph = graph.sorted_indices()  # a copy: the caller's matrix is not modified
     indices = graph.indices.astype(np.int32, copy=False)
@@ -142,7 +146,8 @@ def generate_walks(
     walks = np.empty((settings.walks_per_node * n_start, settings.length), dtype=np.int32)
     if n_start == 0:
         return walks
-    cumulative = row_cumulative_weights(indptr, data)
+    threshold, alias = build_alias_tables(indptr, data)
+    totals = None if settings.first_order else row_totals(indptr, data)
     state = seed_state(settings.seed)
     inv_p, inv_q = 1.0 / float(settings.p), 1.0 / float(settings.q)
     kind = "first-order" if settings.first_order else f"node2vec p={settings.p} q={settings.q}"
@@ -151,10 +156,21 @@ def generate_walks(
         out = walks[r * n_start : (r + 1) * n_start]
         first_walk = np.int64(r * n_start)
         if settings.first_order:
-            first_order_pass(indptr, indices, cumulative, starts, state, first_walk, out)
+            first_order_pass(indptr, indices, threshold, alias, starts, state, first_walk, out)
         else:
             node2vec_pass(
-                indptr, indices, data, cumulative, starts, inv_p, inv_q, state, first_walk, out
+                indptr,
+                indices,
+                data,
+                threshold,
+                alias,
+                totals,
+                starts,
+                inv_p,
+                inv_q,
+                state,
+                first_walk,
+                out,
             )
         report(on_progress, r + 1, settings.walks_per_node, f"{kind} walks, pass {r + 1}")
     return walks
