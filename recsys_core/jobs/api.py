@@ -52,19 +52,13 @@ def _store(store: RunStore | None) -> RunStore:
 
 def _missing_files(store: RunStore, run_id: int) -> list[str]:
     """Recorded files of a run that are gone or changed size (cheap: no hashing)."""
-    root = _cache_root()
+    root = artifacts.cache_root()
     found = []
     for rec in store.artifacts(run_id):
         path = root / rec.path
         if not path.is_file() or path.stat().st_size != rec.size:
             found.append(rec.path)
     return found
-
-
-def _cache_root() -> Path:
-    from recsys_core import cache
-
-    return cache.cache_root()
 
 
 def submit(spec: Any, store: RunStore | None = None) -> int:

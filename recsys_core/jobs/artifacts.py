@@ -15,9 +15,16 @@ import shutil
 from collections.abc import Iterable
 from pathlib import Path
 
-from recsys_core import cache
-
 log = logging.getLogger(__name__)
+
+DONE_MARKER = "done.json"  # recsys_core.DONE_MARKER, without importing numpy/pandas
+
+
+def cache_root() -> Path:
+    from recsys_core import cache
+
+    return cache.cache_root()
+
 
 # Hashing a large vectors file costs about a second per GB; a file whose size and
 # modification time are unchanged since this process hashed it is not hashed again.
@@ -50,13 +57,13 @@ def sha256_file(path: Path) -> str:
 
 
 def relative(folder: Path, root: Path | None = None) -> str:
-    root = root or cache.cache_root()
+    root = root or cache_root()
     return Path(folder).resolve().relative_to(root.resolve()).as_posix()
 
 
 def scan(folders: Iterable[Path], root: Path | None = None) -> list[FileRecord]:
     """Size and checksum of every complete file in ``folders`` (temporary files skipped)."""
-    root = (root or cache.cache_root()).resolve()
+    root = (root or cache_root()).resolve()
     records = []
     for folder in folders:
         folder = Path(folder).resolve()
@@ -76,7 +83,7 @@ def scan(folders: Iterable[Path], root: Path | None = None) -> list[FileRecord]:
 
 def problems(records: Iterable[FileRecord], root: Path | None = None) -> list[str]:
     """Human-readable problems of recorded files: missing, truncated or changed."""
-    root = root or cache.cache_root()
+    root = root or cache_root()
     found = []
     for rec in records:
         path = root / rec.path
@@ -93,15 +100,15 @@ def problems(records: Iterable[FileRecord], root: Path | None = None) -> list[st
 
 def invalidate(folder: str, root: Path | None = None) -> None:
     """Mark the artifact folder ``kind/key`` incomplete so the next run rebuilds it."""
-    root = root or cache.cache_root()
-    marker = root / folder / cache.DONE_MARKER
+    root = root or cache_root()
+    marker = root / folder / DONE_MARKER
     marker.unlink(missing_ok=True)
     log.warning("artifact %s is corrupt; it will be rebuilt", folder)
 
 
 def free(folder: str, root: Path | None = None) -> None:
     """Delete the artifact folder ``kind/key``; its done marker goes first."""
-    root = root or cache.cache_root()
+    root = root or cache_root()
     path = root / folder
-    (path / cache.DONE_MARKER).unlink(missing_ok=True)
+    (path / DONE_MARKER).unlink(missing_ok=True)
     shutil.rmtree(path, ignore_errors=True)

@@ -214,10 +214,8 @@ class Worker:
         expected = getattr(self.runner, "expected_dirs", None)
         if expected is not None:
             folders.update(artifacts.relative(d) for d in expected(record.spec))
-        from recsys_core import cache
-
-        root = cache.cache_root()
-        complete = [f for f in folders if (root / f / cache.DONE_MARKER).exists()]
+        root = artifacts.cache_root()
+        complete = [f for f in folders if (root / f / artifacts.DONE_MARKER).exists()]
         bad = {rec.folder for rec in self.store.artifacts_in(complete) if artifacts.problems([rec])}
         for folder in sorted(bad):
             artifacts.invalidate(folder)
