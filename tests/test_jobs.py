@@ -123,14 +123,15 @@ def env(tmp_path, monkeypatch):
     monkeypatch.setenv("RECSYS_JOBS_RUNNER", f"{HERE}:fake_runner")
     monkeypatch.setenv("RECSYS_WORKER_NICE", "0")
     monkeypatch.setenv("RECSYS_CANCEL_GRACE", "1")
+    monkeypatch.setenv("RECSYS_WORKER_LINGER", "0")  # no idle workers left behind
     monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
     return tmp_path
 
 
 def _kill_leftovers(store: RunStore) -> None:
-    for rec in store.list("running"):
+    for pid in [r.pid for r in store.list("running")] + store.idle_workers():
         try:
-            os.kill(rec.pid, signal.SIGKILL)
+            os.kill(pid, signal.SIGKILL)
         except OSError:
             pass
     from recsys_core.jobs import procs
@@ -190,6 +191,16 @@ def test_finished_run_has_all_metrics_and_artifacts(store):
     assert [r.id for r in jobs.list_runs("finished", store)] == [run_id]
     table = jobs.compare([run_id], store)
     assert table.loc[0, "AUC all"] == 0.75 and table.loc[0, "status"] == "finished"
+
+
+def test_an_idle_worker_takes_the_next_run_without_a_new_process(store, monkeypatch):
+    monkeypatch.setenv("RECSYS_WORKER_LINGER", "20")
+    first = jobs.submit({"model": "fake", "artifact": "l1", "steps": 3}, store)
+    worker_pid = jobs.wait(first, timeout=30, store=store).pid
+    wait_for(lambda: store.idle_workers() == [worker_pid])
+    second = jobs.submit({"model": "fake", "artifact": "l2", "steps": 3}, store)
+    rec = jobs.wait(second, timeout=30, store=store)
+    assert rec.status == "finished" and rec.pid == worker_pid
 
 
 def test_training_error_shows_failed_with_message(store):

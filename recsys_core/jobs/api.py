@@ -80,11 +80,9 @@ def submit(spec: Any, store: RunStore | None = None) -> int:
                 "failed",
                 f"artifacts missing or truncated ({', '.join(gone[:3])}); submitted again",
             )
-    run_id, created = store.enqueue(sub.spec, sub.key, sub.model, sub.dataset)
-    if created:
+    run_id, _ = store.enqueue(sub.spec, sub.key, sub.model, sub.dataset)
+    if store.get(run_id).status == "queued" and store.workers_needed():
         store.start_worker()
-    elif store.get(run_id).status == "queued":
-        store.recover()  # starts a worker if none is left to take it
     return run_id
 
 
@@ -155,8 +153,8 @@ def restart(run_id: int, store: RunStore | None = None) -> int:
     record = store.get(run_id)
     if record.status in ("queued", "running", "finished"):
         return record.id
-    new_id, created = store.enqueue(record.spec, record.key, record.model, record.dataset)
-    if created:
+    new_id, _ = store.enqueue(record.spec, record.key, record.model, record.dataset)
+    if store.get(new_id).status == "queued" and store.workers_needed():
         store.start_worker()
     return new_id
 

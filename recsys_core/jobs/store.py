@@ -96,6 +96,11 @@ CREATE TABLE IF NOT EXISTS artifacts (
     PRIMARY KEY (run_id, path)
 );
 CREATE INDEX IF NOT EXISTS artifacts_path ON artifacts(path);
+CREATE TABLE IF NOT EXISTS idle_workers (
+    pid INTEGER PRIMARY KEY,
+    token TEXT,
+    since REAL NOT NULL
+);
 """
 
 
@@ -409,6 +414,51 @@ class RunStore:
             log.warning("run %d: %s", row["id"], error)
         return changed
 
+    def _idle_alive(self, tx: sqlite3.Connection) -> int:
+        """Inside a transaction: count idle workers that still live; forget dead ones."""
+        alive = 0
+        for row in tx.execute("SELECT pid, token FROM idle_workers").fetchall():
+            if procs.is_alive(row["pid"], row["token"] or None):
+                alive += 1
+            else:
+                tx.execute("DELETE FROM idle_workers WHERE pid = ?", (row["pid"],))
+        return alive
+
+    def workers_needed(self) -> bool:
+        """True when queued runs outnumber idle workers and a slot is free to run one."""
+        with self.transaction() as tx:
+            idle = self._idle_alive(tx)
+            queued = tx.execute("SELECT COUNT(*) FROM runs WHERE status = 'queued'").fetchone()
+            running = tx.execute("SELECT COUNT(*) FROM runs WHERE status = 'running'").fetchone()
+        return queued[0] > idle and running[0] < self.max_concurrent
+
+    def set_idle(self, pid: int, token: str | None) -> None:
+        """A worker with nothing to do says so: submitters then need not start another."""
+        with self.transaction() as tx:
+            tx.execute(
+                "INSERT OR REPLACE INTO idle_workers (pid, token, since) VALUES (?, ?, ?)",
+                (pid, token, time.time()),
+            )
+
+    def retire(self, pid: int) -> bool:
+        """An idle worker leaves, unless a run it could take is waiting (then False).
+
+        The check and the removal are one transaction, so a run submitted while an idle
+        worker was counted on is always picked up by someone.
+        """
+        with self.transaction() as tx:
+            queued = tx.execute("SELECT COUNT(*) FROM runs WHERE status = 'queued'").fetchone()
+            running = tx.execute("SELECT COUNT(*) FROM runs WHERE status = 'running'").fetchone()
+            if queued[0] and running[0] < self.max_concurrent:
+                return False
+            tx.execute("DELETE FROM idle_workers WHERE pid = ?", (pid,))
+        return True
+
+    def idle_workers(self) -> list[int]:
+        """Pids of workers waiting for runs."""
+        rows = self._conn().execute("SELECT pid FROM idle_workers").fetchall()
+        return [int(r[0]) for r in rows]
+
     def recover(self, start_queued: bool = True) -> list[int]:
         """Settle runs whose worker died; start a worker when runs wait with none to run them.
 
@@ -417,9 +467,7 @@ class RunStore:
         """
         with self.transaction() as tx:
             changed = self._settle_dead(tx)
-            running = tx.execute("SELECT COUNT(*) FROM runs WHERE status = 'running'").fetchone()
-            queued = tx.execute("SELECT COUNT(*) FROM runs WHERE status = 'queued'").fetchone()
-        if start_queued and queued[0] and running[0] < self.max_concurrent:
+        if start_queued and self.workers_needed():
             self.start_worker()
         return changed
 
@@ -458,6 +506,7 @@ class RunStore:
             running = tx.execute("SELECT COUNT(*) FROM runs WHERE status = 'running'").fetchone()
             if running[0] >= self.max_concurrent:
                 return None
+            tx.execute("DELETE FROM idle_workers WHERE pid = ?", (pid,))
             row = tx.execute(
                 "SELECT id FROM runs WHERE status = 'queued' ORDER BY id LIMIT 1"
             ).fetchone()

@@ -1,8 +1,10 @@
 """The process that executes runs: ``python -m recsys_core.jobs.worker --db PATH``.
 
 A worker claims the oldest queued run (atomically, up to ``max_concurrent`` running at
-once), executes it through a *runner* - by default :func:`pipeline_runner`, i.e.
-``pipeline.run(spec, on_progress, callback)`` - and claims the next until none is left.
+once), executes it through a *runner* - by default ``pipeline.run(spec, on_progress,
+callback)`` - and claims the next until none is left. It then stays idle for
+``RECSYS_WORKER_LINGER`` seconds (default 60), so the next run starts without a new
+process's imports; submitters see it in the ``idle_workers`` table and start no other.
 
 While a run executes, a background thread (:class:`Reporter`) writes the training
 events to the metrics table in batches (every 0.5 s or 50 events), the stage progress
@@ -43,6 +45,7 @@ log = logging.getLogger(__name__)
 
 NICE_ENV = "RECSYS_WORKER_NICE"
 GRACE_ENV = "RECSYS_CANCEL_GRACE"
+LINGER_ENV = "RECSYS_WORKER_LINGER"
 FLUSH_SECONDS = 0.5
 FLUSH_EVENTS = 50
 _SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
@@ -175,7 +178,7 @@ class Reporter:
             error=f"cancelled during: {msg} (the stage did not stop within "
             f"{self.grace:g} s, so its worker was stopped)",
         )
-        if self.store.list("queued"):
+        if self.store.workers_needed():
             self.store.start_worker(self.owner)
         log.warning("run %d: stage did not stop; worker exits", self.run_id)
         logging.shutdown()
@@ -200,13 +203,30 @@ class Worker:
         self.pid = os.getpid()
         self.token = procs.process_token(self.pid)
 
-    def loop(self) -> int:
-        """Execute queued runs until none is left (or enough run elsewhere)."""
+    def loop(self, linger: float | None = None, poll: float = 0.2) -> int:
+        """Execute queued runs; when none is left, wait ``linger`` seconds for more.
+
+        A lingering worker has the model stack imported already, so the next run starts
+        at once instead of paying a fresh process's imports (seconds for torch).
+        """
+        if linger is None:
+            linger = float(os.environ.get(LINGER_ENV, "60"))
+        idle_since: float | None = None
         while True:
             record = self.store.claim(self.pid, self.token, self.owner_pid, self.owner_token)
-            if record is None:
+            if record is not None:
+                idle_since = None
+                self.execute(record)
+                continue
+            now = time.monotonic()
+            if idle_since is None:
+                if linger <= 0 and self.store.retire(self.pid):
+                    return 0
+                idle_since = now
+                self.store.set_idle(self.pid, self.token)
+            elif now - idle_since >= linger and self.store.retire(self.pid):
                 return 0
-            self.execute(record)
+            time.sleep(poll)
 
     def _check_inputs(self, record: RunRecord) -> None:
         """Rebuild, never use, a recorded artifact whose files changed since recorded."""
