@@ -107,36 +107,47 @@ def sample_nodes(graph: sp.csr_matrix, center: int, max_nodes: int = 15) -> np.n
 
     About half of the slots go to the center's own neighbours; the rest go to the
     second-hop products with the highest transition probability from a first-hop one.
-    Unused slots (few second-hop products) go back to further first-hop neighbours.
+    Slots left over (few second-hop products) go to further first-hop neighbours, then to
+    products further out, ranked the same way.
     """
     center = _check_node(graph, center, "center")
     if max_nodes < 1:
         raise ValueError(f"max_nodes must be >= 1, got {max_nodes}")
     first, _ = _strongest_neighbours(graph, center)
-    first = first[first != center]
+    first = first[first != center].tolist()
     n_first = min(len(first), max(1, (max_nodes - 1) // 2))
-    chosen = [center, *first[:n_first].tolist()]
+    chosen = [center, *first[:n_first]]
     taken = set(chosen)
 
-    # Second hop: rank candidates by P(first-hop -> candidate), the walk's own view.
-    candidates: list[tuple[float, int, int]] = []
-    for rank, node in enumerate(chosen[1:]):
-        neighbours, weights = _strongest_neighbours(graph, node)
-        total = float(weights.sum())
-        for other, w in zip(neighbours.tolist(), weights.tolist(), strict=True):
+    def expand(frontier: list[int]) -> None:
+        # Rank candidates by P(frontier node -> candidate), the walk's own view.
+        candidates: list[tuple[float, int, int]] = []
+        for rank, node in enumerate(frontier):
+            neighbours, weights = _strongest_neighbours(graph, node)
+            total = float(weights.sum())
+            for other, w in zip(neighbours.tolist(), weights.tolist(), strict=True):
+                if other not in taken:
+                    candidates.append((-w / total, rank, other))
+        candidates.sort()
+        for _, _, other in candidates:
+            if len(chosen) >= max_nodes:
+                break
             if other not in taken:
-                candidates.append((-w / total, rank, other))
-    candidates.sort()
-    for _, _, other in candidates:
+                chosen.append(other)
+                taken.add(other)
+
+    expand(chosen[1:])
+    for node in first[n_first:]:
         if len(chosen) >= max_nodes:
             break
-        if other not in taken:
-            chosen.append(other)
-            taken.add(other)
-    for node in first[n_first:].tolist():
-        if len(chosen) >= max_nodes:
+        if node not in taken:
+            chosen.append(node)
+            taken.add(node)
+    while len(chosen) < max_nodes:
+        before = len(chosen)
+        expand(chosen[1:])
+        if len(chosen) == before:
             break
-        chosen.append(node)
     return np.asarray(chosen, dtype=np.int64)
 
 
