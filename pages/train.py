@@ -64,14 +64,15 @@ if prep is not None:
                     )
                 else:
                     st.markdown(f"**{runs.STATUS_ICONS.get(record.status, '')} {record.status}**")
-            if record.active and cols[1].button("Cancel", key=f"train.cancel.{run_id}"):
+            # The same three buttons every time (disabled when they do not apply), so a
+            # refresh of the fragment never leaves a stale button on screen.
+            if cols[1].button("Cancel", key=f"train.cancel.{run_id}", disabled=not record.active):
                 runs.jobs().cancel(run_id)
-            if record.status in ("failed", "cancelled", "interrupted") and cols[2].button(
-                "Restart", key=f"train.restart.{run_id}"
-            ):
+            can_restart = record.status in ("failed", "cancelled", "interrupted")
+            if cols[2].button("Restart", key=f"train.restart.{run_id}", disabled=not can_restart):
                 st.session_state["train.watch"] = runs.jobs().restart(run_id)
                 st.rerun()
-            if not record.active and cols[3].button("Delete", key=f"train.delete.{run_id}"):
+            if cols[3].button("Delete", key=f"train.delete.{run_id}", disabled=record.active):
                 runs.jobs().delete(run_id)
                 st.session_state.pop("train.watch", None)
                 st.rerun()

@@ -202,7 +202,9 @@ def training_curves(metrics: pd.DataFrame, restarts: Iterable[int] = ()) -> go.F
         for col in (1, 2, 3):
             fig.add_vline(x=step, line={"dash": "dot", "color": "grey", "width": 1}, row=1, col=col)
     fig.update_xaxes(title="step")
-    return _layout(fig, "", 340)
+    _layout(fig, "", 360)
+    fig.update_layout(margin={"l": 10, "r": 10, "t": 40, "b": 10})
+    return fig
 
 
 def auc_overlay(curves: Mapping[str, pd.DataFrame], column: str = "auc") -> go.Figure:

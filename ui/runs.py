@@ -15,13 +15,15 @@ import streamlit as st
 
 from ui import cached
 
+# Material icons for markdown; pickers show plain words (headless browsers and some
+# systems have no emoji font).
 STATUS_ICONS = {
-    "queued": "⏳",
-    "running": "🏃",
-    "finished": "✅",
-    "failed": "❌",
-    "cancelled": "⏹",
-    "interrupted": "⚠️",
+    "queued": ":material/schedule:",
+    "running": ":material/directions_run:",
+    "finished": ":material/check_circle:",
+    "failed": ":material/error:",
+    "cancelled": ":material/cancel:",
+    "interrupted": ":material/warning:",
 }
 
 
@@ -55,7 +57,7 @@ def _same_dataset(record: Any, prep: Any) -> bool:
 
 def label(record: Any) -> str:
     """``#12 sgns ✅ AUC 0.912``: how a run is named in pickers."""
-    text = f"#{record.id} {record.model} {STATUS_ICONS.get(record.status, '')}"
+    text = f"#{record.id} {record.model} · {record.status}"
     summary = record.summary or {}
     if summary.get("auc_all") is not None:
         text += f" AUC {summary['auc_all']:.3f}"
@@ -73,7 +75,7 @@ def table(records: list[Any]) -> pd.DataFrame:
             {
                 "run": r.id,
                 "model": r.model,
-                "status": f"{STATUS_ICONS.get(r.status, '')} {r.status}",
+                "status": r.status,
                 "progress": r.progress if r.active else (1.0 if r.status == "finished" else None),
                 "stage": r.progress_message if r.active else "",
                 "AUC all": summary.get("auc_all"),
