@@ -1,0 +1,126 @@
+"""Plain skip-gram (numba and torch backends) on a planted-cluster graph."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+import scipy.sparse as sp
+
+from recsys_core.models.base import TrainEvent, TrainingData, monitor_auc
+from recsys_core.models.sgns import SkipGramModel, SkipGramSettings, lr_at
+from recsys_core.settings import SettingsError
+
+
+def planted(n: int = 600, k: int = 10, deg: int = 8, seed: int = 0) -> TrainingData:
+    """Clusters of products linked mostly inside their cluster; walks over the train graph.
+
+    Product n-1 is isolated (no pair at all): it must come back untrained.
+    """
+    rng = np.random.default_rng(seed)
+    cluster = np.arange(n) % k
+    src = np.repeat(np.arange(n - 1), deg)
+    inside = rng.random(len(src)) < 0.9
+    dst = rng.integers(0, n - 1, len(src))
+    same = (dst - dst % k) + cluster[src]  # a product of src's cluster
+    dst = np.where(inside & (same < n - 1), same, dst)
+    keep = src != dst
+    a, b = np.minimum(src, dst)[keep], np.maximum(src, dst)[keep]
+    pairs = pd.DataFrame({"a": a, "b": b}).drop_duplicates().reset_index(drop=True)
+    is_val = rng.random(len(pairs)) < 0.2
+    train, pos = pairs[~is_val], pairs[is_val]
+    g = sp.coo_matrix((np.ones(len(train)), (train.a, train.b)), shape=(n, n)).tocsr()
+    g = (g + g.T).tocsr()
+    indptr, indices, degree = g.indptr, g.indices, np.diff(g.indptr)
+    starts = np.repeat(np.flatnonzero(degree > 0), 10)
+    walks = np.empty((len(starts), 10), dtype=np.int32)
+    walks[:, 0] = cur = starts
+    for t in range(1, 10):
+        cur = indices[indptr[cur] + (rng.random(len(cur)) * degree[cur]).astype(np.int64)]
+        walks[:, t] = cur
+    seen = degree > 0
+    na, nb = rng.integers(0, n, len(pos)), rng.integers(0, n, len(pos))
+    val = pd.DataFrame(
+        {
+            "a": np.r_[pos.a, na].astype(np.int32),
+            "b": np.r_[pos.b, nb].astype(np.int32),
+            "label": np.r_[np.ones(len(pos)), np.zeros(len(pos))].astype(np.int8),
+        }
+    )
+    val["seen"] = seen[val.a] & seen[val.b]
+    products = pd.DataFrame({"asin": [f"P{i}" for i in range(n)], "cat_1": cluster.astype(str)})
+    return TrainingData(n, products, ("cat_1",), train.assign(weight=1.0), g, walks, val, seen)
+
+
+@pytest.fixture(scope="module")
+def data() -> TrainingData:
+    return planted()
+
+
+def fast(**kw) -> SkipGramSettings:
+    base = dict(vector_size=32, epochs=2, eval_every=20, report_every=5, batch_size=1024)
+    base.update(kw)
+    return SkipGramSettings(**base)
+
+
+@pytest.mark.parametrize("backend", ["numba", "torch"])
+def test_learns_planted_clusters(data: TrainingData, backend: str) -> None:
+    emb = SkipGramModel(fast(backend=backend)).fit(data)
+    assert emb.vectors.shape == (data.n_products, 32)
+    assert emb.vectors.dtype == np.float32
+    _, auc_seen = monitor_auc(emb, data.val)
+    assert auc_seen > 0.85, (backend, auc_seen)
+    assert not emb.trained[-1] and emb.trained[:-1].all()
+
+
+def test_torch_without_shared_negatives_learns(data: TrainingData) -> None:
+    emb = SkipGramModel(fast(backend="torch", shared_negatives=False, epochs=1)).fit(data)
+    assert monitor_auc(emb, data.val)[1] > 0.8
+
+
+def test_callback_events_and_cancel(data: TrainingData) -> None:
+    events: list[TrainEvent] = []
+    SkipGramModel(fast()).fit(data, lambda e: events.append(e))
+    steps = [e.step for e in events]
+    assert steps == sorted(steps) and steps[-1] > 0
+    ends = [e for e in events if e.epoch_end]
+    assert [e.epoch for e in ends] == [0, 1]
+    assert all(e.auc is not None and 0.5 < e.auc_seen <= 1 for e in ends)
+    assert ends[-1].total_steps == pytest.approx(steps[-1], rel=0.05)  # estimated
+    mid = [e for e in events if not e.epoch_end]
+    assert any(e.auc is not None for e in mid)  # eval_every fired inside an epoch
+    assert all(np.isfinite(e.loss) and e.loss > 0 for e in mid)
+    assert mid[-1].loss < mid[0].loss
+    assert all(e.lr <= 0.025 and e.elapsed >= 0 for e in events)
+
+    seen: list[TrainEvent] = []
+
+    def cancel(e: TrainEvent) -> bool:
+        seen.append(e)
+        return True
+
+    emb = SkipGramModel(fast()).fit(data, cancel)
+    assert len(seen) == 1 and emb.info["training"]["cancelled"]
+    assert emb.vectors.shape == (data.n_products, 32)
+
+
+def test_deterministic_by_seed_with_one_thread(data: TrainingData) -> None:
+    s = fast(threads=1, epochs=1, eval_every=0)
+    v1 = SkipGramModel(s).fit(data).vectors
+    v2 = SkipGramModel(s).fit(data).vectors
+    v3 = SkipGramModel(s.replace(seed=1)).fit(data).vectors
+    np.testing.assert_array_equal(v1, v2)
+    assert not np.allclose(v1, v3)
+
+
+def test_lr_schedules_and_validation() -> None:
+    lin = SkipGramSettings(epochs=2)
+    assert lr_at(lin, 0, 0.0) == pytest.approx(0.025)
+    assert lr_at(lin, 1, 1.0) == pytest.approx(lin.min_alpha)
+    cos = SkipGramSettings(lr_schedule="cosine-restart")
+    assert lr_at(cos, 3, 0.0) == pytest.approx(0.025)  # restarts every epoch
+    assert lr_at(cos, 3, 1.0) == pytest.approx(cos.min_alpha)
+    with pytest.raises(SettingsError, match="backend"):
+        SkipGramSettings(backend="gpu")
+    with pytest.raises(SettingsError, match="lr_schedule"):
+        SkipGramSettings(lr_schedule="step")
