@@ -19,7 +19,7 @@ from recsys_core.progress import Progress, report
 from recsys_core.settings import Settings, require
 from recsys_core.walks._rng import seed_state
 from recsys_core.walks.first_order import build_alias_tables, first_order_pass
-from recsys_core.walks.node2vec import node2vec_pass, row_totals
+from recsys_core.walks.node2vec import build_edge_set, node2vec_pass, row_totals
 
 logger = logging.getLogger(__name__)
 
@@ -147,7 +147,9 @@ def generate_walks(
     if n_start == 0:
         return walks
     threshold, alias = build_alias_tables(indptr, data)
-    totals = None if settings.first_order else row_totals(indptr, data)
+    if not settings.first_order:
+        totals = row_totals(indptr, data)
+        edges = build_edge_set(indptr, indices)
     state = seed_state(settings.seed)
     inv_p, inv_q = 1.0 / float(settings.p), 1.0 / float(settings.q)
     kind = "first-order" if settings.first_order else f"node2vec p={settings.p} q={settings.q}"
@@ -165,6 +167,7 @@ def generate_walks(
                 threshold,
                 alias,
                 totals,
+                edges,
                 starts,
                 inv_p,
                 inv_q,
