@@ -3,6 +3,7 @@
     python -m bench.training --preset electronics --epochs 1     # the method's scale
     python -m bench.training --preset default                    # ~20k products, quick
     python -m bench.training --products 50000 --backends numba torch --json
+    python -m bench.training --side-info --meta-coverage 1.0 --side-signal 0.9 --epochs 5
 
 Builds the synthetic dataset, splits it (67/33, ``SplitSettings()``), builds the train
 graph and 10 walks of 10 per product, then trains gensim (sg=1, dim 128, window 5,
@@ -21,6 +22,10 @@ Columns:
 * ``auc_all`` / ``auc_seen``: cosine on all validation pairs (products without a vector get
   the median score, the method's policy) and on pairs of two seen products.
 * ``vs_gensim``: gensim's seconds / ours (above 1 = we are faster).
+
+``--side-info`` instead trains sgns, sgns-side-mean, eges and eges-skip-missing on the same
+walks and prints AUC all / seen / unseen (pairs with at least one product without a train
+pair; cold-start vectors for the side-info models, the median policy for plain sgns).
 """
 
 from __future__ import annotations
@@ -46,9 +51,22 @@ def _cpu() -> float:
     return r.ru_utime + r.ru_stime
 
 
-def prepare(preset: str, products: int | None) -> tuple[TrainingData, dict]:
+def prepare(
+    preset: str,
+    products: int | None,
+    meta_coverage: float | None = None,
+    side_signal: float | None = None,
+) -> tuple[TrainingData, dict]:
     t0 = time.perf_counter()
-    dataset, _ = load_dataset(DatasetSettings(source="synthetic", preset=preset, products=products))
+    dataset, _ = load_dataset(
+        DatasetSettings(
+            source="synthetic",
+            preset=preset,
+            products=products,
+            meta_coverage=meta_coverage,
+            side_signal=side_signal,
+        )
+    )
     split = split_pairs(dataset.pairs, dataset.n_products, SplitSettings())
     graph = build_graph(dataset.n_products, *split.train_arrays())
     walks = generate_walks(graph, WalkSettings(walks_per_node=10, length=10))
@@ -121,6 +139,39 @@ def _warm_up(data: TrainingData, backends: list[str]) -> None:
         SkipGramModel(SkipGramSettings(epochs=1, backend=backend, eval_every=0)).fit(small)
 
 
+def run_side_info(data: TrainingData, epochs: int, threads: int) -> dict:
+    from recsys_core.models.side_info import (
+        EgesModel,
+        EgesSkipMissingModel,
+        SideInfoSettings,
+        SideMeanModel,
+    )
+
+    val = data.val
+    unseen = ~val["seen"].to_numpy()
+    rows = {}
+    for model in (SkipGramModel, SideMeanModel, EgesModel, EgesSkipMissingModel):
+        cls = SkipGramSettings if model is SkipGramModel else SideInfoSettings
+        t0 = time.perf_counter()
+        emb = model(cls(epochs=epochs, threads=threads, eval_every=0)).fit(data)
+        seconds = time.perf_counter() - t0
+        auc, auc_seen = monitor_auc(emb, val)
+        # unseen-involving pairs: the same median policy for unusable products
+        auc_unseen = monitor_auc(emb, val[unseen].assign(seen=True))[0]
+        rows[model.name] = {
+            "seconds": seconds,
+            "auc_all": auc,
+            "auc_seen": auc_seen,
+            "auc_unseen": auc_unseen,
+            "field_weights": emb.info.get("field_weights"),
+        }
+        print(
+            f"{model.name:<18}{seconds:>8.1f}{auc:>9.4f}{auc_seen:>10.4f}{auc_unseen:>12.4f}",
+            flush=True,
+        )
+    return rows
+
+
 def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--preset", default="default", help="synthetic preset")
@@ -129,10 +180,24 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--threads", type=int, default=2, help="gensim workers / our threads")
     parser.add_argument("--backends", nargs="+", default=["numba"], choices=["numba", "torch"])
     parser.add_argument("--json", action="store_true", help="print one JSON line at the end")
+    parser.add_argument("--side-info", action="store_true", help="compare side-info models")
+    parser.add_argument("--meta-coverage", type=float, default=None)
+    parser.add_argument("--side-signal", type=float, default=None)
     args = parser.parse_args(argv)
 
-    data, facts = prepare(args.preset, args.products)
+    data, facts = prepare(args.preset, args.products, args.meta_coverage, args.side_signal)
     print(f"# {json.dumps(facts)}", flush=True)
+    if args.side_info:
+        facts["unseen_val_pairs"] = int((~data.val["seen"]).sum())
+        print(f"{'model':<18}{'seconds':>8}{'auc_all':>9}{'auc_seen':>10}{'auc_unseen':>12}")
+        result = {
+            "facts": facts,
+            "epochs": args.epochs,
+            "rows": run_side_info(data, args.epochs, args.threads),
+        }
+        if args.json:
+            print(json.dumps(result, default=float))
+        return result
     _warm_up(data, args.backends)
     rows: dict[str, dict] = {}
     rows["gensim"] = run_gensim(data, args.epochs, args.threads)
