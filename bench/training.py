@@ -114,8 +114,12 @@ def run_gensim(data: TrainingData, epochs: int, workers: int) -> dict:
     return {"seconds": seconds, "cpu_s": cpu, "auc_all": auc, "auc_seen": auc_seen}
 
 
-def run_ours(data: TrainingData, epochs: int, threads: int, backend: str) -> dict:
-    settings = SkipGramSettings(epochs=epochs, threads=threads, backend=backend, eval_every=0)
+def run_ours(
+    data: TrainingData, epochs: int, threads: int, backend: str, init_scale: float = 0.5
+) -> dict:
+    settings = SkipGramSettings(
+        epochs=epochs, threads=threads, backend=backend, eval_every=0, init_scale=init_scale
+    )
     t0, c0 = time.perf_counter(), _cpu()
     emb = SkipGramModel(settings).fit(data)
     seconds, cpu = time.perf_counter() - t0, _cpu() - c0
@@ -181,6 +185,9 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--backends", nargs="+", default=["numba"], choices=["numba", "torch"])
     parser.add_argument("--json", action="store_true", help="print one JSON line at the end")
     parser.add_argument("--side-info", action="store_true", help="compare side-info models")
+    parser.add_argument(
+        "--gensim-init", action="store_true", help="also run ours with gensim's init (+-1/dim)"
+    )
     parser.add_argument("--meta-coverage", type=float, default=None)
     parser.add_argument("--side-signal", type=float, default=None)
     args = parser.parse_args(argv)
@@ -205,6 +212,8 @@ def main(argv: list[str] | None = None) -> dict:
     for backend in args.backends:
         rows[f"ours-{backend}"] = run_ours(data, args.epochs, args.threads, backend)
         print(f"# ours-{backend} done in {rows[f'ours-{backend}']['seconds']:.1f} s", flush=True)
+    if args.gensim_init:
+        rows["ours-gensim-init"] = run_ours(data, args.epochs, args.threads, "numba", 1.0)
     n_pairs = rows[f"ours-{args.backends[0]}"]["pairs"]
     g = rows["gensim"]
     print(f"{'model':<14}{'seconds':>9}{'cpu_s':>9}{'pairs/s':>11}{'auc_all':>9}"

@@ -77,6 +77,10 @@ class SkipGramSettings(Settings):
         Steps between loss reports.
     backend:
         "numba" (default, fastest) or "torch".
+    init_scale:
+        Center vectors start uniform in +-init_scale/vector_size: 0.5 is word2vec.c's and
+        the method's; gensim 4 uses 1.0. On popularity-skewed data the cosine of rarely
+        trained products depends on it.
     seed, threads:
         Seed of every draw; CPU threads (one thread = bit-for-bit reproducible).
     """
@@ -96,6 +100,7 @@ class SkipGramSettings(Settings):
     eval_every: int = 1000
     report_every: int = 50
     backend: str = "numba"
+    init_scale: float = 0.5
     seed: int = 0
     threads: int = 2
 
@@ -121,6 +126,7 @@ class SkipGramSettings(Settings):
         require(
             self.backend in BACKENDS, f"backend must be one of {BACKENDS}, got {self.backend!r}"
         )
+        require(self.init_scale > 0, f"init_scale must be > 0, got {self.init_scale}")
         require(self.seed >= 0, f"seed must be >= 0, got {self.seed}")
         require(self.threads >= 1, f"threads must be >= 1, got {self.threads}")
 
@@ -163,9 +169,12 @@ def lr_at(settings: SkipGramSettings, epoch: int, frac: float) -> float:
     return hi - (hi - lo) * progress
 
 
-def init_center_table(rows: int, dim: int, rng: np.random.Generator) -> np.ndarray:
-    """word2vec's initialisation of input vectors: uniform in +-0.5/dim."""
-    return ((rng.random((rows, dim), dtype=np.float32) - 0.5) / dim).astype(np.float32)
+def init_center_table(
+    rows: int, dim: int, rng: np.random.Generator, scale: float = 0.5
+) -> np.ndarray:
+    """Input vectors uniform in +-scale/dim (word2vec.c: 0.5, gensim 4: 1.0)."""
+    table = rng.random((rows, dim), dtype=np.float32)
+    return ((table - 0.5) * (2.0 * scale / dim)).astype(np.float32)
 
 
 def train_skipgram(
@@ -417,7 +426,7 @@ class SkipGramModel(Model):
     def fit(self, data: TrainingData, callback: Callback | None = None) -> Embeddings:
         s: SkipGramSettings = self.settings
         rng = np.random.default_rng(s.seed)
-        w_in = init_center_table(data.n_products, s.vector_size, rng)
+        w_in = init_center_table(data.n_products, s.vector_size, rng, s.init_scale)
         w_out = np.zeros((data.n_products, s.vector_size), dtype=np.float32)
         centers = CenterTables(table=w_in)
         trained = token_counts(data.walks, data.n_products) > 0 if data.walks is not None else None

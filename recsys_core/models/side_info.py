@@ -211,7 +211,7 @@ class _SideInfoModel(Model):
             if self.skip_missing:
                 slots[~known[:, j], j + 1] = -1
         n_rows = int(n + sum(nv + 1 for nv in n_values))
-        table = init_center_table(n_rows, s.vector_size, rng)
+        table = init_center_table(n_rows, s.vector_size, rng, s.init_scale)
         w_out = np.zeros((n, s.vector_size), dtype=np.float32)
         logits = np.zeros(slots.shape, dtype=np.float32)
         centers = CenterTables(table, slots, logits, self.learn_weights, s.normalise_step)
