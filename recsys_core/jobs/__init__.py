@@ -20,6 +20,7 @@ from recsys_core.jobs.api import (
     submit,
     verify,
     wait,
+    warm_up,
 )
 from recsys_core.jobs.runners import Cancelled, JobResult
 from recsys_core.jobs.store import STATUSES, RunRecord, RunStore
@@ -44,4 +45,5 @@ __all__ = [
     "submit",
     "verify",
     "wait",
+    "warm_up",
 ]

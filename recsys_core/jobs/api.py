@@ -86,6 +86,17 @@ def submit(spec: Any, store: RunStore | None = None) -> int:
     return run_id
 
 
+def warm_up(store: RunStore | None = None) -> bool:
+    """Have a worker ready: it imports the model stack now and waits for runs.
+
+    A fresh worker spends seconds importing torch and gensim before its first run; a
+    page that offers training can call this when it renders (cheap when a worker is
+    idle already), so the user's first run starts at once. The worker leaves after
+    ``RECSYS_WORKER_LINGER`` idle seconds. Returns True when it started one.
+    """
+    return _store(store).warm_up()
+
+
 def get_run(run_id: int, store: RunStore | None = None) -> RunRecord:
     """The run ``run_id`` (KeyError if there is none)."""
     return _store(store).get(run_id)

@@ -80,14 +80,18 @@ def _log_file(db_path: Path) -> Path:
 
 
 def spawn_worker(
-    db_path: Path, max_concurrent: int, owner: tuple[int | None, str | None] | None = None
+    db_path: Path,
+    max_concurrent: int,
+    owner: tuple[int | None, str | None] | None = None,
+    preload: bool = False,
 ) -> subprocess.Popen:
     """Start ``python -m recsys_core.jobs.worker`` detached from this process.
 
     The worker runs in its own session, so a Ctrl-C in the app's terminal or a browser
     refresh does not stop training; its output goes to ``<db>-workers.log``. ``owner``
     (default: this process) is recorded as the worker's starter (see
-    ``RunStore.recover`` for why).
+    ``RunStore.recover`` for why). ``preload`` imports the model stack before waiting
+    for runs (see ``jobs.warm_up``).
     """
     owner_pid, owner_token = owner or (os.getpid(), process_token(os.getpid()))
     reap()
@@ -106,7 +110,7 @@ def spawn_worker(
         str(owner_pid or 0),
         "--owner-token",
         owner_token or "",
-    ]
+    ] + (["--preload"] if preload else [])
     with open(_log_file(db_path), "ab") as out:
         child = subprocess.Popen(
             cmd,

@@ -471,9 +471,21 @@ class RunStore:
             self.start_worker()
         return changed
 
-    def start_worker(self, owner: tuple[int | None, str | None] | None = None) -> None:
+    def start_worker(
+        self, owner: tuple[int | None, str | None] | None = None, preload: bool = False
+    ) -> None:
         """Start a worker process; it exits at once if enough runs are executing."""
-        procs.spawn_worker(self.path, self.max_concurrent, owner)
+        procs.spawn_worker(self.path, self.max_concurrent, owner, preload)
+
+    def warm_up(self) -> bool:
+        """Start a preloaded idle worker unless one is idle already or all slots are busy."""
+        with self.transaction() as tx:
+            idle = self._idle_alive(tx)
+            running = tx.execute("SELECT COUNT(*) FROM runs WHERE status = 'running'").fetchone()
+        if idle or running[0] >= self.max_concurrent:
+            return False
+        self.start_worker(preload=True)
+        return True
 
     # -- writing -------------------------------------------------------------------
 
@@ -506,12 +518,12 @@ class RunStore:
             running = tx.execute("SELECT COUNT(*) FROM runs WHERE status = 'running'").fetchone()
             if running[0] >= self.max_concurrent:
                 return None
-            tx.execute("DELETE FROM idle_workers WHERE pid = ?", (pid,))
             row = tx.execute(
                 "SELECT id FROM runs WHERE status = 'queued' ORDER BY id LIMIT 1"
             ).fetchone()
             if row is None:
                 return None
+            tx.execute("DELETE FROM idle_workers WHERE pid = ?", (pid,))
             now = time.time()
             tx.execute(
                 "UPDATE runs SET status = 'running', started = ?, heartbeat = ?, pid = ?, "
