@@ -450,3 +450,47 @@ def test_real_pipeline_run_end_to_end_with_corruption_and_cli(store, monkeypatch
     assert main(["delete", str(run_id), "--json"]) == 0
     freed = json.loads(capsys.readouterr().out.strip().splitlines()[-1])["freed"]
     assert sorted(f.split("/")[0] for f in freed) == ["run", "walks"]  # dataset, split kept
+
+
+@pytest.mark.skipif(not _models_available(), reason="the model stack is missing")
+def test_stored_spec_decodes_to_the_same_settings():
+    from recsys_core.data.registry import DatasetSettings
+    from recsys_core.evaluate import EvalSettings
+    from recsys_core.jobs.specs import spec_from_dict, submission
+    from recsys_core.pipeline import RunSpec
+    from recsys_core.walks import WalkSettings
+
+    spec = RunSpec.create(
+        "gensim-sg",
+        dataset=DatasetSettings(source="synthetic", products=600, seed=3),
+        walks=WalkSettings(walks_per_node=4, length=8, p=0.5, q=2.0),
+        evaluation=EvalSettings(ranking_k=5),
+        model_params={"epochs": 2, "window": 3},
+    )
+    stored = json.loads(json.dumps(submission(spec).spec))  # what the store keeps
+    decoded = spec_from_dict(stored)
+    assert decoded == spec and decoded.key() == spec.key()
+
+
+def test_mlflow_mirror_is_off_unless_configured(monkeypatch):
+    from recsys_core.jobs import mlflow_mirror
+
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    assert mlflow_mirror.start(object()) is None
+    flat: dict = {}
+    mlflow_mirror._flatten("", {"model": "sgns", "model_params": [["epochs", 2]]}, flat)
+    assert flat == {"model": "sgns", "model_params.epochs": 2}
+
+
+def test_mlflow_mirror_logs_a_run(tmp_path, monkeypatch):
+    mlflow = pytest.importorskip("mlflow")
+    from recsys_core.jobs import mlflow_mirror
+
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", (tmp_path / "mlruns").as_uri())
+    record = type("R", (), {"id": 1, "model": "sgns", "key": "k", "spec": {"model": "sgns"}})()
+    mirror = mlflow_mirror.start(record)
+    assert mirror is not None
+    mirror.log_metrics([(0, 0, 1.0, 0.6, 0.6, 0.02, 0.1, 0)])
+    mirror.end("finished", {"auc_all": 0.7})
+    runs = mlflow.search_runs(search_all_experiments=True)
+    assert len(runs) == 1 and runs["metrics.final.auc_all"].iloc[0] == pytest.approx(0.7)
