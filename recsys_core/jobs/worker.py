@@ -261,12 +261,14 @@ class Worker:
             reporter.on_progress(0, 1, "checking cached artifacts")
             self._check_inputs(record)
             result = self.runner(record.spec, reporter.on_progress, reporter.on_event)
-            status = "cancelled" if (result.cancelled or reporter.cancel.is_set()) else "finished"
+            # A run that completed before a late cancel took effect counts as finished:
+            # its artifacts are saved and complete.
+            status = "cancelled" if result.cancelled else "finished"
             if status == "cancelled":
                 error = "cancelled during training"
         except Cancelled as exc:
             status, error = "cancelled", str(exc)
-        except Exception as exc:
+        except BaseException as exc:  # SystemExit from a library too: report, go on
             status = "failed"
             error = f"{type(exc).__name__}: {exc}\n\n{traceback.format_exc()}"
         finally:
@@ -274,8 +276,11 @@ class Worker:
             self.current = None
         summary, keys, files = None, None, []
         if status == "finished" and result is not None:
-            files = artifacts.scan(result.artifact_dirs)
-            summary, keys = result.summary, result.keys
+            try:
+                files = artifacts.scan(result.artifact_dirs)
+                summary, keys = result.summary, result.keys
+            except OSError as exc:
+                status, error = "failed", f"could not checksum the run's artifacts: {exc}"
         self.store.finish(
             record.id, status, error=error, summary=summary, keys=keys, artifacts=files
         )
