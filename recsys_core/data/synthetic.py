@@ -6,19 +6,24 @@ exactly what it would see for a real metadata file.
 
 How it is made (all vectorised numpy; one Python loop per *record* only to format lines):
 
-1. A hidden truth for every product: a leaf of a 4-level category tree, a brand (brands
-   live in a few subtrees and have Zipf popularity), a price (lognormal around a
-   leaf-specific median) and a heavy-tailed popularity (Pareto, capped).
-2. A share ``meta_coverage`` of products get a record; only records carry ``related``
+1. A hidden *product line* for every product: a micro-community of a few dozen products
+   inside a leaf of a 4-level category tree ("braided USB-C cables of one brand around
+   $10"), with a brand (brands live in a few subtrees and have Zipf popularity) and a
+   price tier. Products have a heavy-tailed popularity (Pareto, capped).
+2. Links follow lines: also_viewed mostly within the own line (substitutes; some to the
+   best sellers of the own leaf), also_bought mostly into 1-2 fixed complementary lines
+   per line (in complementary leaves; popular lines are complements of many), the partner
+   chosen within the target line by popularity; plus a small fixed share of pairs
+   (``NOISE_SHARE``) to popular products anywhere. Walks over this graph carry the
+   community structure, as on the real files.
+3. What a record *shows* (leaf path, brand, price): its line's with probability
+   ``side_signal``, a random line's otherwise. ``side_signal=0`` makes metadata pure noise
+   with respect to links while the graph keeps its structure.
+4. A share ``meta_coverage`` of products get a record; only records carry ``related``
    lists. Products without a record exist only as ASINs inside other products' lists,
-   exactly as in the real files.
-3. Each related entry picks its partner by the *metadata rule* with probability
-   ``side_signal`` (also_viewed: same leaf; also_bought: a complementary leaf; same brand
-   preferred; similar price; popularity-weighted within that) and by popularity alone
-   otherwise. ``side_signal=0`` makes metadata pure noise with respect to links.
-4. Every product without a record is named at least once, so the loaded catalog has
-   ``products`` products; extra entries are added in rounds until the number of distinct
-   unordered pairs reaches ``avg_degree * products / 2``.
+   exactly as in the real files. Every one of them is named at least once, so the loaded
+   catalog has ``products`` products; extra entries are added in rounds until the number
+   of distinct unordered pairs reaches ``avg_degree * products / 2``.
 """
 
 from __future__ import annotations
@@ -40,7 +45,7 @@ from recsys_core.settings import Settings, require
 log = logging.getLogger(__name__)
 
 # Bump when the generator's output changes, so cached files are not reused across versions.
-GENERATOR_VERSION = "synthetic-v1"
+GENERATOR_VERSION = "synthetic-v2"
 
 # Relationship codes inside the generator; the order is the order in a record.
 AB, AV, BT = 0, 1, 2
@@ -49,15 +54,19 @@ REL_NAMES = ("also_bought", "also_viewed", "bought_together")
 # Shape of the link model. Fixed rather than settings: they make the data look like the
 # real files; the knobs a user experiments with are in SyntheticSettings.
 ALSO_VIEWED_SHARE = 0.45  # share of forward list entries that are also_viewed
-SIBLING_LEAF_VIEW = 0.1  # also_viewed of a sibling leaf (same level 3) instead of own leaf
-SAME_LEAF_BUY = 0.2  # also_bought within the own leaf instead of a complementary one
-SAME_BRAND = 0.35  # rule-chosen partner: try the same brand first
-PRICE_WINDOW = 0.15  # rule-chosen partner: sd of the price window, share of leaf weight
+NOISE_SHARE = 0.05  # share of pairs to a product anywhere, by popularity alone
+LINE_HUB_EXPONENT = 1.5  # complementary lines are picked by line popularity ** this
+WITHIN_GROUP_EXPONENT = 1.7  # partner weight within a line: popularity ** this
+COMPLEMENTS_PER_LINE = (1, 2)  # complementary lines a line picks (before symmetry)
+LEAF_VIEW = 0.1  # also_viewed of another line of the own leaf instead of the own line
+SAME_LINE_BUY = 0.1  # also_bought within the own line instead of a complementary one
 BT_COUNTS = (0.35, 0.35, 0.2, 0.1)  # bought_together list length 0..3
 BT_OUTSIDE_AB = 0.1  # share of bought_together entries not also in also_bought
 BRAND_IN_HIDDEN_TITLE = 0.5  # records without a brand field that still name it in the title
 SALES_RANK_SHARE = 0.8
 PRODUCTS_PER_LEAF = 250
+PRODUCTS_PER_LINE = 40  # mean size of a hidden product line
+LINE_SIZE_SPREAD = 0.5  # lognormal sd of line sizes
 MAX_BRANDS = 10_000  # fewer than the distinct names the syllable banks make
 MAX_LIST_ENTRIES = 150  # expected also_bought + also_viewed entries of the fullest record
 MIN_ALSO_BOUGHT = 2  # the loader's rule: records with fewer give no pairs
@@ -79,8 +88,9 @@ class SyntheticSettings(Settings):
     price_missing:
         Share of records without a ``price`` field, in [0, 1].
     side_signal:
-        Probability that a related product is chosen by the metadata rule rather than by
-        popularity alone, in [0, 1]. 0 makes metadata pure noise with respect to links.
+        Probability that a product's shown metadata (leaf, brand, price) is its hidden
+        product line's rather than a random line's, in [0, 1]. 0 makes metadata pure noise
+        with respect to links; the links keep their community structure either way.
     avg_degree:
         Target mean number of distinct partners per product after loading
         (pairs = avg_degree * products / 2). Hit exactly, unless the minimum lists (two
@@ -379,33 +389,40 @@ def _asins(rng: np.random.Generator, n: int, prefix: bytes = b"B00") -> np.ndarr
 
 @dataclasses.dataclass
 class _Truth:
-    """Hidden attributes of every product, used to generate links and records."""
+    """Hidden attributes of every product, used to generate links and records.
+
+    ``line`` is the hidden product line that drives the links; ``leaf``, ``brand`` and
+    ``price`` are what a record shows: its line's with probability ``side_signal``, a
+    random other line's otherwise.
+    """
 
     tree: _Tree
     brand_names: list[str]
-    leaf: np.ndarray  # product -> leaf
-    brand: np.ndarray  # product -> brand
-    price: np.ndarray  # product -> price (dollars)
-    tier: np.ndarray  # product -> price z-score within its leaf
+    line: np.ndarray  # product -> hidden product line
+    line_leaf: np.ndarray  # line -> leaf
+    line_brand: np.ndarray  # line -> brand
+    leaf: np.ndarray  # product -> shown leaf
+    brand: np.ndarray  # product -> shown brand
+    price: np.ndarray  # product -> shown price (dollars)
     popularity: np.ndarray  # product -> weight, heavy-tailed
     has_record: np.ndarray  # bool
-
-
-def _make_truth(s: SyntheticSettings, rng: np.random.Generator) -> _Truth:
-    n = s.products
-    tree = _build_tree(rng, int(np.clip(round(n / PRODUCTS_PER_LEAF), 40, 2400)))
-    nl = tree.n_leaves
-
-    # Leaves differ in size (lognormal shares); every leaf gets at least one product.
-    share = rng.lognormal(0.0, 0.8, nl)
-    leaf = np.concatenate([np.arange(nl), rng.choice(nl, n - nl, p=share / share.sum())]).astype(
-        np.int64
+    # Line -> complementary lines and leaf -> complementary leaves, CSR (offsets, targets).
+    complements: tuple[np.ndarray, np.ndarray] = (np.zeros(1, np.int64), np.zeros(0, np.int64))
+    leaf_complements: tuple[np.ndarray, np.ndarray] = (
+        np.zeros(1, np.int64),
+        np.zeros(0, np.int64),
     )
-    leaf = leaf[rng.permutation(n)]
 
-    # Brands: Zipf popularity; each brand lives in 1-4 level-3 subtrees, mostly in one
-    # level-2 group; every level-3 node gets at least two brands.
-    nb = int(np.clip(round(n / PRODUCTS_PER_BRAND), 20, MAX_BRANDS))
+    @property
+    def n_lines(self) -> int:
+        return len(self.line_leaf)
+
+
+def _line_brands(
+    rng: np.random.Generator, tree: _Tree, line_leaf: np.ndarray, nb: int
+) -> np.ndarray:
+    """One brand per line. Brands have Zipf popularity and live in 1-4 level-3 subtrees,
+    mostly of one level-2 group; every level-3 node has at least two brands."""
     brand_pop = 1.0 / np.arange(1, nb + 1) ** 1.1
     brand_pop = brand_pop[rng.permutation(nb)]
     n3 = int(tree.level3.max()) + 1
@@ -432,21 +449,52 @@ def _make_truth(s: SyntheticSettings, rng: np.random.Generator) -> _Truth:
     home_l3 = np.concatenate([home_l3, np.tile(np.arange(n3), 2)])
     pairs = np.unique(home_l3 * nb + home_brand)
     home_l3, home_brand = pairs // nb, pairs % nb
-    # Pick each product's brand among its level-3 node's brands, by brand popularity.
+    # Pick each line's brand among its level-3 node's brands, by brand popularity.
     hw = brand_pop[home_brand]
     cw = np.cumsum(hw)
     seg_start = np.searchsorted(home_l3, np.arange(n3 + 1))
     lo = np.where(seg_start[:-1] > 0, cw[np.maximum(seg_start[:-1] - 1, 0)], 0.0)
     hi = cw[seg_start[1:] - 1]
-    p3 = tree.level3[leaf]
-    x = lo[p3] + rng.random(n) * (hi[p3] - lo[p3])
-    brand = home_brand[np.minimum(np.searchsorted(cw, x, side="right"), len(cw) - 1)]
+    p3 = tree.level3[line_leaf]
+    x = lo[p3] + rng.random(len(line_leaf)) * (hi[p3] - lo[p3])
+    return home_brand[np.minimum(np.searchsorted(cw, x, side="right"), len(cw) - 1)]
 
-    # Prices: lognormal around a leaf median; brands sit a little above or below it.
+
+def _make_truth(s: SyntheticSettings, rng: np.random.Generator) -> _Truth:
+    n = s.products
+    tree = _build_tree(rng, int(np.clip(round(n / PRODUCTS_PER_LEAF), 40, 2400)))
+    nl = tree.n_leaves
+
+    # Product lines: leaves differ in size (lognormal shares) and hold lines of a few
+    # dozen products; every leaf has a line and every line a product.
+    n_lines = min(n, max(nl, round(n / PRODUCTS_PER_LINE)))
+    share = rng.lognormal(0.0, 0.8, nl)
+    line_leaf = np.concatenate(
+        [np.arange(nl), rng.choice(nl, n_lines - nl, p=share / share.sum())]
+    ).astype(np.int64)
+    line_leaf = np.sort(line_leaf)  # lines of a leaf are contiguous ids
+    line_w = rng.lognormal(0.0, LINE_SIZE_SPREAD, n_lines)
+    line = np.concatenate(
+        [np.arange(n_lines), rng.choice(n_lines, n - n_lines, p=line_w / line_w.sum())]
+    ).astype(np.int64)
+    line = line[rng.permutation(n)]
+
+    nb = int(np.clip(round(n / PRODUCTS_PER_BRAND), 20, MAX_BRANDS))
+    line_brand = _line_brands(rng, tree, line_leaf, nb)
+
+    # Prices: a line sits at a tier of its leaf's median (brands a little above or below);
+    # its products scatter a little around the line's price.
     leaf_median = rng.lognormal(np.log(25.0), 0.9, nl)
     brand_tilt = rng.normal(0.0, 0.2, nb)
-    tier = rng.normal(0.0, 1.0, n) + brand_tilt[brand] / 0.45
-    price = np.round(leaf_median[leaf] * np.exp(0.45 * tier), 2)
+    line_tier = rng.normal(0.0, 1.0, n_lines) + brand_tilt[line_brand] / 0.45
+    line_price = leaf_median[line_leaf] * np.exp(0.45 * line_tier)
+
+    # What records show: the own line's metadata with probability side_signal, else a
+    # random line's (the line of a random product), so the shown metadata stays coherent
+    # (brands nest in subtrees, prices fit leaves) but says nothing about the links.
+    honest = rng.random(n) < s.side_signal
+    shown = np.where(honest, line, line[rng.integers(0, n, n)])
+    price = np.round(line_price[shown] * np.exp(rng.normal(0.0, 0.2, n)), 2)
     price = np.where(price >= 5.0, np.floor(price) + 0.99, np.maximum(price, 0.5))
 
     # Popularity: Pareto tail, capped so that no product is expected to be named by more
@@ -464,90 +512,56 @@ def _make_truth(s: SyntheticSettings, rng: np.random.Generator) -> _Truth:
 
     has_record = np.zeros(n, dtype=bool)
     has_record[rng.choice(n, s.n_records, replace=False)] = True
-    return _Truth(tree, _brand_names(rng, nb), leaf, brand, price, tier, pop, has_record)
+    truth = _Truth(
+        tree=tree,
+        brand_names=_brand_names(rng, nb),
+        line=line,
+        line_leaf=line_leaf,
+        line_brand=line_brand,
+        leaf=line_leaf[shown],
+        brand=line_brand[shown],
+        price=price,
+        popularity=pop,
+        has_record=has_record,
+    )
+    truth.leaf_complements = _complement_map(rng, tree)
+    truth.complements = _complement_lines(rng, truth)
+    return truth
 
 
 # -- partner sampling ------------------------------------------------------------------
-class _LeafSampler:
-    """Popularity-weighted sampling of items, globally, within a leaf, or near a price.
+class _GroupSampler:
+    """Weighted sampling of items, globally or within a group (a line or a leaf).
 
-    Items are laid out sorted by (leaf, tier) with a cumulative weight, so a draw inside a
-    leaf is a uniform point in that leaf's weight interval, and "similar price" is a point
-    near where the source's tier would sit in the target leaf.
+    Items are laid out sorted by group with a cumulative weight, so a draw inside a group
+    is a uniform point in that group's weight interval.
     """
 
     def __init__(
-        self,
-        items: np.ndarray,
-        leaf: np.ndarray,
-        tier: np.ndarray,
-        weight: np.ndarray,
-        n_leaves: int,
-        brand: np.ndarray | None = None,
-        n_brands: int = 0,
+        self, items: np.ndarray, group: np.ndarray, weight: np.ndarray, n_groups: int
     ) -> None:
-        order = np.lexsort((tier, leaf))
+        order = np.argsort(group, kind="stable")
         self.items = items[order]
-        self.leaf = leaf[order]
-        self.tier_key = self.leaf + _squash(tier[order])
         self.cw = np.cumsum(weight[order])
         self.total = float(self.cw[-1])
-        start = np.searchsorted(self.leaf, np.arange(n_leaves + 1))
+        start = np.searchsorted(group[order], np.arange(n_groups + 1))
         self.lo = np.where(start[:-1] > 0, self.cw[np.maximum(start[:-1] - 1, 0)], 0.0)
         self.hi = np.where(start[1:] > 0, self.cw[np.maximum(start[1:] - 1, 0)], 0.0)
-        self.n_brands = n_brands
-        if brand is not None:
-            border = np.lexsort((brand, leaf))
-            self.b_items = items[border]
-            code = leaf[border] * n_brands + brand[border]
-            self.b_cw = np.cumsum(weight[border])
-            self.b_codes, first = np.unique(code, return_index=True)
-            last = np.append(first[1:], len(code)) - 1
-            self.b_lo = np.where(first > 0, self.b_cw[np.maximum(first - 1, 0)], 0.0)
-            self.b_hi = self.b_cw[last]
 
-    def _pick(self, cw: np.ndarray, items: np.ndarray, x: np.ndarray) -> np.ndarray:
-        return items[np.minimum(np.searchsorted(cw, x, side="right"), len(cw) - 1)]
+    def _pick(self, x: np.ndarray) -> np.ndarray:
+        return self.items[np.minimum(np.searchsorted(self.cw, x, side="right"), len(self.cw) - 1)]
 
     def global_(self, rng: np.random.Generator, k: int) -> np.ndarray:
-        return self._pick(self.cw, self.items, rng.random(k) * self.total)
+        return self._pick(rng.random(k) * self.total)
 
-    def in_leaf(
-        self,
-        rng: np.random.Generator,
-        leaf: np.ndarray,
-        tier: np.ndarray | None = None,
-        window: float = PRICE_WINDOW,
-    ) -> np.ndarray:
-        """One item per entry from ``leaf`` (near ``tier`` if given); global if empty."""
-        lo, hi = self.lo[leaf], self.hi[leaf]
+    def in_group(self, rng: np.random.Generator, group: np.ndarray) -> np.ndarray:
+        """One item per entry from ``group``; a global draw where the group is empty."""
+        lo, hi = self.lo[group], self.hi[group]
         span = hi - lo
-        if tier is None:
-            x = lo + rng.random(len(leaf)) * span
-        else:
-            pos = np.searchsorted(self.tier_key, leaf + _squash(tier))
-            center = np.where(pos > 0, self.cw[np.maximum(pos - 1, 0)], 0.0)
-            y = np.abs(center - lo + rng.normal(0.0, window, len(leaf)) * span)
-            y = np.abs(span - np.abs(span - y))  # reflect at both ends of the leaf
-            x = lo + np.minimum(y, span * (1 - 1e-12))
+        x = lo + rng.random(len(group)) * span
         empty = span <= 0
         x[empty] = rng.random(int(empty.sum())) * self.total
-        return self._pick(self.cw, self.items, x)
-
-    def in_leaf_brand(
-        self, rng: np.random.Generator, leaf: np.ndarray, brand: np.ndarray
-    ) -> tuple[np.ndarray, np.ndarray]:
-        """Items of ``brand`` in ``leaf``; returns (items, found) — found False: no such item."""
-        code = leaf * self.n_brands + brand
-        j = np.minimum(np.searchsorted(self.b_codes, code), len(self.b_codes) - 1)
-        found = self.b_codes[j] == code
-        x = self.b_lo[j] + rng.random(len(code)) * (self.b_hi[j] - self.b_lo[j])
-        return self._pick(self.b_cw, self.b_items, x), found
-
-
-def _squash(tier: np.ndarray) -> np.ndarray:
-    """Map a price tier to [0, 0.999) monotonically, to key (leaf, tier) as one float."""
-    return 0.999 / (1.0 + np.exp(-np.asarray(tier, dtype=np.float64)))
+        return self._pick(x)
 
 
 @dataclasses.dataclass
@@ -558,23 +572,23 @@ class _Links:
 
 
 class _LinkModel:
-    """Draws related entries for given sources by the metadata rule or by popularity."""
+    """Draws related entries along product lines: views within the line (or its leaf),
+    buys into the line's complementary lines, and a share of noise by popularity alone."""
 
     def __init__(self, s: SyntheticSettings, truth: _Truth, rng: np.random.Generator) -> None:
         self.s = s
         self.t = truth
         self.rng = rng
         n = s.products
-        tree = truth.tree
-        nl = tree.n_leaves
-        self.all = _LeafSampler(
-            np.arange(n),
-            truth.leaf,
-            truth.tier,
-            truth.popularity,
-            nl,
-            brand=truth.brand,
-            n_brands=len(truth.brand_names),
+        products = np.arange(n)
+        self.anywhere = _GroupSampler(products, truth.line, truth.popularity, truth.n_lines)
+        # Within a line the choice is sharper than popularity: a few products of a line
+        # take most of its links (hubs) and many are named once or twice, as in real lists.
+        local = truth.popularity**WITHIN_GROUP_EXPONENT
+        self.by_line = _GroupSampler(products, truth.line, local, truth.n_lines)
+        # Views beyond the own line go to the leaf's best sellers, by popularity.
+        self.by_leaf = _GroupSampler(
+            products, truth.line_leaf[truth.line], truth.popularity, truth.tree.n_leaves
         )
         rec = np.flatnonzero(truth.has_record)
         # How long a record's lists are: grows with its popularity (popular products
@@ -588,50 +602,44 @@ class _LinkModel:
             if length.max() <= cap * (1 + 1e-9):
                 break
             length = np.minimum(length, cap)
-        self.rec_sampler = _LeafSampler(rec, truth.leaf[rec], truth.tier[rec], length, nl)
-        self.complements = _complement_map(rng, tree)
-        leaves3 = np.argsort(tree.level3, kind="stable")
-        self.l3_start = np.searchsorted(tree.level3[leaves3], np.arange(tree.level3.max() + 2))
-        self.l3_leaves = leaves3
+        self.rec_by_line = _GroupSampler(rec, truth.line[rec], length, truth.n_lines)
+        self.complements = truth.complements
 
-    def _complement(self, leaf: np.ndarray) -> np.ndarray:
+    def _complement(self, line: np.ndarray) -> np.ndarray:
         offsets, targets = self.complements
-        deg = offsets[leaf + 1] - offsets[leaf]
-        pick = offsets[leaf] + (self.rng.random(len(leaf)) * deg).astype(np.int64)
-        return np.where(deg > 0, targets[np.minimum(pick, len(targets) - 1)], leaf)
+        deg = offsets[line + 1] - offsets[line]
+        pick = offsets[line] + (self.rng.random(len(line)) * deg).astype(np.int64)
+        return np.where(deg > 0, targets[np.minimum(pick, len(targets) - 1)], line)
 
-    def _sibling(self, leaf: np.ndarray) -> np.ndarray:
-        l3 = self.t.tree.level3[leaf]
-        lo, hi = self.l3_start[l3], self.l3_start[l3 + 1]
-        return self.l3_leaves[lo + (self.rng.random(len(leaf)) * (hi - lo)).astype(np.int64)]
-
-    def target_leaf(self, src_leaf: np.ndarray, rel: np.ndarray) -> np.ndarray:
-        """The leaf the metadata rule looks in: own/sibling for views, complement for buys."""
-        r = self.rng.random(len(src_leaf))
-        view = np.where(r < SIBLING_LEAF_VIEW, self._sibling(src_leaf), src_leaf)
-        buy = np.where(r < SAME_LEAF_BUY, src_leaf, self._complement(src_leaf))
-        return np.where(rel == AV, view, buy)
+    def target_line(self, line: np.ndarray, rel: np.ndarray) -> np.ndarray:
+        """The line an entry looks in: the own line for views, a complement for buys."""
+        r = self.rng.random(len(line))
+        buy = np.where(r < SAME_LINE_BUY, line, self._complement(line))
+        return np.where(rel == AV, line, buy)
 
     def partners(self, src: np.ndarray, rel: np.ndarray) -> np.ndarray:
         """One partner per (src, rel) entry."""
         t, rng = self.t, self.rng
         k = len(src)
-        by_rule = rng.random(k) < self.s.side_signal
-        dst = self.all.global_(rng, k)
-        idx = np.flatnonzero(by_rule)
-        if len(idx):
-            s = src[idx]
-            leaf = self.target_leaf(t.leaf[s], rel[idx])
-            chosen = self.all.in_leaf(rng, leaf, t.tier[s])
-            branded, found = self.all.in_leaf_brand(rng, leaf, t.brand[s])
-            use_brand = found & (rng.random(len(idx)) < SAME_BRAND)
-            dst[idx] = np.where(use_brand, branded, chosen)
+        r = rng.random(k)
+        dst = self.by_line.in_group(rng, self.target_line(t.line[src], rel))
+        # Views of the own leaf's best sellers: substitutes beyond the own line.
+        view = (rel == AV) & (r < LEAF_VIEW)
+        if view.any():
+            dst[view] = self.by_leaf.in_group(rng, t.line_leaf[t.line[src[view]]])
         return dst
+
+    def noise(self, k: int) -> _Links:
+        """``k`` entries to products anywhere, by popularity alone, from any record."""
+        rng = self.rng
+        src = self.rec_by_line.global_(rng, k)
+        rel = np.where(rng.random(k) < ALSO_VIEWED_SHARE, AV, AB).astype(np.int8)
+        return _Links(src, self.anywhere.global_(rng, k), rel)
 
     def forward(self, k: int) -> _Links:
         """``k`` entries from records chosen by list length, split into AB / AV."""
         rng = self.rng
-        src = self.rec_sampler.global_(rng, k)
+        src = self.rec_by_line.global_(rng, k)
         rel = np.where(rng.random(k) < ALSO_VIEWED_SHARE, AV, AB).astype(np.int8)
         return _Links(src, self.partners(src, rel), rel)
 
@@ -647,15 +655,41 @@ class _LinkModel:
         named = np.flatnonzero(~t.has_record)
         k = len(named)
         rel = np.where(rng.random(k) < ALSO_VIEWED_SHARE, AV, AB).astype(np.int8)
-        src = self.rec_sampler.global_(rng, k)
-        by_rule = rng.random(k) < self.s.side_signal
-        idx = np.flatnonzero(by_rule)
-        if len(idx):
-            # The complement map is symmetric, so a record in a complement of the named
-            # product's leaf has that leaf among its own complements.
-            leaf = self.target_leaf(t.leaf[named[idx]], rel[idx])
-            src[idx] = self.rec_sampler.in_leaf(rng, leaf, t.tier[named[idx]])
+        # The complement map is symmetric, so a record of a complement of the named
+        # product's line has that line among its own complements.
+        src = self.rec_by_line.in_group(rng, self.target_line(t.line[named], rel))
+        noise = rng.random(k) < NOISE_SHARE
+        src[noise] = self.rec_by_line.global_(rng, int(noise.sum()))
         return _Links(src, named, rel)
+
+
+def _complement_lines(rng: np.random.Generator, truth: _Truth) -> tuple[np.ndarray, np.ndarray]:
+    """A fixed, symmetric map line -> complementary lines, as CSR (offsets, targets).
+
+    Each line picks 1-2 lines of complementary leaves (each leaf links to one leaf of its
+    level-2 group, one of its department and one anywhere); the union is made symmetric,
+    so on average a line has about 3 complements; popular lines are picked more.
+    """
+    leaf_off, leaf_targets = truth.leaf_complements
+    nl_lines = truth.n_lines
+    per = rng.integers(COMPLEMENTS_PER_LINE[0], COMPLEMENTS_PER_LINE[1] + 1, nl_lines)
+    src = np.repeat(np.arange(nl_lines), per)
+    leaf = truth.line_leaf[src]
+    deg = leaf_off[leaf + 1] - leaf_off[leaf]
+    pick = leaf_off[leaf] + (rng.random(len(src)) * deg).astype(np.int64)
+    other = np.where(deg > 0, leaf_targets[np.minimum(pick, len(leaf_targets) - 1)], leaf)
+    # Lines of a leaf are contiguous ids: a uniform line of the target leaf.
+    # Lines of a leaf are contiguous ids; a line is picked by its total popularity
+    # (raised to LINE_HUB_EXPONENT), so popular lines complement many lines.
+    weight = np.bincount(truth.line, truth.popularity, nl_lines) ** LINE_HUB_EXPONENT
+    sampler = _GroupSampler(np.arange(nl_lines), truth.line_leaf, weight, truth.tree.n_leaves)
+    dst = sampler.in_group(rng, other)
+    keep = src != dst
+    a = np.concatenate([src[keep], dst[keep]])
+    b = np.concatenate([dst[keep], src[keep]])
+    code = np.unique(a * nl_lines + b)
+    a, b = code // nl_lines, code % nl_lines
+    return np.searchsorted(a, np.arange(nl_lines + 1)), b
 
 
 def _complement_map(rng: np.random.Generator, tree: _Tree) -> tuple[np.ndarray, np.ndarray]:
@@ -743,7 +777,9 @@ def _generate_links(
     target = s.target_pairs
     # A first batch aimed below the target, then top-ups: the share of entries that
     # become new pairs depends on every setting, so it is measured rather than guessed.
-    base = _concat([model.minimum_lists(), model.seeds()])
+    # Noise is a fixed number of entries, not a share of every batch: structured entries
+    # repeat pairs and noise hardly does, so a per-entry share would grow with top-ups.
+    base = _concat([model.minimum_lists(), model.seeds(), model.noise(round(NOISE_SHARE * target))])
     first_k = max(0, int(target * 0.95) - len(base.src))
     first = _concat([base, model.forward(first_k)])
     entries = _ensure_min_also_bought(model, _unique_sorted(_entry_codes(first, n)))
@@ -778,7 +814,7 @@ def _ensure_min_also_bought(model: _LinkModel, entries: np.ndarray) -> np.ndarra
             break
         src = np.repeat(short, MIN_ALSO_BOUGHT)
         rel = np.full(len(src), AB, dtype=np.int8)
-        extra = _Links(src, model.all.global_(model.rng, len(src)), rel)
+        extra = _Links(src, model.anywhere.global_(model.rng, len(src)), rel)
         entries = _merge_unique(entries, _entry_codes(extra, n))
     return entries
 
@@ -940,9 +976,11 @@ def generate_records(
 ) -> tuple[Iterator[dict], dict]:
     """The catalog's records (lazily) and a summary of what was generated.
 
-    The summary holds the hidden truth per ASIN-ordered product for tests and diagnostics:
-    ``asins``, ``leaf``, ``brand``, ``price``, ``has_record`` (numpy arrays) and ``links``
-    (entries before the loader's pair merge).
+    The summary holds the truth per generator product (``asins[i]`` is product i's ASIN)
+    for tests and diagnostics: ``asins``, the shown ``leaf``, ``brand``, ``price``,
+    ``has_record``, the hidden ``line`` (product -> line), ``line_leaf`` (line -> leaf),
+    ``line_complements`` (CSR offsets, targets: line -> complementary lines), ``paths``,
+    ``brand_names`` and ``links`` (entries before the loader's pair merge).
     """
     rng = np.random.default_rng(settings.seed)
     report(on_progress, 0.0, 1.0, "synthetic: catalogue")
@@ -952,6 +990,9 @@ def generate_records(
     links = _generate_links(settings, truth, rng, on_progress)
     summary = {
         "asins": asins,
+        "line": truth.line,
+        "line_leaf": truth.line_leaf,
+        "line_complements": truth.complements,
         "leaf": truth.leaf,
         "brand": truth.brand,
         "brand_names": truth.brand_names,
