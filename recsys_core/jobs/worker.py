@@ -105,9 +105,15 @@ class Reporter:
     def on_progress(self, done: float, total: float, message: str) -> None:
         """Stage progress; raises :class:`Cancelled` outside training once cancelled."""
         self._progress = (done, total, message)
-        # Inside training the callback stops the model cleanly; any other stage (or the
-        # evaluation after a stopped training) is abandoned at its next report.
-        if self.cancel.is_set() and message != self._train_message:
+        # Inside training the callback stops the model cleanly (the pipeline reports
+        # "training <model>" from within the model's callback, where raising would tear
+        # through the model's own threads); any other stage, or the evaluation after a
+        # stopped training, is abandoned at its next report.
+        if (
+            self.cancel.is_set()
+            and message != self._train_message
+            and not message.startswith("training ")
+        ):
             raise Cancelled(f"cancelled during: {message}")
 
     # -- background thread -----------------------------------------------------------
