@@ -273,7 +273,7 @@ APP = """
 import sys, time
 from recsys_core import jobs
 store = jobs.RunStore(sys.argv[1])
-print(jobs.submit({"model": "fake", "artifact": "app", "steps": 150, "pause": 0.01}, store),
+print(jobs.submit({"model": "fake", "artifact": "app", "steps": 10**6, "pause": 0.01}, store),
       flush=True)
 time.sleep(120)
 """
@@ -296,7 +296,10 @@ def test_store_restart_marks_leftover_runs_interrupted(env, store):
     assert after.status == "interrupted"
     assert "restart" in after.error.lower()
     new_id = jobs.restart(run_id, reopened)
-    assert jobs.wait(new_id, timeout=30, store=reopened).status == "finished"
+    assert new_id != run_id
+    wait_for(lambda: running_with_metrics(reopened, new_id))  # runs again from the start
+    jobs.cancel(new_id, reopened)
+    assert jobs.wait(new_id, timeout=10, store=reopened).status == "cancelled"
 
 
 SUBMITTER = """
