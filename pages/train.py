@@ -16,6 +16,8 @@ st.markdown(
 
 prep = load.prepared()
 spec = state.run_spec()
+# Have a worker import the model stack while the user reads, so Start begins at once.
+runs.jobs().warm_up()
 if prep is not None:
     if spec is None:
         st.error("Fix the model settings in the sidebar to start a run.")
