@@ -57,21 +57,22 @@ def fallback_pairs(n_products: int, seed: int = 0) -> tuple[np.ndarray, np.ndarr
 def load_pairs(
     preset: str, products: int | None
 ) -> tuple[int, np.ndarray, np.ndarray, np.ndarray, str]:
-    """All pairs of the synthetic preset (or the fallback graph) and a description."""
-    try:
-        import dataclasses
+    """All pairs of the synthetic preset (or the fallback graph) and a description.
 
-        from recsys_core.data.synthetic import PRESETS, load_synthetic
+    Goes through the artifact cache (``$RECSYS_CACHE_DIR``) when the registry exists, so
+    the synthetic electronics catalog (minutes to generate) is built once.
+    """
+    try:
+        from recsys_core.data.registry import DatasetSettings, load_dataset
     except ImportError:
         n = products or FALLBACK_PRODUCTS[preset]
         a, b, w = fallback_pairs(n)
         return n, a, b, w, f"fallback power-law graph ({n:,} products)"
-    settings = PRESETS[preset]
-    if products:
-        settings = dataclasses.replace(settings, products=products)
-    dataset = load_synthetic(settings)
+    settings = DatasetSettings(source="synthetic", preset=preset, products=products)
+    dataset, hit = load_dataset(settings)
     a, b, w = dataset.pair_arrays()
-    return dataset.n_products, a, b, w, f"synthetic preset {preset!r} ({dataset.name})"
+    cached = " from cache" if hit else ""
+    return dataset.n_products, a, b, w, f"synthetic preset {preset!r} ({dataset.name}){cached}"
 
 
 def train_pairs(
