@@ -549,7 +549,7 @@ class _GroupSampler:
         self.hi = np.where(start[1:] > 0, self.cw[np.maximum(start[1:] - 1, 0)], 0.0)
 
     def _pick(self, x: np.ndarray) -> np.ndarray:
-        return self.items[np.minimum(np.searchsorted(self.cw, x, side="right"), len(self.cw) - 1)]
+        return self.items[np.minimum(_search(self.cw, x, "right"), len(self.cw) - 1)]
 
     def global_(self, rng: np.random.Generator, k: int) -> np.ndarray:
         return self._pick(rng.random(k) * self.total)
@@ -562,6 +562,17 @@ class _GroupSampler:
         empty = span <= 0
         x[empty] = rng.random(int(empty.sum())) * self.total
         return self._pick(x)
+
+
+def _search(a: np.ndarray, v: np.ndarray, side: str = "left") -> np.ndarray:
+    """``np.searchsorted(a, v)`` with ``v`` sorted first when it is long: sorted queries
+    walk ``a`` in order, about 3x faster on millions of random queries (cache misses)."""
+    if len(v) < 100_000:
+        return np.searchsorted(a, v, side=side)
+    order = np.argsort(v)
+    out = np.empty(len(v), dtype=np.int64)
+    out[order] = np.searchsorted(a, v[order], side=side)
+    return out
 
 
 @dataclasses.dataclass
@@ -823,9 +834,12 @@ def _trim(pairs: np.ndarray, extra: _Links, wanted: int, n: int) -> _Links:
     """The shortest prefix of ``extra`` that adds ``wanted`` new pairs (all if it can't)."""
     code = _pair_codes(extra, n)
     keep = extra.src != extra.dst
-    idx = np.minimum(np.searchsorted(pairs, code), max(len(pairs) - 1, 0))
-    fresh = pairs[idx] != code if len(pairs) else np.ones(len(code), dtype=bool)
     order = np.argsort(code, kind="stable")
+    # Sorted queries: the same result as searchsorted(pairs, code), several times faster.
+    idx = np.empty(len(code), dtype=np.int64)
+    idx[order] = np.searchsorted(pairs, code[order])
+    idx = np.minimum(idx, max(len(pairs) - 1, 0))
+    fresh = pairs[idx] != code if len(pairs) else np.ones(len(code), dtype=bool)
     first = np.ones(len(code), dtype=bool)
     first[order[1:]] = code[order[1:]] != code[order[:-1]]
     new = np.cumsum(fresh & first)
