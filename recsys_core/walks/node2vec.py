@@ -4,8 +4,9 @@ node2vec weighs a step cur -> x, having arrived from prev, by w(cur, x) * alpha(
 alpha = 1/p if x == prev, 1 if x is a neighbour of prev, 1/q otherwise. Precomputing
 those distributions per edge costs sum(degree^2) memory, which is what made the reference
 implementation run out of memory. Here everything stored is O(edges) (the first-order
-alias tables, row totals and a hash set of the edges): propose x from the first-order weighted distribution and accept it with
-probability alpha(x) / M (KnightKing-style rejection sampling).
+alias tables, row totals and a hash set of the edges): propose x from the first-order
+weighted distribution and accept it with probability alpha(x) / M (KnightKing-style
+rejection sampling).
 
 The envelope is M = max(1, 1/q). When 1/p > M (returning is the most likely move) the
 return edge's extra mass w(cur, prev) * (1/p - M) is sampled directly as an "outlier"
@@ -92,66 +93,6 @@ def has_edge(table: np.ndarray, n: int, u: int, v: int) -> bool:
         slot = (slot + np.uint64(1)) & mask
 
 
-@njit(cache=True, inline="always")
-def node2vec_try(
-    indptr: np.ndarray,
-    indices: np.ndarray,
-    data: np.ndarray,
-    threshold: np.ndarray,
-    alias: np.ndarray,
-    totals: np.ndarray,
-    edges: np.ndarray,
-    node: int,
-    prev: int,
-    prev_weight: float,
-    inv_p: float,
-    inv_q: float,
-    state: np.uint64,
-) -> tuple[int, float, np.uint64]:
-    """One rejection-sampling attempt for the step after ``prev -> node``.
-
-    Returns ``(next node or -1 if rejected, weight of the edge taken, state)``.
-    ``prev_weight`` is the weight of node -- prev, carried from the previous step (the
-    graph is symmetric), which saves searching node's row for prev.
-    """
-    envelope = max(1.0, inv_q)
-    outlier = 0.0
-    proposal_mass = 1.0
-    state, u = next_uniform(state)
-    if inv_p > envelope:
-        outlier = prev_weight * (inv_p - envelope)
-        proposal_mass = totals[node] * envelope
-        r = u * (proposal_mass + outlier)
-        if r < outlier:
-            return prev, prev_weight, state
-        # (r - outlier) / proposal_mass is uniform on [0, 1): reuse it to propose.
-        u = (r - outlier) / proposal_mass
-    k = draw_position(indptr, threshold, alias, node, u)
-    if k < 0:
-        return node, 0.0, state  # dead end (not on a symmetric graph): stay
-    x = indices[k]
-    # Accept with probability alpha(x) / envelope. Every alpha is at least the smallest
-    # of the three, so a draw below that accepts without asking which case x is in:
-    # with p=0.5, q=2 this skips the neighbour search for half of the proposals.
-    return_alpha = min(inv_p, envelope)
-    lowest = min(return_alpha, 1.0, inv_q)
-    if lowest >= envelope:
-        return x, data[k], state
-    state, v = next_uniform(state)
-    v *= envelope
-    if v < lowest:
-        return x, data[k], state
-    if x == prev:
-        alpha = return_alpha
-    elif has_edge(edges, indptr.shape[0] - 1, x, prev):
-        alpha = 1.0
-    else:
-        alpha = inv_q
-    if v < alpha:
-        return x, data[k], state
-    return -1, 0.0, state
-
-
 @njit(cache=True, parallel=True)
 def node2vec_pass(
     indptr: np.ndarray,
@@ -171,13 +112,28 @@ def node2vec_pass(
     """One node2vec walk from every start node into ``out``; seeding as in first order.
 
     Rejection is batched: each sweep gives every walk of the block still waiting for its
-    step one attempt, and keeps the rejected ones for the next sweep. Independent walks
-    stay interleaved (their cache misses overlap) instead of one walk looping on its own
-    rejections. A walk consumes only its own random numbers, in the same order either way.
+    step one attempt, and keeps the rejected ones for the next sweep. A sweep runs in
+    stages, each one loop over the waiting walks: propose a slot in the current row (or
+    the outlier return), resolve the slot's alias, read the neighbour and decide, probe the
+    edge set for the walks still undecided. Within a stage the memory reads of different
+    walks are independent, so the CPU overlaps their cache misses; one attempt per walk
+    from start to finish is a chain of dependent misses behind unpredictable branches,
+    which stalls it. A walk consumes only its own random numbers, in the same order either
+    way, so its path depends on neither the staging nor the thread count.
     """
     n = starts.shape[0]
     length = out.shape[1]
+    n_nodes = indptr.shape[0] - 1
     n_blocks = (n + BLOCK - 1) // BLOCK
+    envelope = max(1.0, inv_q)
+    has_outlier = inv_p > envelope
+    excess = inv_p - envelope  # outlier mass per unit weight of the return edge
+    return_alpha = min(inv_p, envelope)
+    # Below the smaller of the two non-return alphas a proposal other than prev is accepted
+    # without the neighbour test (with p=0.5, q=2: half of them).
+    sure = min(1.0, inv_q)
+    always = return_alpha >= envelope and sure >= envelope  # p = q = 1: no rejection
+    mask = np.uint64(edges.shape[0] - 1)
     for block in prange(n_blocks):
         b0 = block * BLOCK
         b1 = min(n, b0 + BLOCK)
@@ -185,6 +141,14 @@ def node2vec_pass(
         states = np.empty(size, dtype=np.uint64)
         weights = np.zeros(size, dtype=np.float64)  # weight of each walk's last edge
         pending = np.empty(size, dtype=np.int64)
+        position = np.empty(size, dtype=np.int64)  # proposed edge; -1 return, -2 stay
+        fraction = np.empty(size, dtype=np.float64)
+        proposal = np.empty(size, dtype=np.int32)
+        probe_walk = np.empty(size, dtype=np.int64)
+        probe_edge = np.empty(size, dtype=np.int64)
+        probe_draw = np.empty(size, dtype=np.float64)
+        probe_key = np.empty(size, dtype=np.int64)
+        probe_slot = np.empty(size, dtype=np.uint64)
         for j in range(size):
             i = b0 + j
             state = walk_state(seed_state, first_walk + i)
@@ -205,30 +169,99 @@ def node2vec_pass(
                 pending[j] = j
             n_pending = size
             while n_pending > 0:
+                # Stage 1: a slot in the current node's row, or the outlier return.
+                for t in range(n_pending):
+                    j = pending[t]
+                    node = out[b0 + j, step - 1]
+                    state, u = next_uniform(states[j])
+                    states[j] = state
+                    lo = indptr[node]
+                    degree = indptr[node + 1] - lo
+                    if has_outlier:
+                        outlier = weights[j] * excess
+                        proposal_mass = totals[node] * envelope
+                        r = u * (proposal_mass + outlier)
+                        if r < outlier:
+                            position[t] = -1
+                            continue
+                        # (r - outlier) / proposal_mass is uniform on [0, 1): propose with it.
+                        u = (r - outlier) / proposal_mass
+                    if degree == 0:
+                        position[t] = -2  # dead end (not on a symmetric graph): stay
+                        continue
+                    x = u * degree
+                    s = int(x)
+                    if s >= degree:  # u * degree rounded up to degree
+                        s = degree - 1
+                    position[t] = lo + s
+                    fraction[t] = x - s
+                # Stage 2: the slot or its alias (a first-order weighted proposal).
+                for t in range(n_pending):
+                    k = position[t]
+                    if k >= 0 and fraction[t] >= threshold[k]:
+                        k = alias[k]
+                        position[t] = k
+                    if k >= 0:
+                        proposal[t] = indices[k]
+                # Stage 3: accept with probability alpha(x) / envelope where the answer is
+                # known without the edge set; queue the others for stage 4.
                 kept = 0
+                probes = 0
                 for t in range(n_pending):
                     j = pending[t]
                     i = b0 + j
-                    nxt, weight, state = node2vec_try(
-                        indptr,
-                        indices,
-                        data,
-                        threshold,
-                        alias,
-                        totals,
-                        edges,
-                        np.int64(out[i, step - 1]),
-                        np.int64(out[i, step - 2]),
-                        weights[j],
-                        inv_p,
-                        inv_q,
-                        states[j],
-                    )
+                    k = position[t]
+                    if k == -1:
+                        out[i, step] = out[i, step - 2]  # weights[j] is w(cur, prev) already
+                        continue
+                    if k == -2:
+                        out[i, step] = out[i, step - 1]
+                        weights[j] = 0.0
+                        continue
+                    x = proposal[t]
+                    if always:
+                        out[i, step] = x
+                        weights[j] = data[k]
+                        continue
+                    state, v = next_uniform(states[j])
                     states[j] = state
-                    if nxt < 0:
+                    v *= envelope
+                    prev = out[i, step - 2]
+                    if x == prev:
+                        accept = v < return_alpha
+                    elif v < sure:
+                        accept = True
+                    else:
+                        key = np.int64(min(x, prev)) * n_nodes + max(x, prev)
+                        probe_walk[probes] = j
+                        probe_edge[probes] = k
+                        probe_draw[probes] = v
+                        probe_key[probes] = key
+                        probe_slot[probes] = mix64(np.uint64(key)) & mask
+                        probes += 1
+                        continue
+                    if accept:
+                        out[i, step] = x
+                        weights[j] = data[k]
+                    else:
                         pending[kept] = j
                         kept += 1
+                # Stage 4: is x a neighbour of prev (alpha 1) or not (alpha 1/q)?
+                for t in range(probes):
+                    key = probe_key[t]
+                    s = probe_slot[t]
+                    while True:
+                        value = edges[s]
+                        if value == key or value < 0:
+                            break
+                        s = (s + np.uint64(1)) & mask
+                    alpha = 1.0 if value == key else inv_q
+                    j = probe_walk[t]
+                    if probe_draw[t] < alpha:
+                        k = probe_edge[t]
+                        out[b0 + j, step] = indices[k]
+                        weights[j] = data[k]
                     else:
-                        out[i, step] = nxt
-                        weights[j] = weight
+                        pending[kept] = j
+                        kept += 1
                 n_pending = kept
