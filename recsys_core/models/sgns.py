@@ -226,10 +226,15 @@ def train_skipgram(
         order = rng.permutation(len(walks))
         epoch_pairs = 0
         loss_sum, loss_cnt = 0.0, 0
+        epoch_loss_sum, epoch_loss_cnt = 0.0, 0
         lr = lr_at(s, epoch, 0.0)
         for start in range(0, len(walks), chunk_walks):
             chunk = walks[order[start : start + chunk_walks]]
             c, x = skipgram_pairs(chunk, s.window, rng, keep, s.reduced_window)
+            if total_steps is None:
+                # first chunk: extrapolate, so progress bars have a total from the start
+                per_epoch = len(c) * len(walks) / max(len(chunk), 1)
+                total_steps = max(1, int(per_epoch * s.epochs) // s.batch_size)
             f0 = start / len(walks)
             f1 = min(len(walks), start + chunk_walks) / len(walks)
             for lo in range(0, len(c), slice_pairs):
@@ -249,6 +254,8 @@ def train_skipgram(
                     last_eval_step = new_step
                 step = new_step
                 loss = loss_sum / loss_cnt if loss_cnt else float("nan")
+                epoch_loss_sum += loss_sum
+                epoch_loss_cnt += loss_cnt
                 loss_sum, loss_cnt = 0.0, 0
                 event = TrainEvent(
                     step, epoch, loss, lr, clock(), auc, auc_seen, False, total_steps
@@ -260,10 +267,12 @@ def train_skipgram(
                 break
         if cancelled:
             break
-        if total_steps is None:
-            total_steps = max(1, epoch_pairs // s.batch_size) * s.epochs
+        # the epoch's real size refines the estimate for the epochs still to come
+        steps_per_epoch = max(1, epoch_pairs // s.batch_size)
+        total_steps = max(step, step + steps_per_epoch * (s.epochs - epoch - 1))
         auc, auc_seen = evaluate()
-        event = TrainEvent(step, epoch, float("nan"), lr, clock(), auc, auc_seen, True, total_steps)
+        epoch_loss = epoch_loss_sum / epoch_loss_cnt if epoch_loss_cnt else float("nan")
+        event = TrainEvent(step, epoch, epoch_loss, lr, clock(), auc, auc_seen, True, total_steps)
         if emit(event):
             cancelled = True
             break
@@ -420,7 +429,7 @@ class SkipGramModel(Model):
     """Plain skip-gram with negative sampling on walks (the method's PyTorch word2vec)."""
 
     name = "sgns"
-    label = "PyTorch skip-gram"
+    label = "Skip-gram, ours (numba; torch backend too)"
     settings_cls = SkipGramSettings
 
     def fit(self, data: TrainingData, callback: Callback | None = None) -> Embeddings:
@@ -436,3 +445,16 @@ class SkipGramModel(Model):
 
         facts = train_skipgram(data, s, centers, w_out, current, callback, rng)
         return Embeddings(vectors=w_in.copy(), trained=trained, info={"training": facts})
+
+
+class Node2VecModel(SkipGramModel):
+    """node2vec: the same skip-gram on second-order walks biased by return p, in-out q.
+
+    The run's walks default to p=0.5 (return often) and q=2 (stay local, BFS-like), the
+    setting the reference implementation could not finish at electronics scale.
+    """
+
+    name = "node2vec"
+    label = "node2vec (p/q walks + skip-gram)"
+    walk_p = 0.5
+    walk_q = 2.0
