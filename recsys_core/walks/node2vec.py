@@ -198,13 +198,17 @@ def node2vec_pass(
                 # Stage 2: the slot or its alias (a first-order weighted proposal).
                 for t in range(n_pending):
                     k = position[t]
-                    if k >= 0 and fraction[t] >= threshold[k]:
-                        k = alias[k]
-                        position[t] = k
+                    if k >= 0:
+                        other = alias[k]  # read with threshold[k], not after it
+                        if fraction[t] >= threshold[k]:
+                            position[t] = other
+                # Stage 3: the proposed neighbours.
+                for t in range(n_pending):
+                    k = position[t]
                     if k >= 0:
                         proposal[t] = indices[k]
-                # Stage 3: accept with probability alpha(x) / envelope where the answer is
-                # known without the edge set; queue the others for stage 4.
+                # Stage 4: accept with probability alpha(x) / envelope where the answer is
+                # known without the edge set; queue the others for stage 5.
                 kept = 0
                 probes = 0
                 for t in range(n_pending):
@@ -246,7 +250,7 @@ def node2vec_pass(
                     else:
                         pending[kept] = j
                         kept += 1
-                # Stage 4: is x a neighbour of prev (alpha 1) or not (alpha 1/q)?
+                # Stage 5: is x a neighbour of prev (alpha 1) or not (alpha 1/q)?
                 for t in range(probes):
                     key = probe_key[t]
                     s = probe_slot[t]
