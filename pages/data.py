@@ -55,7 +55,7 @@ if prep is not None:
     )
     if len(view.skipped):
         st.caption("First skipped lines and why:")
-        st.dataframe(view.skipped, hide_index=True)
+        fmt.show(view.skipped)
     with st.expander("coverage table"):
         st.dataframe(
             fmt.percent_columns(view.coverage, ["share of all", "share of records"]),

@@ -5,7 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from recsys_core.explore import graph_view
-from ui import cached, charts, load
+from ui import cached, charts, fmt, load
 
 st.title("Graph")
 st.markdown(
@@ -40,4 +40,8 @@ if prep is not None:
             st.plotly_chart(
                 charts.ego_network(view.nodes, view.edges, view.center), key="graph.ego"
             )
-            st.dataframe(view.nodes.drop(columns=["label"]), hide_index=True)
+            st.markdown("**Products in the ego network** (the chosen product first)")
+            fmt.show(
+                view.nodes.drop(columns=["label"]),
+                column_config={"price": st.column_config.TextColumn("price", alignment="right")},
+            )

@@ -6,8 +6,9 @@ import time
 
 import streamlit as st
 
+from recsys_core.explore import product_details
 from recsys_core.similar import neighbours_frame, overlap
-from ui import load, runs
+from ui import fmt, load, runs
 
 st.title("Neighbours")
 st.markdown(
@@ -23,15 +24,20 @@ if prep is not None:
     if chosen and product is not None:
         seen = prep.split.seen_products
         products = prep.dataset.products
-        st.caption(
-            f"{products['asin'].iloc[product]} is "
-            + ("**seen** in training." if seen[product] else "**unseen** (no train pair).")
+        me = product_details(products, [product]).iloc[0]
+        st.markdown(
+            f"**{fmt.md(me['asin'])}** · {fmt.md(me['title'])}  \n"
+            + " · ".join(fmt.md(me[c]) for c in ("brand", "category", "price"))
+            + " · "
+            + ("**seen** in training" if seen[product] else "**unseen** (no train pair)")
         )
-        columns = st.columns(len(chosen))
+        # One full-width table per run (title, brand, category and price all readable);
+        # the overlap table below compares the lists.
         lists = {}
-        for column, record in zip(columns, chosen, strict=True):
-            with column:
-                st.subheader(runs.label(record))
+        for record in chosen:
+            with st.container():
+                st.subheader(runs.short_label(record))
+                st.caption(runs.label(record, status=False))
                 index = runs.neighbour_index(record)
                 emb = runs.outcome(record).embeddings
                 if not index.has_vector(product):
@@ -47,17 +53,21 @@ if prep is not None:
                     index, products, product, k, seen=seen, cold_start=emb.cold_start
                 )
                 st.caption(f"lookup {1000 * (time.perf_counter() - start):.0f} ms")
-                lists[runs.label(record)] = frame["product"].to_numpy()
-                shown = frame.drop(columns=["product"]).rename(columns={"cat_3": "category"})
-                shown = shown.drop(columns=[c for c in ("cat_1", "cat_2") if c in shown])
-                st.dataframe(
+                lists[runs.short_label(record)] = frame["product"].to_numpy()
+                # Title, brand, deepest category and price as text, "—" where missing.
+                details = product_details(products, frame["product"].to_numpy())
+                shown = frame[["rank"]].join(details)
+                for col in ("similarity", "seen", "cold_start"):
+                    if col in frame:
+                        shown[col.replace("_", " ")] = frame[col].to_numpy()
+                fmt.show(
                     shown,
-                    hide_index=True,
                     column_config={
                         "similarity": st.column_config.ProgressColumn(
                             "similarity", min_value=-1.0, max_value=1.0, format="%.3f"
                         ),
-                        "price": st.column_config.NumberColumn("price", format="$%.2f"),
+                        "price": st.column_config.TextColumn("price", alignment="right"),
+                        "title": st.column_config.TextColumn("title", width="large"),
                     },
                 )
         if len(lists) > 1:

@@ -6,7 +6,7 @@ import streamlit as st
 
 from recsys_core import side_info_study as study
 from recsys_core.pipeline import RunSpec
-from ui import charts, load, runs, state
+from ui import charts, fmt, load, runs, state
 
 st.title("Side information")
 st.markdown(
@@ -44,7 +44,11 @@ if prep is not None:
             st.info("Click **Train the three models** to compare them on this dataset.")
             return
         frame = study.results_frame(records)
-        st.dataframe(frame.drop(columns=["method"]), hide_index=True)
+        fmt.show(
+            frame.drop(columns=["method"]),
+            formats={"coverage": "{:.0%}", "AUC all": "{:.4f}", "AUC seen": "{:.4f}",
+                     "AUC unseen": "{:.4f}"},
+        )  # fmt: skip
         for r in records:
             if r.status == "failed":
                 st.error(f"Run {r.id} ({r.model}) failed: {r.error}")

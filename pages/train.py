@@ -5,7 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from recsys_core.settings import SettingsError
-from ui import charts, load, runs, state
+from ui import charts, fmt, load, runs, state
 
 st.title("Train")
 st.markdown(
@@ -43,19 +43,24 @@ if prep is not None:
             # After a browser refresh: follow the newest active run, else the newest run.
             active = [r.id for r in records if r.active]
             wanted = active[0] if active else records[0].id
+        # The statuses are part of the key: when one changes the live part reruns the page
+        # and the picker is drawn anew, so its labels never show a stale status.
+        statuses = "".join(r.status[0] for r in records)
         watched = st.selectbox(
             "run to watch",
             list(by_id),
             index=list(by_id).index(wanted),
             format_func=lambda i: runs.label(by_id[i]),
-            key=f"train.pick.{wanted}",
+            key=f"train.pick.{wanted}.{statuses}",
         )
         st.session_state["train.watch"] = watched
         active_now = by_id[watched].active
 
         @st.fragment(run_every=1.0 if active_now else None)
-        def live(run_id: int, was_active: bool) -> None:
+        def live(run_id: int, was_active: bool, status_drawn: str) -> None:
             record = runs.jobs().get_run(run_id)
+            if record.status != status_drawn:
+                st.rerun()  # the whole page, so the picker and run list show the new status
             frame = runs.jobs().metrics(run_id)
             cols = st.columns([3, 1, 1, 1])
             with cols[0]:
@@ -105,12 +110,11 @@ if prep is not None:
             if was_active and not record.active:
                 st.rerun()  # the whole page: stop refreshing, update the run list
 
-        live(watched, active_now)
+        live(watched, active_now, by_id[watched].status)
 
         with st.expander(f"all runs on this dataset ({len(records)})"):
-            st.dataframe(
+            fmt.show(
                 runs.table(records),
-                hide_index=True,
                 column_config={
                     "progress": st.column_config.ProgressColumn(
                         "progress", min_value=0.0, max_value=1.0

@@ -6,7 +6,7 @@ import streamlit as st
 
 from recsys_core.explore import visits_vs_degree, walk_steps, walks_from
 from recsys_core.walks import WalkSettings
-from ui import cached, charts, forms, load
+from ui import cached, charts, fmt, forms, load
 
 st.title("Walks")
 st.markdown(
@@ -28,23 +28,39 @@ if prep is not None:
     if err1 or err2:
         st.error(err1 or err2)
     elif product is not None:
-        columns = st.columns(2)
-        for column, settings, name in (
-            (columns[0], first, "first-order (p = q = 1)"),
-            (columns[1], biased, f"node2vec (p = {p:g}, q = {q:g})"),
+        # Tables full width (a walk step has six columns worth reading), the two
+        # visits-vs-degree charts side by side below them.
+        charts_row = []
+        for settings, name in (
+            (first, "first-order (p = q = 1)"),
+            (biased, f"node2vec (p = {p:g}, q = {q:g})"),
         ):
             walks = load.walks(prep, settings)
             rows = walks_from(walks, prep.graph, product, limit=int(count))
-            with column:
-                st.subheader(name)
-                if not len(rows):
-                    st.warning("No walk starts here: the product has no train pair (unseen).")
-                    continue
-                steps = walk_steps(walks, prep.dataset.products, rows)
-                st.dataframe(steps.drop(columns=["product"]), hide_index=True, height=400)
-                visits = cached.memo(
-                    "visits",
-                    settings.key(prep.split_key),
-                    lambda walks=walks: visits_vs_degree(walks, prep.graph),
-                )
-                st.plotly_chart(charts.visits_vs_degree(visits), key=f"walks.visits.{name}")
+            st.subheader(name)
+            if not len(rows):
+                st.warning("No walk starts here: the product has no train pair (unseen).")
+                continue
+            steps = walk_steps(walks, prep.dataset.products, rows)
+            # -1 marks "no price" in the bins; shown as a dash, not as a bin.
+            steps["price bucket"] = steps["price bucket"].where(steps["price bucket"] >= 0)
+            fmt.show(
+                steps.drop(columns=["product"]),
+                height=min(400, 38 + 35 * len(steps)),
+                column_config={
+                    "walk": st.column_config.NumberColumn("walk", width=50),
+                    "step": st.column_config.NumberColumn("step", width=50),
+                    "title": st.column_config.TextColumn("title", width="large"),
+                    "price": st.column_config.TextColumn("price", alignment="right"),
+                },
+            )
+            visits = cached.memo(
+                "visits",
+                settings.key(prep.split_key),
+                lambda walks=walks: visits_vs_degree(walks, prep.graph),
+            )
+            charts_row.append((name, visits))
+        for column, (name, visits) in zip(st.columns(2), charts_row, strict=False):
+            figure = charts.visits_vs_degree(visits)
+            figure.update_layout(title=f"Visits vs degree · {name}")
+            column.plotly_chart(figure, key=f"walks.visits.{name}")

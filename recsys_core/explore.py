@@ -19,6 +19,8 @@ from recsys_core.graph import degree, ego_network, transition_sample
 
 # Catalog fields whose coverage the Data page reports, in display order.
 META_FIELDS = ("title", "brand", "price", "cat_1", "cat_2", "cat_3", "cat_4")
+# Shown for a missing title, brand, category or price (never the word "None").
+MISSING = "—"
 
 
 def product_label(products: pd.DataFrame, product: int, width: int = 60) -> str:
@@ -41,6 +43,63 @@ def category_of(products: pd.DataFrame) -> pd.Series:
     out = products[levels[0]].astype(object)
     for col in levels[1:]:
         out = out.where(out.notna(), products[col].astype(object))
+    return out
+
+
+def _present(value: Any) -> bool:
+    """False for None, NaN (pandas 3 str columns hold NaN) and empty text."""
+    if value is None:
+        return False
+    if isinstance(value, float):
+        return not np.isnan(value)
+    if isinstance(value, str):
+        return bool(value.strip())
+    return not bool(pd.isna(value))
+
+
+def price_text(value: Any) -> str:
+    """``$12.99``, or the missing mark."""
+    try:
+        price = float(value)
+    except (TypeError, ValueError):
+        return MISSING
+    return f"${price:,.2f}" if np.isfinite(price) else MISSING
+
+
+def product_details(products: pd.DataFrame, ids: np.ndarray) -> pd.DataFrame:
+    """ASIN, title, brand, deepest category and price of ``ids`` as display text.
+
+    Missing values are the :data:`MISSING` mark; the index is ``0..len(ids)-1``.
+    """
+    ids = np.asarray(ids, dtype=np.int64)
+    part = products.iloc[ids]
+
+    def column(name: str, values: Any = None) -> list[str]:
+        if values is None:
+            if name not in part.columns:
+                return [MISSING] * len(ids)
+            values = part[name].to_numpy(dtype=object)
+        return [str(v) if _present(v) else MISSING for v in values]
+
+    prices = part["price"].to_numpy() if "price" in part.columns else [None] * len(ids)
+    return pd.DataFrame(
+        {
+            "asin": part["asin"].astype(str).to_numpy(),
+            "title": column("title"),
+            "brand": column("brand"),
+            "category": column("category", category_of(products).iloc[ids].to_numpy()),
+            "price": [price_text(v) for v in prices],
+        }
+    )
+
+
+def product_hover(products: pd.DataFrame, ids: np.ndarray, width: int = 70) -> list[str]:
+    """Hover text per product: ASIN and title on one line, brand · category · price below."""
+    details = product_details(products, ids)
+    out = []
+    for row in details.itertuples(index=False):
+        title = row.title if len(row.title) <= width else row.title[: width - 1] + "…"
+        out.append(f"<b>{row.asin}</b> · {title}<br>{row.brand} · {row.category} · {row.price}")
     return out
 
 
@@ -133,9 +192,9 @@ class GraphView:
 
     center: int
     transition: pd.DataFrame  # rows/cols ASIN, plus "rest"; rows sum to 1
-    titles: dict[str, str]  # ASIN -> title for hover text
+    titles: dict[str, str]  # ASIN -> hover text (title, brand, category, price)
     edges: pd.DataFrame  # source, target, weight (product ids)
-    nodes: pd.DataFrame  # product, asin, label, title, category, degree; center first
+    nodes: pd.DataFrame  # product, asin, label, title, brand, category, price, degree; center first
 
 
 def graph_view(
@@ -151,53 +210,46 @@ def graph_view(
     edges = ego_network(graph, center, max_neighbors=max_neighbors)
     ids = np.unique(np.concatenate([[center], edges["source"], edges["target"]])).astype(np.int64)
     ids = np.concatenate([[center], ids[ids != center]])
-    titles_col = (
-        products["title"] if "title" in products.columns else pd.Series([None] * len(products))
-    )
-    sampled = [int(np.flatnonzero(asins == a)[0]) for a in transition.index]
-    titles = {str(asins[i]): _text(titles_col.iloc[i]) for i in sampled}
+    where = {str(a): i for i, a in enumerate(asins)}
+    sampled = np.asarray([where[str(a)] for a in transition.index], dtype=np.int64)
+    titles = dict(zip(asins[sampled].astype(str), product_hover(products, sampled), strict=True))
     deg = degree(graph)
+    details = product_details(products, ids)
     nodes = pd.DataFrame(
         {
             "product": ids,
             "asin": asins[ids],
             "label": [product_label(products, i, 40) for i in ids],
-            "title": [_text(titles_col.iloc[i]) for i in ids],
-            "category": category_of(products).iloc[ids].to_numpy(),
+            "title": details["title"].to_numpy(),
+            "brand": details["brand"].to_numpy(),
+            "category": details["category"].to_numpy(),
+            "price": details["price"].to_numpy(),
             "degree": deg[ids],
         }
     )
     return GraphView(int(center), transition, titles, edges, nodes)
 
 
-def _text(value: Any) -> str:
-    return value if isinstance(value, str) and value else "(no title)"
-
-
 def walk_steps(walks: np.ndarray, products: pd.DataFrame, rows: np.ndarray) -> pd.DataFrame:
     """Walk sequences as a long table, one row per step, as the method's table shows them.
 
-    Columns: ``walk``, ``step``, ``product``, ``asin``, ``category``, ``brand``,
-    ``price bucket``, ``title``.
+    Columns: ``walk``, ``step``, ``product``, ``asin``, ``title``, ``brand``,
+    ``category``, ``price`` (display text, missing values marked) and ``price bucket``
+    (the method's bin the side-information models see; -1 for no price).
     """
     rows = np.asarray(rows, dtype=np.int64)
     chosen = np.asarray(walks)[rows]
     ids = chosen.ravel().astype(np.int64)
-    cat = category_of(products).to_numpy()
     frame = pd.DataFrame(
         {
             "walk": np.repeat(np.arange(len(rows)), chosen.shape[1]),
             "step": np.tile(np.arange(chosen.shape[1]), len(rows)),
             "product": ids,
-            "asin": products["asin"].to_numpy()[ids],
-            "category": cat[ids],
-            "brand": products["brand"].to_numpy()[ids] if "brand" in products.columns else None,
-            "price bucket": price_bucket(products["price"].to_numpy()[ids])
-            if "price" in products.columns
-            else -1,
-            "title": products["title"].to_numpy()[ids] if "title" in products.columns else None,
         }
     )
+    frame = pd.concat([frame, product_details(products, ids)], axis=1)
+    prices = products["price"].to_numpy()[ids] if "price" in products.columns else np.nan
+    frame["price bucket"] = price_bucket(np.broadcast_to(prices, ids.shape))
     return frame
 
 
@@ -242,14 +294,15 @@ def map_frame(
 ) -> pd.DataFrame:
     """Points of an embedding map with what they can be coloured by and a hover label.
 
-    Columns: ``product``, ``x``, ``y``, ``label``, ``cat_1``..``cat_3``, ``brand``,
+    Columns: ``product``, ``x``, ``y``, ``label`` (hover: ASIN, title, brand, category,
+    price), ``cat_1``..``cat_3``, ``brand``,
     ``price bucket`` (the method's bins, as text; "missing" for no price) and ``seen``
     ("seen" / "unseen").
     """
     ids = np.asarray(ids, dtype=np.int64)
     part = products.iloc[ids]
     frame = pd.DataFrame({"product": ids, "x": np.asarray(xy)[:, 0], "y": np.asarray(xy)[:, 1]})
-    frame["label"] = [product_label(products, i, 70) for i in ids]
+    frame["label"] = product_hover(products, ids)
     for col in ("cat_1", "cat_2", "cat_3", "brand"):
         if col in part.columns:
             frame[col] = part[col].to_numpy()

@@ -55,9 +55,12 @@ def _same_dataset(record: Any, prep: Any) -> bool:
         return False
 
 
-def label(record: Any) -> str:
-    """``#12 sgns ✅ AUC 0.912``: how a run is named in pickers."""
-    text = f"#{record.id} {record.model} · {record.status}"
+def label(record: Any, status: bool = True) -> str:
+    """``#12 sgns · finished AUC 0.912 (epochs=2)``: how a run is named in pickers.
+
+    ``status=False`` leaves the status out (pickers that only list finished runs).
+    """
+    text = f"#{record.id} {record.model}" + (f" · {record.status}" if status else "")
     summary = record.summary or {}
     if summary.get("auc_all") is not None:
         text += f" AUC {summary['auc_all']:.3f}"
@@ -65,6 +68,11 @@ def label(record: Any) -> str:
     if params:
         text += " (" + ", ".join(f"{k}={v}" for k, v in sorted(params.items())[:3]) + ")"
     return text
+
+
+def short_label(record: Any) -> str:
+    """``#12 sgns``: how a run is named in chart legends."""
+    return f"#{record.id} {record.model}"
 
 
 def table(records: list[Any]) -> pd.DataFrame:
@@ -76,7 +84,8 @@ def table(records: list[Any]) -> pd.DataFrame:
                 "run": r.id,
                 "model": r.model,
                 "status": r.status,
-                "progress": r.progress if r.active else (1.0 if r.status == "finished" else None),
+                # A number in every row: the progress bar column cannot draw a gap.
+                "progress": 1.0 if r.status == "finished" else float(r.progress or 0.0),
                 "stage": r.progress_message if r.active else "",
                 "AUC all": summary.get("auc_all"),
                 "AUC seen": summary.get("auc_seen"),
@@ -106,6 +115,10 @@ def neighbour_index(record: Any) -> Any:
 def pick_finished(prep: Any, key: str, multiple: bool = False, max_default: int = 3) -> list[Any]:
     """Select box (or multiselect) of the finished runs on this dataset."""
     finished = runs_of(prep, ("finished",))
+
+    def name(run_id: int) -> str:
+        return label(by_id[run_id], status=False)
+
     if not finished:
         st.info("No finished run on this dataset yet: start one on the **Train** page.")
         return []
@@ -115,10 +128,10 @@ def pick_finished(prep: Any, key: str, multiple: bool = False, max_default: int 
             "runs",
             list(by_id),
             default=list(by_id)[:max_default],
-            format_func=lambda i: label(by_id[i]),
+            format_func=name,
             key=key,
             max_selections=max_default if max_default else None,
         )
         return [by_id[i] for i in chosen]
-    run_id = st.selectbox("run", list(by_id), format_func=lambda i: label(by_id[i]), key=key)
+    run_id = st.selectbox("run", list(by_id), format_func=name, key=key)
     return [by_id[run_id]] if run_id is not None else []
