@@ -18,7 +18,8 @@ prep = load.prepared()
 if prep is not None:
     chosen = runs.pick_finished(prep, "eval.runs", multiple=True, max_default=4)
     if chosen:
-        outcomes = {runs.label(r): runs.outcome(r) for r in chosen}
+        # Short names in legends ("#3 eges"): the picker above has the full labels.
+        outcomes = {runs.short_label(r): runs.outcome(r) for r in chosen}
         roc, thresholds, aucs = {}, {}, {}
         for name, outcome in outcomes.items():
             curves = outcome.evaluation.curves
@@ -42,7 +43,19 @@ if prep is not None:
             c for c in ("run", "model", "AUC all", "AUC seen", "AUC unseen") if c in table.columns
         ]
         shown += [c for c in table.columns if c.startswith(("HitRate", "NDCG"))] + ["minutes"]
-        st.dataframe(table[shown], hide_index=True)
+        scores = {c: "{:.4f}" for c in shown if c.startswith(("AUC", "HitRate", "NDCG"))}
+        view = table[shown].assign(**{"train time": [fmt.minutes(s) for s in table["train s"]]})
+        fmt.show(
+            view.drop(columns=["minutes"]),
+            formats=scores,
+            column_config={"train time": st.column_config.TextColumn(alignment="right")},
+        )
+        st.caption(
+            "AUC unseen: validation pairs with a product that had no train pair. Models "
+            "without side information score those at the median, so 0.5 there means "
+            '"cannot rank them"; side-information models with cold-start vectors can '
+            "do better (see **Side info**)."
+        )
         c1, c2 = st.columns(2)
         c1.download_button(
             "results as CSV",
@@ -58,11 +71,15 @@ if prep is not None:
             "text/markdown",
             key="eval.md",
         )
-        st.plotly_chart(charts.auc_overlay(aucs), key="eval.auc")
+        # Epochs, not steps: gensim counts one step per epoch, our trainers one per batch.
+        st.plotly_chart(charts.auc_overlay(aucs, x="epochs"), key="eval.auc")
 
         st.subheader("Export vectors")
         export_run = st.selectbox(
-            "run", [r.id for r in chosen], format_func=lambda i: f"run #{i}", key="eval.export"
+            "run",
+            [r.id for r in chosen],
+            format_func=lambda i: runs.label(next(r for r in chosen if r.id == i), status=False),
+            key="eval.export",
         )
         record = next(r for r in chosen if r.id == export_run)
         emb = runs.outcome(record).embeddings

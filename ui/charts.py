@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Mapping
 
+import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
@@ -20,9 +21,26 @@ def _layout(fig: go.Figure, title: str = "", height: int = 380) -> go.Figure:
         title=title or None,
         height=height,
         margin={"l": 10, "r": 10, "t": 40 if title else 10, "b": 10},
-        legend={"orientation": "h", "y": -0.18},
+        # Below the x-axis title, never on it.
+        legend={"orientation": "h", "y": -0.22, "yanchor": "top", "x": 0},
     )
     return fig
+
+
+def log_ticks(values: Iterable[float]) -> dict:
+    """Axis settings for a log axis with ticks only at powers of ten (1, 10, 100, 1,000).
+
+    Plotly's own log ticks add 2 and 5 between decades, which read as a jumble
+    ("2, 100, 5, 2, 10") on a small chart.
+    """
+    finite = [float(v) for v in values if v is not None and v > 0 and math.isfinite(v)]
+    if not finite:
+        return {"type": "log"}
+    low = math.floor(math.log10(min(finite)))
+    high = math.ceil(math.log10(max(finite)))
+    ticks = [10.0**e for e in range(low, high + 1)]
+    text = [f"{t:,.0f}" if t >= 1 else f"{t:g}" for t in ticks]
+    return {"type": "log", "tickvals": ticks, "ticktext": text}
 
 
 def degree_distribution(degrees: pd.DataFrame) -> go.Figure:
@@ -36,8 +54,8 @@ def degree_distribution(degrees: pd.DataFrame) -> go.Figure:
             hovertemplate="degree %{x}: %{y} products<extra></extra>",
         )
     )
-    fig.update_xaxes(type="log", title="degree (partners in the train graph)")
-    fig.update_yaxes(type="log", title="products")
+    fig.update_xaxes(title="degree (partners in the train graph)", **log_ticks(d["degree"]))
+    fig.update_yaxes(title="products", **log_ticks(d["products"]))
     return _layout(fig, "Degree distribution")
 
 
@@ -56,19 +74,25 @@ def bar(frame: pd.DataFrame, x: str, y: str, title: str = "", percent: bool = Fa
 
 
 def transition_heatmap(frame: pd.DataFrame, titles: Mapping[str, str]) -> go.Figure:
-    """The transition sample (rows = from, columns = to, plus "rest"); titles on hover."""
+    """The transition sample (rows = from, columns = to, plus "rest").
+
+    ``titles`` maps an ASIN to its hover text (title, brand, category, price).
+    """
     rows = list(frame.index)
     cols = list(frame.columns)
     hover = [
         [
-            f"from {r}: {titles.get(r, '')}<br>to {c}: "
-            + (titles.get(c, "") if c != "rest" else "any product outside the sample")
-            + f"<br>P = {frame.iloc[i, j]:.3f}"
+            f"P(step) = {frame.iloc[i, j]:.3f}<br><br>from {titles.get(r, r)}<br><br>to "
+            + (titles.get(c, c) if c != "rest" else "any product outside the sample")
             for j, c in enumerate(cols)
         ]
         for i, r in enumerate(rows)
     ]
-    text = [[f"{v:.2f}" if v > 0 else "" for v in row] for row in frame.to_numpy()]
+    # A small but non-zero probability must not read as "0.00".
+    text = [
+        [f"{v:.2f}" if v >= 0.005 else ("<.01" if v > 0 else "") for v in row]
+        for row in frame.to_numpy()
+    ]
     fig = go.Figure(
         go.Heatmap(
             z=frame.to_numpy(),
@@ -146,10 +170,9 @@ def ego_network(nodes: pd.DataFrame, edges: pd.DataFrame, center: int) -> go.Fig
                 "color": ["#d62728"] + ["#1f77b4"] * (len(ids) - 1),
             },
             hovertext=[
-                f"{a}<br>{t}<br>{c or ''}<br>degree {d}"
-                for a, t, c, d in zip(
-                    nodes["asin"], nodes["title"], nodes["category"], nodes["degree"], strict=True
-                )
+                f"<b>{r.asin}</b> · {r.title}<br>{r.brand} · {r.category} · {r.price}"
+                f"<br>degree {r.degree}"
+                for r in nodes.itertuples(index=False)
             ],
             hoverinfo="text",
             showlegend=False,
@@ -170,8 +193,8 @@ def visits_vs_degree(frame: pd.DataFrame) -> go.Figure:
             hovertemplate="weighted degree %{x:.1f}, visits %{y}<extra></extra>",
         )
     )
-    fig.update_xaxes(type="log", title="weighted degree")
-    fig.update_yaxes(type="log", title="visits in the walks")
+    fig.update_xaxes(title="weighted degree", **log_ticks(frame["weighted degree"]))
+    fig.update_yaxes(title="visits in the walks", **log_ticks(frame["visits"]))
     return _layout(fig, "Visits vs degree")
 
 
@@ -185,7 +208,18 @@ def training_curves(metrics: pd.DataFrame, restarts: Iterable[int] = ()) -> go.F
     )
     m = metrics
     loss = m[m["loss"].notna()] if "loss" in m else m.iloc[:0]
-    fig.add_trace(go.Scatter(x=loss["step"], y=loss["loss"], name="loss", mode="lines"), 1, 1)
+    # Epoch-end reports carry the whole epoch's mean loss: drawn as markers, since joined
+    # to the running loss they make a spike at every epoch boundary.
+    ends = loss["epoch_end"].fillna(False).astype(bool) if "epoch_end" in loss else None
+    running = loss[~ends] if ends is not None else loss
+    fig.add_trace(go.Scatter(x=running["step"], y=running["loss"], name="loss", mode="lines"), 1, 1)
+    if ends is not None and ends.any():
+        fig.add_trace(
+            go.Scatter(x=loss.loc[ends, "step"], y=loss.loc[ends, "loss"],
+                       name="epoch mean loss", mode="markers",
+                       marker={"symbol": "diamond", "size": 9, "color": PALETTE[3]}),
+            1, 1,
+        )  # fmt: skip
     auc = m[m["auc"].notna()] if "auc" in m else m.iloc[:0]
     fig.add_trace(
         go.Scatter(x=auc["step"], y=auc["auc"], name="AUC all", mode="lines+markers"), 1, 2
@@ -207,65 +241,140 @@ def training_curves(metrics: pd.DataFrame, restarts: Iterable[int] = ()) -> go.F
     return fig
 
 
-def auc_overlay(curves: Mapping[str, pd.DataFrame], column: str = "auc") -> go.Figure:
-    """AUC over steps for several runs on one chart."""
+def epochs_done(frame: pd.DataFrame, end_steps: Iterable[int] | None = None) -> pd.Series:
+    """Training progress of each row in epochs (1.0 = end of the first epoch).
+
+    Steps are not comparable between trainers (gensim reports one step per epoch, ours
+    one per batch of walks), epochs are. ``end_steps`` are the steps of the epoch ends in
+    order (default: rows flagged ``epoch_end``); rows between two ends are placed
+    linearly, rows after the last end at the first epoch's pace. NaN before any end.
+    """
+    steps = frame["step"].to_numpy(dtype=float)
+    if end_steps is None:
+        flags = frame["epoch_end"].fillna(False).astype(bool) if "epoch_end" in frame else None
+        end_steps = frame.loc[flags, "step"].tolist() if flags is not None else []
+    ends = sorted({float(s) for s in end_steps})
+    if not ends:
+        return pd.Series(float("nan"), index=frame.index)
+    if ends[0] <= 0:
+        # Steps that count epochs (gensim): step k is the end of epoch k.
+        return pd.Series(steps + 1.0, index=frame.index)
+    out = np.interp(steps, [0.0, *ends], [0.0, *range(1, len(ends) + 1)])
+    after = steps > ends[-1]
+    out[after] = len(ends) + (steps[after] - ends[-1]) / ends[0]
+    return pd.Series(out, index=frame.index)
+
+
+def auc_overlay(
+    curves: Mapping[str, pd.DataFrame], column: str = "auc", x: str = "step"
+) -> go.Figure:
+    """AUC over training for several runs on one chart.
+
+    ``x`` is "step" (runs of one trainer on the same walks) or "epochs" (any runs: see
+    :func:`epochs_done`; a frame's ``attrs["restarts"]`` gives its epoch-end steps).
+    """
     fig = go.Figure()
     for i, (name, frame) in enumerate(curves.items()):
         f = frame[frame[column].notna()] if column in frame else frame.iloc[:0]
+        xs = f["step"]
+        if x == "epochs":
+            xs = epochs_done(frame, frame.attrs.get("restarts")).loc[f.index]
         fig.add_trace(
             go.Scatter(
-                x=f["step"],
+                x=xs,
                 y=f[column],
                 name=name,
                 mode="lines+markers",
                 line={"color": PALETTE[i % len(PALETTE)]},
             )
         )
-    fig.update_xaxes(title="step")
+    fig.update_xaxes(title="epochs trained" if x == "epochs" else "step")
     fig.update_yaxes(title="validation AUC")
-    return _layout(fig, "AUC over training steps")
+    return _layout(fig, "Validation AUC during training")
+
+
+def _split_name(name: str) -> tuple[str, str]:
+    """``"#3 eges · seen"`` -> ``("#3 eges", "seen")``."""
+    run, _, part = name.rpartition(" · ")
+    return (run, part) if run else (name, "all")
+
+
+def _style_key(fig: go.Figure, entries: Iterable[tuple[str, dict]]) -> None:
+    """Grey legend-only entries that explain the line styles."""
+    for name, line in entries:
+        fig.add_trace(
+            go.Scatter(x=[None], y=[None], mode="lines", name=name,
+                       line={"color": "grey", **line}, legendgroup="_key")
+        )  # fmt: skip
+
+
+def _run_colors(curves: Mapping[str, pd.DataFrame]) -> dict[str, str]:
+    runs = list(dict.fromkeys(_split_name(n)[0] for n in curves))
+    return {r: PALETTE[i % len(PALETTE)] for i, r in enumerate(runs)}
 
 
 def roc(curves: Mapping[str, pd.DataFrame]) -> go.Figure:
+    """ROC per run; ``curves`` keys are ``"<run> · all"`` / ``"<run> · seen"``.
+
+    One legend entry per run (a click hides both of its curves); line styles in grey.
+    """
     fig = go.Figure()
-    for i, (name, frame) in enumerate(curves.items()):
-        dash = "dot" if name.endswith("seen") else "solid"
+    colors = _run_colors(curves)
+    shown: set[str] = set()
+    for name, frame in curves.items():
+        run, part = _split_name(name)
         fig.add_trace(
             go.Scatter(
-                x=frame["fpr"],
-                y=frame["tpr"],
-                name=name,
-                mode="lines",
-                line={"color": PALETTE[(i // 2) % len(PALETTE)], "dash": dash},
+                x=frame["fpr"], y=frame["tpr"], name=run, mode="lines",
+                legendgroup=run, showlegend=run not in shown,
+                line={"color": colors[run], "dash": "dot" if part == "seen" else "solid"},
+                hovertemplate=f"{run} · {part} pairs<br>FPR %{{x:.3f}}, TPR %{{y:.3f}}"
+                "<extra></extra>",
             )
-        )
+        )  # fmt: skip
+        shown.add(run)
     fig.add_trace(
-        go.Scatter(x=[0, 1], y=[0, 1], mode="lines", line={"color": "grey", "dash": "dash"},
-                   name="chance")
+        go.Scatter(x=[0, 1], y=[0, 1], mode="lines", line={"color": "lightgrey", "dash": "dash"},
+                   name="chance", hoverinfo="skip")
     )  # fmt: skip
+    _style_key(fig, (("all pairs", {}), ("seen pairs", {"dash": "dot"})))
     fig.update_xaxes(title="false positive rate", range=[0, 1])
     fig.update_yaxes(title="true positive rate", range=[0, 1])
-    return _layout(fig, "ROC", 420)
+    return _layout(fig, "ROC", 440)
 
 
 def threshold_curves(curves: Mapping[str, pd.DataFrame]) -> go.Figure:
-    """Precision and recall versus threshold (axis inverted, as in the method's plot)."""
+    """Precision and recall versus threshold (axis inverted, as in the method's plot).
+
+    ``curves`` keys are ``"<run> · all"`` / ``"<run> · seen"``. Precision is a thin line,
+    recall a thick faded one; one legend entry per run, line styles in grey.
+    """
     fig = go.Figure()
-    for i, (name, frame) in enumerate(curves.items()):
-        color = PALETTE[(i // 2) % len(PALETTE)]
-        dash = "dot" if name.endswith("seen") else "solid"
-        fig.add_trace(
-            go.Scatter(x=frame["threshold"], y=frame["precision"], name=f"precision {name}",
-                       mode="lines", line={"color": color, "dash": dash})
-        )  # fmt: skip
-        fig.add_trace(
-            go.Scatter(x=frame["threshold"], y=frame["recall"], name=f"recall {name}",
-                       mode="lines", line={"color": color, "dash": dash, "width": 3},
-                       opacity=0.6)
-        )  # fmt: skip
+    colors = _run_colors(curves)
+    shown: set[str] = set()
+    for name, frame in curves.items():
+        run, part = _split_name(name)
+        dash = "dot" if part == "seen" else "solid"
+        for metric, extra in (("precision", {}), ("recall", {"width": 4})):
+            fig.add_trace(
+                go.Scatter(
+                    x=frame["threshold"], y=frame[metric], name=run, mode="lines",
+                    legendgroup=run, showlegend=run not in shown,
+                    opacity=0.5 if metric == "recall" else 1.0,
+                    line={"color": colors[run], "dash": dash, **extra},
+                    hovertemplate=f"{run} · {metric} · {part} pairs<br>threshold %{{x:.3f}}: "
+                    "%{y:.3f}<extra></extra>",
+                )
+            )  # fmt: skip
+            shown.add(run)
+    _style_key(
+        fig,
+        (("precision", {}), ("recall", {"width": 4}), ("all pairs", {}),
+         ("seen pairs", {"dash": "dot"})),
+    )  # fmt: skip
     fig.update_xaxes(title="threshold (score)", autorange="reversed")
     fig.update_yaxes(title="precision / recall", range=[0, 1.02])
-    return _layout(fig, "Precision and recall versus threshold", 420)
+    return _layout(fig, "Precision and recall versus threshold", 440)
 
 
 def embedding_map(
