@@ -6,6 +6,7 @@ import streamlit as st
 
 from recsys_core import side_info_study as study
 from recsys_core.pipeline import RunSpec
+from recsys_core.settings import SettingsError
 from ui import charts, fmt, load, runs, state
 
 st.title("Side information")
@@ -19,20 +20,37 @@ prep = load.prepared()
 if prep is not None:
     base = state.run_spec() or RunSpec.create("sgns", dataset=state.dataset_settings())
     specs = study.comparison_specs(base)
+    shared = dict(specs[0].model_params)
+    st.caption(
+        f"On {base.dataset.describe()}"
+        + (f" · {', '.join(f'{k}={v}' for k, v in sorted(shared.items()))}" if shared else "")
+        + " (model settings from the sidebar, where a model has them)"
+    )
     c1, c2 = st.columns(2)
-    if c1.button("Train the three models", key="side.start", type="primary"):
-        study.submit_all(specs, runs.jobs().submit)
-    sweep_specs = []
-    if base.dataset.source == "synthetic":
-        sweep_specs = study.coverage_specs(base)
-        if c2.button(
-            f"Coverage sweep ({len(sweep_specs)} runs: "
-            + ", ".join(f"{c:.0%}" for c in study.COVERAGES)
-            + ")",
-            key="side.sweep",
-        ):
-            study.submit_all(sweep_specs, runs.jobs().submit)
+    try:
+        if c1.button("Train the three models", key="side.start", type="primary"):
+            study.submit_all(specs, runs.jobs().submit)
+        sweep_specs = []
+        if base.dataset.source == "synthetic":
+            sweep_specs = study.coverage_specs(base)
+            if c2.button(
+                f"Coverage sweep ({len(sweep_specs)} runs: "
+                + ", ".join(f"{c:.0%}" for c in study.COVERAGES)
+                + ")",
+                key="side.sweep",
+                help="The same three models on the built-in catalog generated at each "
+                "metadata coverage (runs already trained are reused).",
+            ):
+                study.submit_all(sweep_specs, runs.jobs().submit)
+    except (SettingsError, ValueError, OSError) as exc:
+        st.error(f"Could not start the runs: {exc}")
+        sweep_specs = []
 
+    # Cold start can only help unseen products that have some metadata: say how many.
+    products = prep.dataset.products
+    fields = [f for f in prep.dataset.side_fields if f in products.columns]
+    has_side = products[fields].notna().any(axis=1).to_numpy() if fields else None
+    unseen = ~prep.split.seen_products
     found = [r for r in study.existing_runs(specs) if r is not None]
     swept = [r for r in study.existing_runs(sweep_specs) if r is not None]
     any_active = any(r.active for r in found + swept)
@@ -49,6 +67,18 @@ if prep is not None:
             formats={"coverage": "{:.0%}", "AUC all": "{:.4f}", "AUC seen": "{:.4f}",
                      "AUC unseen": "{:.4f}"},
         )  # fmt: skip
+        if has_side is not None:
+            with_meta = int((unseen & has_side).sum())
+            st.caption(
+                f"AUC unseen: pairs with one of the {int(unseen.sum()):,} products that have "
+                f"no train pair; {with_meta:,} of them have metadata, so only those can get a "
+                "cold-start vector from side information"
+                + (
+                    " (none here: every method scores unseen pairs at the median, AUC 0.5)."
+                    if with_meta == 0
+                    else "; the others are scored at the median."
+                )
+            )
         for r in records:
             if r.status == "failed":
                 st.error(f"Run {r.id} ({r.model}) failed: {r.error}")
@@ -70,22 +100,29 @@ if prep is not None:
             weights = study.field_weights(runs.outcome(eges[0]).embeddings)
             if len(weights):
                 st.plotly_chart(
-                    charts.bar(weights, "field", "weight", "EGES: mean learned weight per field"),
+                    charts.bar(
+                        weights, "field", "weight",
+                        "EGES: mean learned weight per field (id = the product's own vector)",
+                    ),
                     key="side.weights",
+                )  # fmt: skip
+        sweep_records = [runs.jobs().get_run(i) for i in sweep_ids]
+        # Only the base coverage's runs exist until the sweep is started.
+        if len({r.key for r in sweep_records} - {r.key for r in records}):
+            st.subheader("AUC vs metadata coverage")
+            sweep = study.results_frame(sweep_records)
+            counts = sweep["status"].value_counts()
+            finished = int(counts.get("finished", 0))
+            if finished < len(sweep):
+                st.progress(
+                    finished / len(sweep),
+                    text=f"{finished} of {len(sweep)} runs finished · "
+                    + ", ".join(f"{n} {s}" for s, n in counts.items() if s != "finished"),
                 )
-        sweep = study.results_frame([runs.jobs().get_run(i) for i in sweep_ids])
-        sweep = sweep[sweep["status"] == "finished"]
-        if len(sweep):
-            st.plotly_chart(
-                charts.lines_by(
-                    sweep, "coverage", "AUC all", "label", "AUC vs metadata coverage",
-                    "metadata coverage",
-                ),
-                key="side.sweep.chart",
-            )  # fmt: skip
-        now_active = any(r.active for r in records) or any(
-            runs.jobs().get_run(i).active for i in sweep_ids
-        )
+            sweep = sweep[sweep["status"] == "finished"]
+            if len(sweep):
+                st.plotly_chart(charts.coverage_sweep(sweep), key="side.sweep.chart")
+        now_active = any(r.active for r in records + sweep_records)
         if was_active and not now_active:
             st.rerun()
 

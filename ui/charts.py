@@ -65,7 +65,11 @@ def bar(frame: pd.DataFrame, x: str, y: str, title: str = "", percent: bool = Fa
             x=frame[x],
             y=frame[y],
             text=frame[y],
-            texttemplate=("%{text:.0%}" if percent else "%{text:,}"),
+            texttemplate=(
+                "%{text:.0%}"
+                if percent
+                else ("%{text:.3f}" if pd.api.types.is_float_dtype(frame[y]) else "%{text:,}")
+            ),
         )
     )
     if percent:
@@ -433,9 +437,10 @@ def grouped_bars(frame: pd.DataFrame, x: str, ys: list[str], title: str) -> go.F
     for i, y in enumerate(ys):
         fig.add_trace(
             go.Bar(x=frame[x], y=frame[y], name=y, marker_color=PALETTE[i % len(PALETTE)],
-                   text=frame[y], texttemplate="%{text:.3f}")
+                   text=frame[y], texttemplate="%{text:.3f}", textposition="outside")
         )  # fmt: skip
     fig.update_layout(barmode="group")
+    fig.update_yaxes(range=[0, 1.1])
     return _layout(fig, title)
 
 
@@ -452,6 +457,29 @@ def lines_by(
     fig.update_xaxes(title=x_title or x)
     fig.update_yaxes(title=y)
     return _layout(fig, title)
+
+
+def coverage_sweep(frame: pd.DataFrame, by: str = "label") -> go.Figure:
+    """AUC (all, seen, unseen pairs) against metadata coverage, one line per method."""
+    panels = [c for c in ("AUC all", "AUC seen", "AUC unseen") if c in frame]
+    fig = make_subplots(rows=1, cols=len(panels), subplot_titles=panels, horizontal_spacing=0.06)
+    for i, (name, part) in enumerate(frame.groupby(by, sort=False)):
+        part = part.sort_values("coverage")
+        for col, panel in enumerate(panels, start=1):
+            fig.add_trace(
+                go.Scatter(
+                    x=part["coverage"], y=part[panel], name=str(name), mode="lines+markers",
+                    legendgroup=str(name), showlegend=col == 1,
+                    line={"color": PALETTE[i % len(PALETTE)]},
+                    hovertemplate=f"{name}<br>coverage %{{x:.0%}}: {panel} %{{y:.4f}}"
+                    "<extra></extra>",
+                ),
+                1, col,
+            )  # fmt: skip
+    fig.update_xaxes(title="metadata coverage", tickformat=".0%", range=[0, 1.05])
+    _layout(fig, "", 380)
+    fig.update_layout(margin={"l": 10, "r": 10, "t": 40, "b": 10})
+    return fig
 
 
 def empty(message: str) -> go.Figure:
