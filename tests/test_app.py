@@ -69,8 +69,9 @@ def problems(at: AppTest) -> list[str]:
 
 
 @pytest.fixture(scope="module")
-def trained() -> AppTest:
+def trained(entry: Path) -> AppTest:
     """The Train page after one small run finished (started by clicking Start)."""
+    ENTRY[:] = [entry]  # module fixtures are set up before the autouse one above
     at = fresh("pages/train.py")
     assert at.button(key="train.start").label == "Start training"
     at.number_input(key="model.sgns.epochs").set_value(1)
@@ -148,6 +149,9 @@ def test_out_of_range_setting_is_reported() -> None:
 def test_train_shows_live_metrics(trained: AppTest) -> None:
     assert len(trained.get("plotly_chart")) == 1  # loss / AUC / lr
     assert any("reports" in c.value for c in trained.caption)
+    # The picker names the run with its current status, not the one it had at Start.
+    picker = next(b for b in trained.selectbox if b.label == "run to watch")
+    assert "finished" in picker.options[0] and "queued" not in picker.options[0]
     # A refresh (a new session) reattaches to the run from the job store.
     at = fresh("pages/train.py")
     assert any(m.label == "AUC all" for m in at.metric)
@@ -180,3 +184,106 @@ def test_evaluate_has_curves_and_downloads(trained: AppTest) -> None:
     assert not problems(at)
     assert len(at.get("plotly_chart")) == 3  # ROC, thresholds, AUC over steps
     assert len(at.get("download_button")) == 4
+
+
+def _figure(at: AppTest, key: str) -> dict:
+    """The plotly figure (as a dict) of the chart drawn with ``key``."""
+    import json
+
+    for chart in at.get("plotly_chart"):
+        if chart.proto.id.endswith(key) or key in chart.proto.id:
+            return json.loads(chart.proto.spec)
+    raise AssertionError(f"no chart {key!r} among {[c.proto.id for c in at.get('plotly_chart')]}")
+
+
+def _points(values: object) -> int:
+    """How many values a figure array holds (plotly 6 writes numbers as typed arrays)."""
+    if isinstance(values, dict) and "bdata" in values:
+        import base64
+
+        import numpy as np
+
+        return len(base64.b64decode(values["bdata"])) // np.dtype(values["dtype"]).itemsize
+    return len(values)  # type: ignore[arg-type]
+
+
+def test_side_info_comparison_draws_its_charts() -> None:
+    """One click trains sgns, side-mean and EGES on the same walks; every chart has data."""
+    at = fresh("pages/side_info.py")
+    at.number_input(key="model.sgns.epochs").set_value(1)
+    at.number_input(key="model.sgns.vector_size").set_value(16)
+    at.run()
+    at.button(key="side.start").click().run()
+    deadline = time.monotonic() + 150
+    while time.monotonic() < deadline:
+        assert not problems(at), problems(at)
+        keys = " ".join(c.proto.id for c in at.get("plotly_chart"))
+        if "side.weights" in keys and "side.bars" in keys:
+            break
+        time.sleep(1)
+        at.run()
+    else:
+        pytest.fail("the three side-info runs did not finish within 150 s")
+    table = at.dataframe[0].value
+    assert set(table["label"]) == {
+        "skip-gram (no side info)",
+        "side info, equal weights",
+        "side info, learned weights (EGES)",
+    }
+    assert (table["status"] == "finished").all()
+    assert "—" not in set(table["AUC seen"])  # every run has its AUCs
+    curves = _figure(at, "side.auc")["data"]
+    assert len(curves) == 3 and all(_points(t["y"]) >= 1 for t in curves)
+    bars = _figure(at, "side.bars")["data"]
+    assert [t["name"] for t in bars] == ["AUC all", "AUC seen", "AUC unseen"]
+    assert all(_points(t["y"]) == 3 for t in bars)
+    weights = _figure(at, "side.weights")["data"][0]
+    assert weights["x"][0] == "id" and len(weights["x"]) >= 3
+    assert any("cold-start vector" in c.value for c in at.caption)
+
+
+def test_tables_never_show_none() -> None:
+    import numpy as np
+    import pandas as pd
+
+    from ui.fmt import readable
+
+    frame = pd.DataFrame(
+        {
+            "title": pd.Series(["a", None, ""], dtype="str"),
+            "price": [1.5, np.nan, 3.0],
+            "auc": [0.9, np.nan, 0.8],
+            "n": [1, 2, 3],
+        }
+    )
+    shown, config = readable(frame, {"price": "${:,.2f}"})
+    assert shown["title"].tolist() == ["a", "—", "—"]
+    assert shown["price"].tolist() == ["$1.50", "—", "$3.00"]
+    assert shown["auc"].tolist() == ["0.9000", "—", "0.8000"]
+    assert shown["n"].tolist() == [1, 2, 3]  # complete number columns stay numbers
+    assert set(config) == {"price", "auc"}
+
+
+def test_chart_helpers() -> None:
+    import pandas as pd
+
+    from ui import charts
+
+    ticks = charts.log_ticks([1, 7, 420])
+    assert ticks["tickvals"] == [1.0, 10.0, 100.0, 1000.0]
+    assert ticks["ticktext"] == ["1", "10", "100", "1,000"]
+    ours = pd.DataFrame({"step": [100, 200, 200, 300], "epoch_end": [False, False, True, False]})
+    assert charts.epochs_done(ours).tolist() == [0.5, 1.0, 1.0, 1.5]
+    gensim = pd.DataFrame({"step": [0, 1], "epoch_end": [True, True]})
+    assert charts.epochs_done(gensim).tolist() == [1.0, 2.0]
+    sweep = pd.DataFrame(
+        {
+            "label": ["a", "a", "b", "b"],
+            "coverage": [0.1, 1.0, 0.1, 1.0],
+            "AUC all": [0.8, 0.9, 0.7, 0.95],
+            "AUC seen": [0.8, 0.9, 0.7, 0.95],
+            "AUC unseen": [0.5, 0.5, 0.5, 0.9],
+        }
+    )
+    fig = charts.coverage_sweep(sweep)
+    assert len(fig.data) == 6  # two methods x three panels
