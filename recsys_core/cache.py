@@ -45,6 +45,8 @@ def atomic_path(final: Path) -> Iterator[Path]:
     tmp_path = Path(tmp)
     try:
         yield tmp_path
+        # mkstemp makes owner-only files; artifacts are ordinary files like any other
+        os.chmod(tmp_path, 0o644)
         os.replace(tmp_path, final)
     finally:
         if tmp_path.exists():
