@@ -97,7 +97,10 @@ if prep is not None:
             if len(frame):
                 restarts = frame.loc[frame["epoch_end"], "step"].tolist()
                 st.plotly_chart(
-                    charts.training_curves(frame, restarts[:-1]), key=f"train.curves.{run_id}"
+                    # The last epoch end of a finished run is the end of training, not a
+                    # boundary worth a line; while running every end so far is one.
+                    charts.training_curves(frame, restarts if record.active else restarts[:-1]),
+                    key=f"train.curves.{run_id}",
                 )
                 last = frame.iloc[-1]
                 st.caption(

@@ -98,6 +98,9 @@ def product_hover(products: pd.DataFrame, ids: np.ndarray, width: int = 70) -> l
     details = product_details(products, ids)
     out = []
     for row in details.itertuples(index=False):
+        if row.title == row.brand == row.category == row.price == MISSING:
+            out.append(f"<b>{row.asin}</b> · no metadata")
+            continue
         title = row.title if len(row.title) <= width else row.title[: width - 1] + "…"
         out.append(f"<b>{row.asin}</b> · {title}<br>{row.brand} · {row.category} · {row.price}")
     return out
