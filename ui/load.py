@@ -75,6 +75,8 @@ def product_picker(
     if not len(matches):
         if text.strip():
             st.error(f"No product matches {text.strip()!r}: check the ASIN or try part of a title.")
+        else:
+            st.info("Type an ASIN or part of a product title to pick a product.")
         return None
     choice = st.selectbox(
         f"{len(matches)} match{'es' if len(matches) != 1 else ''}"
