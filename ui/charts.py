@@ -236,7 +236,9 @@ def training_curves(metrics: pd.DataFrame, restarts: Iterable[int] = ()) -> go.F
         )
     if "lr" in m:
         fig.add_trace(go.Scatter(x=m["step"], y=m["lr"], name="lr", mode="lines"), 1, 3)
-    for step in restarts:
+    restarts = list(restarts)
+    # Beyond a dozen epochs the lines hide the curves; the epoch-mean markers remain.
+    for step in restarts if len(restarts) <= 12 else ():
         for col in (1, 2, 3):
             fig.add_vline(x=step, line={"dash": "dot", "color": "grey", "width": 1}, row=1, col=col)
     fig.update_xaxes(title="step")
