@@ -4,13 +4,11 @@ cancellation."""
 from __future__ import annotations
 
 import numpy as np
-import pandas as pd
 import pytest
+from planted import planted
 
-from recsys_core.data.dataset import pairs_from_edges
 from recsys_core.evaluate import evaluate, scoring_view
-from recsys_core.graph import build_graph
-from recsys_core.models.base import Embeddings, TrainingData
+from recsys_core.models.base import Embeddings
 from recsys_core.models.mf import (
     MatrixFactorization,
     MatrixFactorizationBias,
@@ -20,33 +18,6 @@ from recsys_core.models.mf import (
     MFSettings,
     learning_rate,
 )
-from recsys_core.split import SplitSettings, split_pairs
-
-
-def planted(n=240, clusters=8, degree=8, walks_per_node=5, seed=0):
-    """Planted-cluster graph (95% of edges inside a cluster), its split and walks."""
-    rng = np.random.default_rng(seed)
-    src = np.repeat(np.arange(n), degree // 2)
-    offset = rng.integers(1, n // clusters, len(src)) * clusters  # same cluster, other node
-    dst = np.where(rng.random(len(src)) < 0.95, (src + offset) % n, rng.integers(0, n, len(src)))
-    pairs = pairs_from_edges(src, dst, np.ones(len(src)), n)
-    split = split_pairs(pairs, n, SplitSettings(seed=seed))
-    graph = build_graph(n, *split.train_arrays())
-    try:
-        from recsys_core.walks import WalkSettings, generate_walks
-
-        walks = generate_walks(graph, WalkSettings(walks_per_node=walks_per_node, seed=seed))
-    except ImportError:  # walks package not there: plain numpy uniform walks
-        deg = np.diff(graph.indptr)
-        cur = np.repeat(np.flatnonzero(deg > 0), walks_per_node)
-        walks = np.empty((len(cur), 10), dtype=np.int32)
-        walks[:, 0] = cur
-        for t in range(1, 10):
-            cur = graph.indices[graph.indptr[cur] + (rng.random(len(cur)) * deg[cur]).astype(int)]
-            walks[:, t] = cur
-    products = pd.DataFrame({"asin": [f"A{i:04d}" for i in range(n)]})
-    data = TrainingData(n, products, (), split.train, graph, walks, split.val, split.seen_products)
-    return data, split
 
 
 @pytest.fixture(scope="module")
