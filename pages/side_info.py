@@ -24,7 +24,9 @@ if prep is not None:
     st.caption(
         f"On {base.dataset.describe()}"
         + (f" · {', '.join(f'{k}={v}' for k, v in sorted(shared.items()))}" if shared else "")
-        + " (model settings from the sidebar, where a model has them)"
+        + " (model settings from the sidebar, where a model has them). "
+        f"{specs[0].split.holdout_products:.0%} of the products are held out as new ones "
+        "(all their pairs in validation), so the unseen column measures cold start."
     )
     c1, c2 = st.columns(2)
     try:
@@ -50,7 +52,9 @@ if prep is not None:
     products = prep.dataset.products
     fields = [f for f in prep.dataset.side_fields if f in products.columns]
     has_side = products[fields].notna().any(axis=1).to_numpy() if fields else None
-    unseen = ~prep.split.seen_products
+    # the study holds some products out as new ones: count on its own split
+    study_prep = load.prepared(base.dataset, specs[0].split)
+    unseen = ~(study_prep or prep).split.seen_products
     found = [r for r in study.existing_runs(specs) if r is not None]
     swept = [r for r in study.existing_runs(sweep_specs) if r is not None]
     any_active = any(r.active for r in found + swept)

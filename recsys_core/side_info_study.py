@@ -25,6 +25,10 @@ METHOD_LABELS = {
     "eges": "side info, learned weights (EGES)",
 }
 COVERAGES = (0.1, 0.39, 0.7, 1.0)
+# Share of products held out as new (all their pairs in validation). With the method's
+# random pair split the unseen products are the rare ones, which in Amazon-like data are
+# the ones without metadata, so cold start would have nothing to work with.
+HOLDOUT_PRODUCTS = 0.05
 
 
 def _evaluation() -> Any:
@@ -38,11 +42,17 @@ def _evaluation() -> Any:
 def comparison_specs(base: RunSpec, methods: Sequence[str] = METHODS) -> list[RunSpec]:
     """One RunSpec per method, sharing ``base``'s dataset, split, walks and common settings.
 
+    The split holds out :data:`HOLDOUT_PRODUCTS` of the products as new ones unless
+    ``base`` already holds some out, so AUC on unseen pairs measures cold start.
+
     Model settings of ``base`` are carried over where the other model has a field of the
     same name (epochs, vector_size, window, ...).
     """
     walks = base.walk_settings()
     params = dict(base.model_params)
+    split = base.split
+    if split.holdout_products == 0:
+        split = dataclasses.replace(split, holdout_products=HOLDOUT_PRODUCTS)
     specs = []
     for method in methods:
         known = {f.name for f in dataclasses.fields(model_class(method).settings_cls)}
@@ -50,7 +60,7 @@ def comparison_specs(base: RunSpec, methods: Sequence[str] = METHODS) -> list[Ru
             RunSpec.create(
                 method,
                 dataset=base.dataset,
-                split=base.split,
+                split=split,
                 walks=walks,
                 model_params={k: v for k, v in params.items() if k in known},
                 evaluation=_evaluation(),

@@ -30,6 +30,13 @@ class SplitSettings(Settings):
         Negative validation pairs drawn per positive (the method: 1.0, balanced labels).
     seen_only:
         Keep only validation pairs whose two products both have a train pair.
+    holdout_products:
+        Share of products treated as new to the catalog: every pair of theirs goes to
+        validation, so they are unseen in training whatever their degree. The method's
+        random pair split makes only low-degree products unseen, and in Amazon-like data
+        those are mostly the ones without metadata; holding products out makes the
+        cold-start question (do side-information vectors rank new products?) answerable.
+        0 (the method's split) by default.
     seed:
         Seed of the split and of the negative draws.
     """
@@ -37,6 +44,7 @@ class SplitSettings(Settings):
     val_fraction: float = 0.33
     negatives_per_positive: float = 1.0
     seen_only: bool = False
+    holdout_products: float = 0.0
     seed: int = 0
 
     def validate(self) -> None:
@@ -47,6 +55,10 @@ class SplitSettings(Settings):
         require(
             0.0 < self.negatives_per_positive <= 10.0,
             f"negatives_per_positive must be in (0, 10], got {self.negatives_per_positive}",
+        )
+        require(
+            0.0 <= self.holdout_products < 0.5,
+            f"holdout_products must be in [0, 0.5), got {self.holdout_products}",
         )
         require(self.seed >= 0, f"seed must be >= 0, got {self.seed}")
 
@@ -120,7 +132,21 @@ def split_pairs(pairs: pd.DataFrame, n_products: int, settings: SplitSettings) -
     b = pairs["b"].to_numpy(np.int64)
     n_val = max(1, round(len(pairs) * settings.val_fraction))
     is_val = np.zeros(len(pairs), dtype=bool)
-    is_val[rng.choice(len(pairs), size=n_val, replace=False)] = True
+    if settings.holdout_products > 0:
+        linked = np.unique(np.concatenate([a, b]))
+        n_new = round(len(linked) * settings.holdout_products)
+        new = np.zeros(n_products, dtype=bool)
+        new[rng.choice(linked, size=n_new, replace=False)] = True
+        is_val = new[a] | new[b]
+        require(
+            is_val.sum() < len(pairs),
+            "holdout_products leaves no train pair; use a smaller share",
+        )
+    # the method's random share, drawn from the pairs not already held out
+    rest = np.flatnonzero(~is_val)
+    n_more = min(len(rest) - 1, max(0, n_val - int(is_val.sum())))
+    is_val[rng.choice(rest, size=n_more, replace=False)] = True
+    n_val = int(is_val.sum())
 
     train = pairs.loc[~is_val, ["a", "b", "weight"]].reset_index(drop=True)
     seen_products = np.zeros(n_products, dtype=bool)

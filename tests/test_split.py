@@ -78,3 +78,23 @@ def test_settings_key_is_stable_and_sensitive():
     assert SplitSettings().key("x") == SplitSettings().key("x")
     assert SplitSettings().key("x") != SplitSettings(seed=1).key("x")
     assert SplitSettings().key("x") != SplitSettings().key("y")
+
+
+def test_holdout_products_are_unseen_and_keep_the_validation_share(pairs):
+    frame, n = pairs
+    split = split_pairs(frame, n, SplitSettings(holdout_products=0.1, seed=2))
+    val, train = split.val, split.train
+    pos = val[val["label"] == 1]
+    assert len(pos) == round(len(frame) * 0.33)
+    linked = np.unique(np.concatenate([frame["a"], frame["b"]]))
+    unseen = linked[~split.seen_products[linked]]
+    assert len(unseen) >= round(len(linked) * 0.1), "held-out products must be unseen"
+    assert not codes(pos, n) & codes(train, n)
+    # with no hold-out, the same seed leaves far fewer products unseen
+    plain = split_pairs(frame, n, SplitSettings(seed=2))
+    assert (~plain.seen_products[linked]).sum() < len(unseen)
+
+
+def test_holdout_share_is_validated():
+    with pytest.raises(SettingsError, match="holdout_products"):
+        SplitSettings(holdout_products=0.7)

@@ -19,18 +19,23 @@ from ui.progress import progress_bar
 USER_ERRORS = (SettingsError, ValueError, FileNotFoundError, KeyError)
 
 
-def prepared(settings: Any = None) -> Any:
-    """The current dataset with its split and train graph (``pipeline.Prepared``)."""
+def prepared(settings: Any = None, split: Any = None) -> Any:
+    """The current dataset with its split and train graph (``pipeline.Prepared``).
+
+    ``split`` (``SplitSettings``) defaults to the method's split.
+    """
     from recsys_core import pipeline
+    from recsys_core.split import SplitSettings
 
     settings = settings or state.dataset_settings()
+    split = split or SplitSettings()
 
     def build() -> Any:
         with progress_bar(f"Preparing {settings.describe()}") as on_progress:
-            return pipeline.prepare(settings, on_progress=on_progress)
+            return pipeline.prepare(settings, split, on_progress=on_progress)
 
     try:
-        return cached.memo("prepared", settings.key(), build)
+        return cached.memo("prepared", split.key(settings.key()), build)
     except USER_ERRORS as exc:
         st.error(f"Could not load the dataset: {exc}")
         return None
