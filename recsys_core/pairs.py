@@ -7,8 +7,9 @@ by matrix factorisation on walk sequences, so the signatures are a contract.
 
 from __future__ import annotations
 
-import numba
 import numpy as np
+
+from recsys_core.alias import fill_alias
 
 # word2vec.c / gensim's table size, for NegativeSampler(table_size=...).
 WORD2VEC_TABLE_SIZE = 100_000_000
@@ -116,35 +117,11 @@ def token_counts(walks: np.ndarray, n_items: int) -> np.ndarray:
     return np.bincount(flat[flat >= 0], minlength=n_items).astype(np.int64)
 
 
-@numba.njit(cache=True)
 def _alias_table(probs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Vose's alias method: ``accept[i]`` and ``alias[i]`` for O(1) exact draws."""
-    n = len(probs)
-    scaled = probs * n
-    accept = np.ones(n, dtype=np.float32)
-    alias = np.arange(n).astype(np.int32)
-    small = np.empty(n, dtype=np.int64)
-    large = np.empty(n, dtype=np.int64)
-    ns = 0
-    nl = 0
-    for i in range(n):
-        if scaled[i] < 1.0:
-            small[ns] = i
-            ns += 1
-        else:
-            large[nl] = i
-            nl += 1
-    while ns > 0 and nl > 0:
-        ns -= 1
-        s = small[ns]
-        g = large[nl - 1]
-        accept[s] = scaled[s]
-        alias[s] = g
-        scaled[g] = scaled[g] + scaled[s] - 1.0
-        if scaled[g] < 1.0:
-            nl -= 1
-            small[ns] = g
-            ns += 1
+    accept = np.empty(len(probs), dtype=np.float32)
+    alias = np.empty(len(probs), dtype=np.int32)
+    fill_alias(np.asarray(probs, dtype=np.float64), 0, len(probs), accept, alias)
     return accept, alias
 
 

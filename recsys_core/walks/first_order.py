@@ -20,6 +20,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
+from recsys_core.alias import fill_alias
 from recsys_core.walks._rng import next_uniform, walk_state
 
 BLOCK = 512  # walks advanced together; large enough to overlap misses, small enough for L1
@@ -38,43 +39,7 @@ def build_alias_tables(indptr: np.ndarray, data: np.ndarray) -> tuple[np.ndarray
     threshold = np.ones(data.shape[0], dtype=np.float64)
     alias = np.empty(data.shape[0], dtype=np.int32)
     for row in prange(n):
-        lo = indptr[row]
-        hi = indptr[row + 1]
-        size = hi - lo
-        for k in range(lo, hi):
-            alias[k] = k
-        if size <= 1:
-            continue
-        total = 0.0
-        for k in range(lo, hi):
-            total += data[k]
-        if total <= 0.0:
-            continue
-        scaled = np.empty(size, dtype=np.float64)
-        small = np.empty(size, dtype=np.int64)
-        large = np.empty(size, dtype=np.int64)
-        n_small = 0
-        n_large = 0
-        for j in range(size):
-            scaled[j] = data[lo + j] * size / total
-            if scaled[j] < 1.0:
-                small[n_small] = j
-                n_small += 1
-            else:
-                large[n_large] = j
-                n_large += 1
-        while n_small > 0 and n_large > 0:
-            n_small -= 1
-            s = small[n_small]
-            g = large[n_large - 1]
-            threshold[lo + s] = scaled[s]
-            alias[lo + s] = lo + g
-            scaled[g] = scaled[g] + scaled[s] - 1.0
-            if scaled[g] < 1.0:  # g gave away enough mass to become a small slot
-                n_large -= 1
-                small[n_small] = g
-                n_small += 1
-        # Whatever is left is full up to rounding: keep threshold 1 (never the alias).
+        fill_alias(data, indptr[row], indptr[row + 1], threshold, alias)
     return threshold, alias
 
 
