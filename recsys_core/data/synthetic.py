@@ -29,7 +29,6 @@ How it is made (all vectorised numpy; one Python loop per *record* only to forma
 from __future__ import annotations
 
 import dataclasses
-import gzip
 import logging
 import time
 from collections.abc import Iterable, Iterator
@@ -38,6 +37,7 @@ from pathlib import Path
 import numpy as np
 
 from recsys_core import cache
+from recsys_core.data.amazon import load_amazon, write_amazon_2014
 from recsys_core.data.dataset import Dataset
 from recsys_core.progress import Progress, report
 from recsys_core.settings import Settings, require
@@ -951,37 +951,17 @@ def _records(
         yield record
 
 
-def _write_records(
-    records: Iterable[dict],
-    path: Path,
-    total: int = 0,
-    on_progress: Progress | None = None,
-) -> int:
-    """One ``repr`` per line (the 2014 release's format), gzipped with a fixed header.
-
-    The loader module's ``write_amazon_2014`` writes the same lines, but its gzip header
-    holds the write time and the temporary file name; here the header is fixed
-    (``mtime=0``, no name), so the same settings give a byte-identical file.
-    """
-    count = 0
-    with (
-        open(path, "wb") as raw,
-        gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0, compresslevel=3) as gz,
-    ):
-        batch: list[str] = []
-        for record in records:
-            batch.append(repr(record))
-            if len(batch) >= 4096:
-                gz.write(("\n".join(batch) + "\n").encode())
-                count += len(batch)
-                batch.clear()
-                if total:
-                    done = 0.8 + 0.2 * count / total
-                    report(on_progress, done, 1.0, f"synthetic: {count:,} of {total:,} records")
-        if batch:
-            gz.write(("\n".join(batch) + "\n").encode())
-            count += len(batch)
-    return count
+def _reporting(records: Iterable[dict], total: int, on_progress: Progress | None) -> Iterator[dict]:
+    """Pass records through, reporting the writing progress every 4096 of them."""
+    for count, record in enumerate(records, start=1):
+        if total and count % 4096 == 0:
+            report(
+                on_progress,
+                0.8 + 0.2 * count / total,
+                1.0,
+                f"synthetic: {count:,} of {total:,} records",
+            )
+        yield record
 
 
 # -- public API ------------------------------------------------------------------------
@@ -1029,8 +1009,8 @@ def write_synthetic(
     t0 = time.perf_counter()
     records, _ = generate_records(settings, on_progress)
     report(on_progress, 0.8, 1.0, "synthetic: writing records")
-    with cache.atomic_path(path) as tmp:
-        count = _write_records(records, tmp, settings.n_records, on_progress)
+    # the loader's own writer: fixed gzip header, so the same settings give the same bytes
+    count = write_amazon_2014(_reporting(records, settings.n_records, on_progress), path)
     report(on_progress, 1.0, 1.0, f"synthetic: {count:,} records written")
     log.info("wrote %s records to %s in %.1f s", count, path, time.perf_counter() - t0)
     return path
@@ -1050,8 +1030,6 @@ def synthetic_file(settings: SyntheticSettings, on_progress: Progress | None = N
 
 def load_synthetic(settings: SyntheticSettings, on_progress: Progress | None = None) -> Dataset:
     """Write (or reuse) the synthetic file and load it through the Amazon loader."""
-    from recsys_core.data.amazon import load_amazon
-
     path = synthetic_file(settings, on_progress)
     dataset = load_amazon(path, on_progress=on_progress)
     dataset.name = settings.describe()
