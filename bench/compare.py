@@ -24,10 +24,10 @@ import pandas as pd
 
 from recsys_core.data.fetch import default_movielens_dir, fetch_movielens_100k
 from recsys_core.data.registry import DatasetSettings
-from recsys_core.evaluate import EvalSettings
+from recsys_core.evaluation.evaluate import EvalSettings
+from recsys_core.evaluation.results import results_table, to_markdown
 from recsys_core.models.registry import model_classes
 from recsys_core.pipeline import RunSpec, prepare, run
-from recsys_core.results import results_table, to_markdown
 
 SIDE_INFO_MODELS = ("sgns-side-mean", "eges", "eges-skip-missing")
 

@@ -37,10 +37,12 @@ import sys
 import time
 
 import numpy as np
+import pandas as pd
 
 from recsys_core.data.registry import DatasetSettings, load_dataset
+from recsys_core.evaluation.auc import monitor_auc
 from recsys_core.graph import build_graph
-from recsys_core.models.base import Embeddings, TrainingData, monitor_auc
+from recsys_core.models.base import Embeddings, TrainingData
 from recsys_core.models.sgns import SkipGramModel, SkipGramSettings
 from recsys_core.split import SplitSettings, split_pairs
 from recsys_core.walks import WalkSettings, generate_walks
@@ -56,7 +58,7 @@ def prepare(
     products: int | None,
     meta_coverage: float | None = None,
     side_signal: float | None = None,
-) -> tuple[TrainingData, dict]:
+) -> tuple[TrainingData, pd.DataFrame, dict]:
     t0 = time.perf_counter()
     dataset, _ = load_dataset(
         DatasetSettings(
@@ -77,7 +79,7 @@ def prepare(
         train_pairs=split.train,
         graph=graph,
         walks=walks,
-        val=split.val,
+        monitor=None,  # the bench scores the vectors once, after training
         seen_products=split.seen_products,
     )
     facts = {
@@ -89,10 +91,10 @@ def prepare(
         "walk_length": int(walks.shape[1]),
         "prepare_seconds": round(time.perf_counter() - t0, 1),
     }
-    return data, facts
+    return data, split.val, facts
 
 
-def run_gensim(data: TrainingData, epochs: int, workers: int) -> dict:
+def run_gensim(data: TrainingData, val: pd.DataFrame, epochs: int, workers: int) -> dict:
     from gensim.models import Word2Vec
 
     names = np.array([str(i) for i in range(data.n_products)], dtype=object)
@@ -110,12 +112,17 @@ def run_gensim(data: TrainingData, epochs: int, workers: int) -> dict:
     ids = np.array([int(k) for k in model.wv.index_to_key])
     vectors[ids] = model.wv.vectors
     trained[ids] = True
-    auc, auc_seen = monitor_auc(Embeddings(vectors=vectors, trained=trained), data.val)
+    auc, auc_seen = monitor_auc(Embeddings(vectors=vectors, trained=trained), val)
     return {"seconds": seconds, "cpu_s": cpu, "auc_all": auc, "auc_seen": auc_seen}
 
 
 def run_ours(
-    data: TrainingData, epochs: int, threads: int, backend: str, init_scale: float = 0.5
+    data: TrainingData,
+    val: pd.DataFrame,
+    epochs: int,
+    threads: int,
+    backend: str,
+    init_scale: float = 0.5,
 ) -> dict:
     settings = SkipGramSettings(
         epochs=epochs, threads=threads, backend=backend, eval_every=0, init_scale=init_scale
@@ -123,7 +130,7 @@ def run_ours(
     t0, c0 = time.perf_counter(), _cpu()
     emb = SkipGramModel(settings).fit(data)
     seconds, cpu = time.perf_counter() - t0, _cpu() - c0
-    auc, auc_seen = monitor_auc(emb, data.val)
+    auc, auc_seen = monitor_auc(emb, val)
     return {
         "seconds": seconds,
         "cpu_s": cpu,
@@ -137,13 +144,13 @@ def _warm_up(data: TrainingData, backends: list[str]) -> None:
     """Compile the numba kernels on a tiny slice so compile time is not counted."""
     small = TrainingData(
         data.n_products, data.products, data.side_fields, data.train_pairs, data.graph,
-        data.walks[:200], data.val.head(200), data.seen_products,
+        data.walks[:200], None, data.seen_products,
     )  # fmt: skip
     for backend in backends:
         SkipGramModel(SkipGramSettings(epochs=1, backend=backend, eval_every=0)).fit(small)
 
 
-def run_side_info(data: TrainingData, epochs: int, threads: int) -> dict:
+def run_side_info(data: TrainingData, val: pd.DataFrame, epochs: int, threads: int) -> dict:
     from recsys_core.models.side_info import (
         EgesModel,
         EgesSkipMissingModel,
@@ -151,7 +158,6 @@ def run_side_info(data: TrainingData, epochs: int, threads: int) -> dict:
         SideMeanModel,
     )
 
-    val = data.val
     unseen = ~val["seen"].to_numpy()
     rows = {}
     for model in (SkipGramModel, SideMeanModel, EgesModel, EgesSkipMissingModel):
@@ -192,28 +198,28 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--side-signal", type=float, default=None)
     args = parser.parse_args(argv)
 
-    data, facts = prepare(args.preset, args.products, args.meta_coverage, args.side_signal)
+    data, val, facts = prepare(args.preset, args.products, args.meta_coverage, args.side_signal)
     print(f"# {json.dumps(facts)}", flush=True)
     if args.side_info:
-        facts["unseen_val_pairs"] = int((~data.val["seen"]).sum())
+        facts["unseen_val_pairs"] = int((~val["seen"]).sum())
         print(f"{'model':<18}{'seconds':>8}{'auc_all':>9}{'auc_seen':>10}{'auc_unseen':>12}")
         result = {
             "facts": facts,
             "epochs": args.epochs,
-            "rows": run_side_info(data, args.epochs, args.threads),
+            "rows": run_side_info(data, val, args.epochs, args.threads),
         }
         if args.json:
             print(json.dumps(result, default=float))
         return result
     _warm_up(data, args.backends)
     rows: dict[str, dict] = {}
-    rows["gensim"] = run_gensim(data, args.epochs, args.threads)
+    rows["gensim"] = run_gensim(data, val, args.epochs, args.threads)
     print(f"# gensim done in {rows['gensim']['seconds']:.1f} s", flush=True)
     for backend in args.backends:
-        rows[f"ours-{backend}"] = run_ours(data, args.epochs, args.threads, backend)
+        rows[f"ours-{backend}"] = run_ours(data, val, args.epochs, args.threads, backend)
         print(f"# ours-{backend} done in {rows[f'ours-{backend}']['seconds']:.1f} s", flush=True)
     if args.gensim_init:
-        rows["ours-gensim-init"] = run_ours(data, args.epochs, args.threads, "numba", 1.0)
+        rows["ours-gensim-init"] = run_ours(data, val, args.epochs, args.threads, "numba", 1.0)
     n_pairs = rows[f"ours-{args.backends[0]}"]["pairs"]
     g = rows["gensim"]
     print(f"{'model':<14}{'seconds':>9}{'cpu_s':>9}{'pairs/s':>11}{'auc_all':>9}"

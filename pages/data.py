@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from recsys_core.explore import dataset_overview
+from recsys_core.explore.dataset_views import dataset_overview
 from ui import cached, charts, fmt, load, state
 
 st.title("Item embeddings from product graphs")

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import streamlit as st
 
-from recsys_core.explore import map_frame
-from recsys_core.project import ProjectionSettings, cached_projection, place
+from recsys_core.explore.dataset_views import map_frame
+from recsys_core.explore.projection import ProjectionSettings, cached_projection, place
 from ui import cached, charts, forms, load, runs, state
 from ui.progress import progress_bar
 

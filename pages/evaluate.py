@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import streamlit as st
 
-from recsys_core.evaluate import auc_curve_frame
-from recsys_core.export import projector_zip_bytes, word2vec_bytes
+from recsys_core.evaluation.evaluate import auc_curve_frame
+from recsys_core.evaluation.export import projector_zip_bytes, word2vec_bytes
 from ui import charts, fmt, load, runs
 
 st.title("Evaluate")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from recsys_core.explore import graph_view
+from recsys_core.explore.dataset_views import graph_view
 from ui import cached, charts, fmt, load
 
 st.title("Graph")

@@ -6,8 +6,8 @@ import time
 
 import streamlit as st
 
-from recsys_core.explore import product_details
-from recsys_core.similar import neighbours_frame, overlap
+from recsys_core.explore.dataset_views import product_details
+from recsys_core.explore.similar import neighbours_frame, overlap
 from ui import fmt, load, runs
 
 st.title("Neighbours")

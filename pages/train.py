@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from recsys_core.settings import SettingsError
+from recsys_core.common.settings import SettingsError
 from ui import charts, fmt, load, runs, state
 
 st.title("Train")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from recsys_core.explore import visits_vs_degree, walk_steps, walks_from
+from recsys_core.explore.dataset_views import visits_vs_degree, walk_steps, walks_from
 from recsys_core.walks import WalkSettings
 from ui import cached, charts, fmt, forms, load
 

@@ -18,13 +18,13 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from recsys_core import cache
+from recsys_core.common import cache
+from recsys_core.common.progress import Progress, report
+from recsys_core.common.settings import Settings, SettingsError, require, stable_hash
 from recsys_core.data.dataset import Dataset
 from recsys_core.data.registry import DatasetSettings, load_dataset
 from recsys_core.models.base import Callback, Embeddings, TrainEvent, TrainingData
 from recsys_core.models.registry import model_class
-from recsys_core.progress import Progress, report
-from recsys_core.settings import Settings, SettingsError, require, stable_hash
 from recsys_core.split import Split, SplitSettings, split_pairs
 
 log = logging.getLogger(__name__)
@@ -149,7 +149,7 @@ class RunSpec(Settings):
         return WalkSettings(p=cls.walk_p, q=cls.walk_q)
 
     def eval_settings(self) -> Any:
-        from recsys_core.evaluate import EvalSettings
+        from recsys_core.evaluation.evaluate import EvalSettings
 
         return self.evaluation if self.evaluation is not None else EvalSettings()
 
@@ -175,7 +175,7 @@ class RunOutcome:
 
     spec: RunSpec
     embeddings: Embeddings
-    evaluation: Any  # recsys_core.evaluate.EvalReport
+    evaluation: Any  # recsys_core.evaluation.evaluate.EvalReport
     events: list[dict[str, Any]]
     train_seconds: float
     seconds: dict[str, float]
@@ -188,7 +188,7 @@ class RunOutcome:
         return cache.artifact_dir("run", self.keys["run"])
 
     def results_entry(self) -> tuple[str, str, Any, float, dict[str, Any], str]:
-        """This run as one row source for :func:`recsys_core.results.results_table`."""
+        """This run as one row source for :func:`recsys_core.evaluation.results.results_table`."""
         cls = model_class(self.spec.model)
         return (
             self.spec.model,
@@ -209,6 +209,8 @@ def monitor_sample(val: pd.DataFrame, size: int, seed: int) -> pd.DataFrame:
 
 
 def training_data(prepared: Prepared, walks: np.ndarray | None, monitor_pairs: int) -> TrainingData:
+    from recsys_core.evaluation.auc import make_monitor
+
     return TrainingData(
         n_products=prepared.dataset.n_products,
         products=prepared.dataset.products,
@@ -216,7 +218,7 @@ def training_data(prepared: Prepared, walks: np.ndarray | None, monitor_pairs: i
         train_pairs=prepared.split.train,
         graph=prepared.graph,
         walks=walks,
-        val=monitor_sample(prepared.split.val, monitor_pairs, seed=0),
+        monitor=make_monitor(monitor_sample(prepared.split.val, monitor_pairs, seed=0)),
         seen_products=prepared.split.seen_products,
     )
 
@@ -232,7 +234,7 @@ def run(
     A run cancelled through ``callback`` still returns (and evaluates) what it trained,
     with ``cancelled=True``, but is not cached as finished.
     """
-    from recsys_core.evaluate import EvalReport, evaluate
+    from recsys_core.evaluation.evaluate import EvalReport, evaluate
 
     prepared = prepared or prepare(spec.dataset, spec.split, on_progress)
     seconds = dict(prepared.seconds)

@@ -14,8 +14,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from recsys_core import cache
-from recsys_core.settings import Settings, require
+from recsys_core.common import cache
+from recsys_core.common.settings import Settings, require
 
 
 @dataclasses.dataclass(frozen=True)

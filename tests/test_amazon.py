@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from recsys_core.common.settings import SettingsError
 from recsys_core.data.amazon import (
     KIND_2014,
     KIND_2018,
@@ -23,7 +24,6 @@ from recsys_core.data.amazon import (
     write_amazon_2014,
 )
 from recsys_core.data.dataset import Dataset
-from recsys_core.settings import SettingsError
 
 # A hand-made catalog whose pairs and weights are worked out below.
 #   A: title, also_bought [B, C], bought_together [B], also_viewed [D]   -> kept

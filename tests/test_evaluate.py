@@ -8,7 +8,8 @@ import pytest
 import scipy.sparse as sp
 from sklearn.metrics import precision_recall_curve, roc_auc_score, roc_curve
 
-from recsys_core.evaluate import (
+from recsys_core.common.settings import SettingsError
+from recsys_core.evaluation.evaluate import (
     EvalReport,
     EvalSettings,
     auc_curve_frame,
@@ -16,10 +17,9 @@ from recsys_core.evaluate import (
     pr_frame,
     roc_frame,
 )
+from recsys_core.evaluation.ranking import rank_partners
+from recsys_core.evaluation.results import results_table, save_results, to_markdown
 from recsys_core.models.base import Embeddings, TrainEvent
-from recsys_core.ranking import rank_partners
-from recsys_core.results import results_table, save_results, to_markdown
-from recsys_core.settings import SettingsError
 
 
 @pytest.mark.parametrize("seed", range(8))

@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 from gensim.models import KeyedVectors
 
-from recsys_core.export import (
+from recsys_core.evaluation.export import (
     export_projector,
     export_word2vec,
     projector_zip_bytes,

@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 from planted import planted
 
-from recsys_core.evaluate import evaluate
+from recsys_core.common.settings import SettingsError
+from recsys_core.evaluation.evaluate import evaluate
 from recsys_core.models.base import Embeddings
 from recsys_core.models.gensim_w2v import (
     GensimCBOW,
@@ -15,7 +16,6 @@ from recsys_core.models.gensim_w2v import (
     GensimSkipGram,
 )
 from recsys_core.models.registry import model_class
-from recsys_core.settings import SettingsError
 
 
 @pytest.fixture(scope="module")

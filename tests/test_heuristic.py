@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
-from planted import planted
+from planted import labelled, planted
 
-from recsys_core.evaluate import evaluate, scoring_view
+from recsys_core.evaluation.evaluate import evaluate, scoring_view
 from recsys_core.graph import build_graph
 from recsys_core.models.base import Embeddings, TrainingData
 from recsys_core.models.heuristic import AdamicAdar, AdamicAdarEmbeddings, HeuristicSettings
@@ -22,7 +22,7 @@ def _toy_data() -> TrainingData:
     val = pd.DataFrame({"a": [0, 4], "b": [3, 5], "label": [1, 0], "seen": [True, False]})
     seen = np.array([1, 1, 1, 1, 1, 0], bool)
     products = pd.DataFrame({"asin": list("abcdef")})
-    return TrainingData(6, products, (), train, graph, None, val, seen)
+    return labelled(6, products, (), train, graph, None, seen, val=val)
 
 
 def test_adamic_adar_known_scores() -> None:

@@ -42,7 +42,7 @@ class FakeEvent:
 
 
 def _cache_root() -> Path:
-    # Not recsys_core.cache: the workers that load this module stay free of numpy/pandas.
+    # Not recsys_core.common.cache: the workers that load this module stay free of numpy/pandas.
     return Path(os.environ["RECSYS_CACHE_DIR"])
 
 
@@ -458,7 +458,7 @@ def test_real_pipeline_run_end_to_end_with_corruption_and_cli(store, monkeypatch
 @pytest.mark.skipif(not _models_available(), reason="the model stack is missing")
 def test_stored_spec_decodes_to_the_same_settings():
     from recsys_core.data.registry import DatasetSettings
-    from recsys_core.evaluate import EvalSettings
+    from recsys_core.evaluation.evaluate import EvalSettings
     from recsys_core.jobs.specs import spec_from_dict, submission
     from recsys_core.pipeline import RunSpec
     from recsys_core.walks import WalkSettings

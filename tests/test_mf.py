@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from planted import planted
 
-from recsys_core.evaluate import evaluate, scoring_view
+from recsys_core.evaluation.evaluate import evaluate, scoring_view
 from recsys_core.models.base import Embeddings
 from recsys_core.models.mf import (
     MatrixFactorization,

@@ -5,7 +5,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from recsys_core.pairs import NegativeSampler, skipgram_pairs, subsample_keep_prob, token_counts
+from recsys_core.models.skipgram_pairs import (
+    NegativeSampler,
+    skipgram_pairs,
+    subsample_keep_prob,
+    token_counts,
+)
 
 
 def _brute_pairs(walks: np.ndarray, window: int) -> list[tuple[int, int]]:

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from recsys_core.project import ProjectionSettings, cached_projection, place, project
-from recsys_core.settings import SettingsError
+from recsys_core.common.settings import SettingsError
+from recsys_core.explore.projection import ProjectionSettings, cached_projection, place, project
 
 
 def clusters(n_per: int = 60, dim: int = 16, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:

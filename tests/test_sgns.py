@@ -6,10 +6,12 @@ import numpy as np
 import pandas as pd
 import pytest
 import scipy.sparse as sp
+from planted import labelled
 
-from recsys_core.models.base import TrainEvent, TrainingData, monitor_auc
+from recsys_core.common.settings import SettingsError
+from recsys_core.evaluation.auc import monitor_auc
+from recsys_core.models.base import TrainEvent, TrainingData
 from recsys_core.models.sgns import SkipGramModel, SkipGramSettings, lr_at
-from recsys_core.settings import SettingsError
 
 
 def planted(n: int = 600, k: int = 10, deg: int = 8, seed: int = 0) -> TrainingData:
@@ -49,7 +51,7 @@ def planted(n: int = 600, k: int = 10, deg: int = 8, seed: int = 0) -> TrainingD
     )
     val["seen"] = seen[val.a] & seen[val.b]
     products = pd.DataFrame({"asin": [f"P{i}" for i in range(n)], "cat_1": cluster.astype(str)})
-    return TrainingData(n, products, ("cat_1",), train.assign(weight=1.0), g, walks, val, seen)
+    return labelled(n, products, ("cat_1",), train.assign(weight=1.0), g, walks, seen, val=val)
 
 
 @pytest.fixture(scope="module")

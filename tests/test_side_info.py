@@ -6,8 +6,10 @@ import numpy as np
 import pandas as pd
 import pytest
 import scipy.sparse as sp
+from planted import labelled
 
-from recsys_core.models.base import TrainingData, rank_auc
+from recsys_core.evaluation.auc import rank_auc
+from recsys_core.models.base import TrainingData
 from recsys_core.models.side_info import (
     EgesModel,
     EgesSkipMissingModel,
@@ -63,8 +65,8 @@ def planted_cold(n: int = 800, k: int = 10, noise: bool = False, seed: int = 0) 
             "brand": [None if i % 3 == 0 else f"b{i % 7}" for i in range(n)],
         }
     )
-    return TrainingData(
-        n, products, ("cat_1", "brand"), train.assign(weight=1.0), g, walks, val, seen
+    return labelled(
+        n, products, ("cat_1", "brand"), train.assign(weight=1.0), g, walks, seen, val=val
     )
 
 

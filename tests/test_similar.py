@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from recsys_core.similar import NeighbourIndex, TitleSearch, neighbours_frame, overlap
+from recsys_core.explore.similar import NeighbourIndex, TitleSearch, neighbours_frame, overlap
 
 
 def brute_top_k(vectors: np.ndarray, product: int, k: int, usable: np.ndarray) -> np.ndarray:

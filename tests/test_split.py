@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from recsys_core.common.settings import SettingsError
 from recsys_core.data import pairs_from_edges
-from recsys_core.settings import SettingsError
 from recsys_core.split import SplitSettings, split_pairs
 
 

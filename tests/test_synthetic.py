@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from recsys_core.common.settings import SettingsError
 from recsys_core.data.amazon import load_amazon, parse_line
 from recsys_core.data.synthetic import (
     PRESETS,
@@ -19,7 +20,6 @@ from recsys_core.data.synthetic import (
     synthetic_file,
     write_synthetic,
 )
-from recsys_core.settings import SettingsError
 
 SMALL = SyntheticSettings(products=3000, seed=7)
 

@@ -6,8 +6,8 @@ import numba
 import numpy as np
 import pytest
 
+from recsys_core.common.settings import SettingsError
 from recsys_core.graph import build_graph, transition_matrix
-from recsys_core.settings import SettingsError
 from recsys_core.walks import WalkSettings, generate_walks, start_nodes, visit_counts
 
 

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from recsys_core.explore import MISSING
+from recsys_core.explore.dataset_views import MISSING
 
 SPLIT_LABELS = {
     "train_pairs": "train pairs",

@@ -10,7 +10,7 @@ from typing import Any
 
 import streamlit as st
 
-from recsys_core.settings import Settings, SettingsError
+from recsys_core.common.settings import Settings, SettingsError
 
 # Fields whose allowed values are a short list: shown as a select box.
 CHOICES: dict[str, tuple[str, ...]] = {

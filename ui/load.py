@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 import streamlit as st
 
-from recsys_core.settings import SettingsError
+from recsys_core.common.settings import SettingsError
 from ui import cached, state
 from ui.progress import progress_bar
 
@@ -43,7 +43,7 @@ def prepared(settings: Any = None, split: Any = None) -> Any:
 
 def search(prep: Any) -> Any:
     """The ASIN/title search of a prepared dataset."""
-    from recsys_core.similar import TitleSearch
+    from recsys_core.explore.similar import TitleSearch
 
     return cached.memo("search", prep.dataset_key, lambda: TitleSearch(prep.dataset.products))
 

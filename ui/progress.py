@@ -8,7 +8,7 @@ from contextlib import contextmanager
 
 import streamlit as st
 
-from recsys_core.progress import Progress
+from recsys_core.common.progress import Progress
 
 
 @contextmanager

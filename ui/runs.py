@@ -103,7 +103,7 @@ def outcome(record: Any) -> Any:
 
 
 def neighbour_index(record: Any) -> Any:
-    from recsys_core.similar import NeighbourIndex
+    from recsys_core.explore.similar import NeighbourIndex
 
     def build() -> Any:
         emb = outcome(record).embeddings

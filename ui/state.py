@@ -14,9 +14,9 @@ from typing import Any
 
 import streamlit as st
 
-from recsys_core import cache
+from recsys_core.common import cache
+from recsys_core.common.settings import SettingsError
 from recsys_core.data.registry import DatasetSettings
-from recsys_core.settings import SettingsError
 from ui import forms
 
 DEFAULT_PRODUCTS_ENV = "RECSYS_DEFAULT_PRODUCTS"

@@ -11,7 +11,7 @@ import importlib
 import logging
 import sys
 
-from recsys_core.settings import SettingsError
+from recsys_core.common.settings import SettingsError
 
 COMMAND_MODULES = ("recsys_core.cli.data", "recsys_core.cli.train", "recsys_core.cli.runs")
 

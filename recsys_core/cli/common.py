@@ -9,8 +9,8 @@ import sys
 import time
 from typing import Any
 
+from recsys_core.common.progress import Progress
 from recsys_core.data.registry import DatasetSettings
-from recsys_core.progress import Progress
 
 
 def add_dataset_options(parser: argparse.ArgumentParser) -> None:

@@ -7,7 +7,6 @@ import time
 
 import numpy as np
 
-from recsys_core import cache
 from recsys_core.cli.common import (
     add_dataset_options,
     add_json_option,
@@ -17,6 +16,7 @@ from recsys_core.cli.common import (
     progress_bar,
     say,
 )
+from recsys_core.common import cache
 from recsys_core.pipeline import Prepared
 from recsys_core.split import SplitSettings
 

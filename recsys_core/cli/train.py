@@ -72,7 +72,7 @@ def add_common(p: argparse.ArgumentParser) -> None:
 
 
 def spec_from_args(args: argparse.Namespace, model: str) -> Any:
-    from recsys_core.evaluate import EvalSettings
+    from recsys_core.evaluation.evaluate import EvalSettings
     from recsys_core.models.registry import model_class
     from recsys_core.pipeline import RunSpec
     from recsys_core.walks import WalkSettings
@@ -143,7 +143,7 @@ def outcome_record(outcome: Any) -> dict[str, Any]:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    from recsys_core.results import results_table, to_markdown
+    from recsys_core.evaluation.results import results_table, to_markdown
 
     t0 = time.perf_counter()
     outcome = train_one(args, args.model)
@@ -161,7 +161,7 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 def export_outcome(args: argparse.Namespace, outcome: Any) -> dict[str, str]:
     from recsys_core.data.registry import load_dataset
-    from recsys_core.export import export_projector, export_word2vec
+    from recsys_core.evaluation.export import export_projector, export_word2vec
 
     out: dict[str, str] = {}
     if not (args.export_word2vec or args.export_projector):
@@ -179,9 +179,9 @@ def export_outcome(args: argparse.Namespace, outcome: Any) -> dict[str, str]:
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
+    from recsys_core.evaluation.results import results_table, to_markdown
     from recsys_core.models.registry import model_class
     from recsys_core.pipeline import prepare
-    from recsys_core.results import results_table, to_markdown
 
     names = [m.strip() for m in args.models.split(",") if m.strip()]
     for name in names:

@@ -38,10 +38,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from recsys_core import cache
+from recsys_core.common import cache
+from recsys_core.common.progress import Progress, report
+from recsys_core.common.settings import Settings, require
 from recsys_core.data.dataset import Dataset, LoadReport, pairs_from_edges
-from recsys_core.progress import Progress, report
-from recsys_core.settings import Settings, require
 
 KIND_2014 = "amazon-2014"
 KIND_2018 = "amazon-2018"

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from recsys_core import cache
+from recsys_core.common import cache
 
 # Columns every catalog has, in this order. Missing text is None, missing price NaN.
 CATALOG_COLUMNS = ("asin", "title", "brand", "price", "cat_1", "cat_2", "cat_3", "cat_4")

@@ -19,8 +19,8 @@ import tempfile
 import zipfile
 from pathlib import Path, PurePosixPath
 
-from recsys_core import cache
-from recsys_core.progress import Progress, report
+from recsys_core.common import cache
+from recsys_core.common.progress import Progress, report
 
 logger = logging.getLogger(__name__)
 

@@ -44,8 +44,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from recsys_core.common.progress import Progress, report
 from recsys_core.data.dataset import CATALOG_COLUMNS, Dataset, LoadReport, pairs_from_edges
-from recsys_core.progress import Progress, report
 
 logger = logging.getLogger(__name__)
 

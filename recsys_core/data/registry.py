@@ -7,10 +7,10 @@ import os
 from pathlib import Path
 from typing import Any
 
-from recsys_core import cache
+from recsys_core.common import cache
+from recsys_core.common.progress import Progress
+from recsys_core.common.settings import Settings, require, stable_hash
 from recsys_core.data.dataset import Dataset
-from recsys_core.progress import Progress
-from recsys_core.settings import Settings, require, stable_hash
 
 SOURCES = ("synthetic", "amazon", "movielens")
 SYNTHETIC_PRESETS = ("default", "electronics", "books")

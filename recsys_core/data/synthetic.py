@@ -36,11 +36,11 @@ from pathlib import Path
 
 import numpy as np
 
-from recsys_core import cache
+from recsys_core.common import cache
+from recsys_core.common.progress import Progress, report
+from recsys_core.common.settings import Settings, require
 from recsys_core.data.amazon import load_amazon, write_amazon_2014
 from recsys_core.data.dataset import Dataset
-from recsys_core.progress import Progress, report
-from recsys_core.settings import Settings, require
 
 log = logging.getLogger(__name__)
 

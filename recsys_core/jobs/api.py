@@ -229,8 +229,8 @@ def load_outcome(run_id: int, store: RunStore | None = None, mmap: bool = False)
         A file of the run is missing or differs from its recorded checksum; the run is
         now ``failed`` and :func:`restart` rebuilds it.
     """
-    from recsys_core import cache
-    from recsys_core.evaluate import EvalReport
+    from recsys_core.common import cache
+    from recsys_core.evaluation.evaluate import EvalReport
     from recsys_core.models.base import Embeddings
     from recsys_core.pipeline import RunOutcome
 

@@ -1,6 +1,6 @@
 """Checksums of the artifact files a run produced or used.
 
-An artifact is one cache folder ``<kind>/<key>`` (see :mod:`recsys_core.cache`); the store
+An artifact is one cache folder ``<kind>/<key>`` (see :mod:`recsys_core.common.cache`); the store
 keeps size and sha256 of every file in it, relative to the cache root. A file whose size
 or checksum no longer matches is corrupt: its folder's done marker is removed, so the
 pipeline rebuilds it instead of loading it.
@@ -21,7 +21,7 @@ DONE_MARKER = "done.json"  # recsys_core.DONE_MARKER, without importing numpy/pa
 
 
 def cache_root() -> Path:
-    from recsys_core import cache
+    from recsys_core.common import cache
 
     return cache.cache_root()
 

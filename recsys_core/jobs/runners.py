@@ -53,7 +53,8 @@ Runner = Callable[[dict[str, Any], Any, Any], JobResult]
 
 def pipeline_runner(spec: dict[str, Any], on_progress: Any, callback: Any) -> JobResult:
     """Run the full pipeline for a stored :class:`RunSpec` dict."""
-    from recsys_core import cache, pipeline
+    from recsys_core import pipeline
+    from recsys_core.common import cache
     from recsys_core.jobs.specs import spec_from_dict, summary_of
 
     outcome = pipeline.run(spec_from_dict(spec), on_progress=on_progress, callback=callback)
@@ -68,7 +69,7 @@ def pipeline_runner(spec: dict[str, Any], on_progress: Any, callback: Any) -> Jo
 
 def _pipeline_expected_dirs(spec: dict[str, Any]) -> list[Path]:
     """The cache folders a RunSpec will load from or write to, computed from keys alone."""
-    from recsys_core import cache
+    from recsys_core.common import cache
     from recsys_core.jobs.specs import spec_from_dict
     from recsys_core.models.registry import model_class
 

@@ -11,7 +11,7 @@ import dataclasses
 import math
 from typing import Any
 
-from recsys_core.settings import stable_hash
+from recsys_core.common.settings import stable_hash
 
 
 @dataclasses.dataclass(frozen=True)
@@ -50,7 +50,7 @@ def submission(spec: Any) -> Submission:
 def spec_from_dict(payload: dict[str, Any]) -> Any:
     """The :class:`RunSpec` stored as ``payload`` (validated again on the way in)."""
     from recsys_core.data.registry import DatasetSettings
-    from recsys_core.evaluate import EvalSettings
+    from recsys_core.evaluation.evaluate import EvalSettings
     from recsys_core.pipeline import RunSpec
     from recsys_core.split import SplitSettings
     from recsys_core.walks import WalkSettings

@@ -109,7 +109,7 @@ def default_db_path() -> Path:
     env = os.environ.get(DB_ENV)
     if env:
         return Path(env).expanduser()
-    from recsys_core import cache
+    from recsys_core.common import cache
 
     return cache.cache_root() / "runs.sqlite"
 

@@ -372,7 +372,7 @@ def main(argv: list[str] | None = None) -> int:
         from recsys_core.models.registry import model_classes
 
         model_classes()  # torch, gensim, numba: the seconds a cold run would wait for
-        import recsys_core.evaluate
+        import recsys_core.evaluation.evaluate
         import recsys_core.pipeline  # noqa: F401
     return worker.loop()
 

@@ -1,7 +1,7 @@
 """The one small interface every model implements.
 
 A model is built from a frozen settings dataclass, trains from :class:`TrainingData`
-(walks and/or train pairs, catalog for side information, validation pairs for live AUC),
+(walks and/or train pairs, catalog for side information, a live-AUC monitor),
 reports progress through one callback, and returns :class:`Embeddings`: a vector for
 every product in the catalog plus masks saying which vectors were trained.
 """
@@ -19,8 +19,8 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from recsys_core import cache
-from recsys_core.settings import Settings
+from recsys_core.common import cache
+from recsys_core.common.settings import Settings
 
 
 @dataclasses.dataclass
@@ -50,6 +50,9 @@ class TrainEvent:
 # step and still returns the vectors it has.
 Callback = Callable[[TrainEvent], bool | None]
 
+# Live AUC of a set of vectors: (all pairs, seen-only pairs); see TrainingData.monitor.
+Monitor = Callable[["Embeddings"], tuple[float, float]]
+
 
 @dataclasses.dataclass
 class TrainingData:
@@ -69,9 +72,10 @@ class TrainingData:
         Symmetric weighted CSR graph of the train pairs.
     walks:
         int32 walk matrix (n_walks, length), or None for pair-only models.
-    val:
-        Validation pairs (``a``, ``b``, ``label``, ``seen``) used for live AUC;
-        usually a fixed sample of the full validation set.
+    monitor:
+        Live validation AUC of a set of vectors: ``monitor(embeddings) -> (auc_all,
+        auc_seen)``, or None when nobody watches. The pipeline builds it over a sample of
+        validation pairs with the run's unseen policy; models never see the labels.
     seen_products:
         Bool mask of products with at least one train pair.
     """
@@ -82,8 +86,14 @@ class TrainingData:
     train_pairs: pd.DataFrame
     graph: sp.csr_matrix
     walks: np.ndarray | None
-    val: pd.DataFrame
+    monitor: Monitor | None
     seen_products: np.ndarray
+
+    def live_auc(self, embeddings: Embeddings) -> tuple[float | None, float | None]:
+        """(AUC all, AUC seen) from the monitor; (None, None) when there is none."""
+        if self.monitor is None:
+            return None, None
+        return self.monitor(embeddings)
 
 
 @dataclasses.dataclass
@@ -182,42 +192,6 @@ def cosine_pairs(va: np.ndarray, vb: np.ndarray) -> np.ndarray:
     num = np.einsum("ij,ij->i", va, vb)
     den = np.linalg.norm(va, axis=1) * np.linalg.norm(vb, axis=1)
     return np.divide(num, den, out=np.zeros_like(num), where=den > 0)
-
-
-def rank_auc(scores: np.ndarray, labels: np.ndarray) -> float:
-    """ROC AUC by the rank-sum formula (ties get their mean rank); NaN if one class."""
-    labels = np.asarray(labels).astype(bool)
-    n_pos = int(labels.sum())
-    n_neg = len(labels) - n_pos
-    if n_pos == 0 or n_neg == 0:
-        return float("nan")
-    order = np.argsort(scores, kind="mergesort")
-    sorted_scores = np.asarray(scores)[order]
-    ranks = np.empty(len(scores), dtype=np.float64)
-    # mean rank within each run of equal scores
-    boundaries = np.flatnonzero(np.diff(sorted_scores)) + 1
-    starts = np.concatenate([[0], boundaries])
-    ends = np.concatenate([boundaries, [len(scores)]])
-    mean_ranks = (starts + ends + 1) / 2.0
-    ranks[order] = np.repeat(mean_ranks, ends - starts)
-    return float((ranks[labels].sum() - n_pos * (n_pos + 1) / 2.0) / (n_pos * n_neg))
-
-
-def monitor_auc(embeddings: Embeddings, val: pd.DataFrame) -> tuple[float, float]:
-    """Live validation AUC (all pairs, seen-only pairs) as reported during training.
-
-    Untrained, non-cold-start products get the median score, the method's policy.
-    """
-    a = val["a"].to_numpy()
-    b = val["b"].to_numpy()
-    labels = val["label"].to_numpy()
-    scores = embeddings.score_pairs(a, b).astype(np.float64)
-    usable = embeddings.usable
-    ok = usable[a] & usable[b]
-    if ok.any() and not ok.all():
-        scores[~ok] = np.median(scores[ok])
-    seen = val["seen"].to_numpy()
-    return rank_auc(scores, labels), rank_auc(scores[seen], labels[seen])
 
 
 class Model(abc.ABC):

@@ -28,6 +28,7 @@ from collections.abc import Iterator
 
 import numpy as np
 
+from recsys_core.common.settings import Settings, SettingsError, require
 from recsys_core.models.base import (
     Callback,
     Clock,
@@ -35,9 +36,7 @@ from recsys_core.models.base import (
     Model,
     TrainEvent,
     TrainingData,
-    monitor_auc,
 )
-from recsys_core.settings import Settings, SettingsError, require
 
 # Walks handed to gensim per list conversion; bounds the memory of string tokens.
 CHUNK_WALKS = 20_000
@@ -165,7 +164,7 @@ class GensimWord2VecModel(Model):
                 state["loss_before"] = running
                 if callback is None:
                     return
-                auc, auc_seen = monitor_auc(_embeddings(w2v, n), data.val)
+                auc, auc_seen = data.live_auc(_embeddings(w2v, n))
                 stop = callback(
                     TrainEvent(
                         step=self.epoch,

@@ -18,6 +18,7 @@ import dataclasses
 import numpy as np
 import scipy.sparse as sp
 
+from recsys_core.common.settings import Settings, require
 from recsys_core.models.base import (
     Callback,
     Clock,
@@ -25,9 +26,7 @@ from recsys_core.models.base import (
     Model,
     TrainEvent,
     TrainingData,
-    monitor_auc,
 )
-from recsys_core.settings import Settings, require
 
 
 @dataclasses.dataclass(frozen=True)
@@ -117,7 +116,7 @@ class AdamicAdar(Model):
             info={"vectors": f"truncated SVD ({vectors.shape[1]}) of D^-1/2 A D^-1/2"},
         )
         if callback is not None:
-            auc, auc_seen = monitor_auc(embeddings, data.val)
+            auc, auc_seen = data.live_auc(embeddings)
             callback(
                 TrainEvent(
                     step=0,

@@ -13,7 +13,7 @@ instead of about an hour, at the same or better AUC. Adam stays as ``optimizer="
   each with ``negatives`` pairs (a, random product), uniform over the catalog.
 - "mf-bias-seq": positives are skip-gram pairs of the walks (window 5, subsampling of
   frequent products), negatives from the unigram distribution ** 0.75, the same data as
-  the PyTorch skip-gram (:mod:`recsys_core.pairs`).
+  the PyTorch skip-gram (:mod:`recsys_core.models.skipgram_pairs`).
 
 Two of the method's open questions are settings: ``lr_schedule`` ("cosine-restart", the
 method's; "constant"; "linear" decay over all epochs) asks whether the AUC dip at each
@@ -36,6 +36,7 @@ from collections.abc import Iterator
 
 import numpy as np
 
+from recsys_core.common.settings import Settings, require
 from recsys_core.models.base import (
     Callback,
     Clock,
@@ -43,9 +44,7 @@ from recsys_core.models.base import (
     Model,
     TrainEvent,
     TrainingData,
-    monitor_auc,
 )
-from recsys_core.settings import Settings, require
 
 LR_SCHEDULES = ("cosine-restart", "constant", "linear")
 OPTIMIZERS = ("sgd", "adam-auto", "adam", "sparse-adam")
@@ -294,7 +293,7 @@ class MatrixFactorization(Model):
                 if callback is not None and (evaluate_now or (step + 1) % s.report_every == 0):
                     auc = auc_seen = None
                     if evaluate_now:
-                        auc, auc_seen = monitor_auc(self._embeddings(net, source), data.val)
+                        auc, auc_seen = data.live_auc(self._embeddings(net, source))
                     stop = callback(
                         TrainEvent(
                             step=step,
@@ -396,7 +395,7 @@ class MatrixFactorization(Model):
                         continue  # not at an event (the epoch's last one comes below)
                     auc = auc_seen = None
                     if done % s.eval_every == 0:
-                        auc, auc_seen = monitor_auc(current(), data.val)
+                        auc, auc_seen = data.live_auc(current())
                     last_step = done - 1
                     event = TrainEvent(
                         last_step, epoch, _mean(loss_sum, loss_cnt), lr, clock(), auc, auc_seen,
@@ -418,7 +417,7 @@ class MatrixFactorization(Model):
             epoch_loss_sum += loss_sum
             epoch_loss_cnt += loss_cnt
             loss_sum, loss_cnt = 0.0, 0
-            auc, auc_seen = monitor_auc(current(), data.val)
+            auc, auc_seen = data.live_auc(current())
             event = TrainEvent(
                 last_step, epoch, _mean(epoch_loss_sum, epoch_loss_cnt), lr, clock(), auc,
                 auc_seen, True, total_steps,
@@ -652,10 +651,14 @@ class _TrainPairSource(_PairSource):
 
 
 class _WalkPairSource(_PairSource):
-    """Skip-gram pairs of the walks (recsys_core.pairs), unigram ** power negatives."""
+    """Skip-gram pairs of the walks (``skipgram_pairs``), unigram ** power negatives."""
 
     def __init__(self, data: TrainingData, s: MFSeqSettings, rng: np.random.Generator) -> None:
-        from recsys_core.pairs import NegativeSampler, subsample_keep_prob, token_counts
+        from recsys_core.models.skipgram_pairs import (
+            NegativeSampler,
+            subsample_keep_prob,
+            token_counts,
+        )
 
         if data.walks is None:
             raise ValueError("mf-bias-seq trains on walks; TrainingData.walks is None")
@@ -672,7 +675,7 @@ class _WalkPairSource(_PairSource):
         self.pairs_per_walk = len(centers) / max(len(probe), 1)
 
     def _pairs(self, walks: np.ndarray, rng: np.random.Generator):
-        from recsys_core.pairs import skipgram_pairs
+        from recsys_core.models.skipgram_pairs import skipgram_pairs
 
         return skipgram_pairs(walks, self.s.window, rng, keep_prob=self.keep)
 

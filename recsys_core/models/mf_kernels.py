@@ -19,7 +19,8 @@ from __future__ import annotations
 import numba
 import numpy as np
 
-from recsys_core.models.sgns_kernels import MAX_SCORE, _draw, _next, _seed_state
+from recsys_core.common.rng import alias_draw, block_state, xorshift_next
+from recsys_core.models.sgns_kernels import MAX_SCORE
 
 
 @numba.njit(parallel=True, fastmath=True, cache=True)
@@ -55,7 +56,7 @@ def train_mf(
     g_move = np.zeros(n_blocks, dtype=np.float64)
     size = (n + n_blocks - 1) // n_blocks
     for blk in numba.prange(n_blocks):
-        state = _seed_state(seed, blk)
+        state = block_state(seed, blk)
         neu = np.empty(dim, dtype=np.float32)
         g = np.float32(global_bias)
         start = blk * size
@@ -76,8 +77,8 @@ def train_mf(
                     tgt = ctx
                     label = np.float32(1.0)
                 else:
-                    state = _next(state)
-                    tgt = _draw(state, accept, alias)
+                    state = xorshift_next(state)
+                    tgt = alias_draw(state, accept, alias)
                     if tgt == ctx:
                         continue
                     label = np.float32(0.0)

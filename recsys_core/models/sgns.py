@@ -2,7 +2,8 @@
 
 One training loop serves plain skip-gram and the side-information models
 (:mod:`recsys_core.models.side_info`): walks are cut into chunks, each chunk becomes
-(center, context) pairs with subsampling (:mod:`recsys_core.pairs`), and a backend applies
+(center, context) pairs with subsampling (:mod:`recsys_core.models.skipgram_pairs`),
+and a backend applies
 word2vec's SGD update to them with hand-derived gradients:
 
 * ``backend="numba"`` (default): a compiled word2vec.c-style loop, one negative draw per
@@ -27,6 +28,7 @@ import numba
 import numpy as np
 import torch
 
+from recsys_core.common.settings import Settings, require
 from recsys_core.models import sgns_kernels as K
 from recsys_core.models.base import (
     Callback,
@@ -35,10 +37,13 @@ from recsys_core.models.base import (
     Model,
     TrainEvent,
     TrainingData,
-    monitor_auc,
 )
-from recsys_core.pairs import NegativeSampler, skipgram_pairs, subsample_keep_prob, token_counts
-from recsys_core.settings import Settings, require
+from recsys_core.models.skipgram_pairs import (
+    NegativeSampler,
+    skipgram_pairs,
+    subsample_keep_prob,
+    token_counts,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -219,8 +224,8 @@ def train_skipgram(
     def emit(event: TrainEvent) -> bool:
         return bool(callback(event)) if callback is not None else False
 
-    def evaluate() -> tuple[float, float]:
-        return monitor_auc(make_embeddings(), data.val)
+    def evaluate() -> tuple[float | None, float | None]:
+        return data.live_auc(make_embeddings())
 
     for epoch in range(s.epochs):
         order = rng.permutation(len(walks))

@@ -6,8 +6,9 @@ blocks run in parallel without locks (Hogwild, as word2vec.c and gensim do): wit
 thread the result depends only on the seed.
 
 Negatives are drawn inside the loop from the unigram^0.75 distribution by the alias
-method (:class:`recsys_core.pairs.NegativeSampler`'s ``accept`` / ``alias`` arrays) with a
-xorshift64* generator, one stream per thread block, so no negative array is materialised.
+method (``skipgram_pairs.NegativeSampler``'s ``accept`` / ``alias`` arrays) with a xorshift64*
+generator (:mod:`recsys_core.common.rng`), one stream per thread block, so no negative array
+is materialised.
 """
 
 from __future__ import annotations
@@ -15,28 +16,9 @@ from __future__ import annotations
 import numba
 import numpy as np
 
+from recsys_core.common.rng import alias_draw, block_state, xorshift_next
+
 MAX_SCORE = 10.0  # scores are clamped to +-10 before the sigmoid
-_XS_MUL = np.uint64(0x2545F4914F6CDD1D)
-
-
-@numba.njit(cache=True, inline="always")
-def _next(state: np.uint64) -> np.uint64:
-    # xorshift64*: the state update; the output is state * _XS_MUL
-    state ^= state >> np.uint64(12)
-    state ^= state << np.uint64(25)
-    state ^= state >> np.uint64(27)
-    return state
-
-
-@numba.njit(cache=True, inline="always")
-def _draw(state: np.uint64, accept: np.ndarray, alias: np.ndarray) -> int:
-    """One alias-method draw from the output of ``state``."""
-    out = state * _XS_MUL
-    i = ((out >> np.uint64(32)) * np.uint64(len(accept))) >> np.uint64(32)
-    frac = np.float32((out >> np.uint64(8)) & np.uint64(0xFFFFFF)) * np.float32(1.0 / 16777216.0)
-    if frac < accept[i]:
-        return np.int64(i)
-    return np.int64(alias[i])
 
 
 @numba.njit(cache=True, inline="always")
@@ -46,17 +28,6 @@ def _sigmoid(f: float) -> float:
     elif f < -MAX_SCORE:
         f = -MAX_SCORE
     return 1.0 / (1.0 + np.exp(-f))
-
-
-@numba.njit(cache=True, inline="always")
-def _seed_state(seed: int, block: int) -> np.uint64:
-    # splitmix-style mixing so neighbouring seeds / blocks give unrelated streams
-    z = np.uint64(seed) * np.uint64(0x9E3779B97F4A7C15) + np.uint64(block + 1) * np.uint64(
-        0xBF58476D1CE4E5B9
-    )
-    z ^= z >> np.uint64(31)
-    z = z * np.uint64(0x94D049BB133111EB)
-    return z | np.uint64(1)  # xorshift needs a non-zero state
 
 
 @numba.njit(parallel=True, fastmath=True, cache=True)
@@ -86,7 +57,7 @@ def train_plain(
     loss_cnt = np.zeros(n_blocks, dtype=np.int64)
     size = (n + n_blocks - 1) // n_blocks
     for blk in numba.prange(n_blocks):
-        state = _seed_state(seed, blk)
+        state = block_state(seed, blk)
         neu = np.empty(dim, dtype=np.float32)
         start = blk * size
         stop = min(n, start + size)
@@ -103,8 +74,8 @@ def train_plain(
                     tgt = ctx
                     label = 1.0
                 else:
-                    state = _next(state)
-                    tgt = _draw(state, accept, alias)
+                    state = xorshift_next(state)
+                    tgt = alias_draw(state, accept, alias)
                     if tgt == ctx:
                         continue
                     label = 0.0
@@ -180,7 +151,7 @@ def train_side(
     loss_cnt = np.zeros(n_blocks, dtype=np.int64)
     size = (n + n_blocks - 1) // n_blocks
     for blk in numba.prange(n_blocks):
-        state = _seed_state(seed, blk)
+        state = block_state(seed, blk)
         neu = np.empty(dim, dtype=np.float32)
         h = np.empty(dim, dtype=np.float32)
         w = np.empty(n_slots, dtype=np.float32)
@@ -207,8 +178,8 @@ def train_side(
                     tgt = ctx
                     label = 1.0
                 else:
-                    state = _next(state)
-                    tgt = _draw(state, accept, alias)
+                    state = xorshift_next(state)
+                    tgt = alias_draw(state, accept, alias)
                     if tgt == ctx:
                         continue
                     label = 0.0

@@ -31,6 +31,7 @@ import math
 import numpy as np
 import pandas as pd
 
+from recsys_core.common.settings import require
 from recsys_core.models import sgns_kernels as K
 from recsys_core.models.base import Callback, Embeddings, Model, TrainingData
 from recsys_core.models.sgns import (
@@ -39,8 +40,7 @@ from recsys_core.models.sgns import (
     init_center_table,
     train_skipgram,
 )
-from recsys_core.pairs import token_counts
-from recsys_core.settings import require
+from recsys_core.models.skipgram_pairs import token_counts
 
 logger = logging.getLogger(__name__)
 

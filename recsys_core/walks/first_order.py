@@ -20,8 +20,8 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
-from recsys_core.alias import fill_alias
-from recsys_core.walks._rng import next_uniform, walk_state
+from recsys_core.common.alias import fill_alias
+from recsys_core.common.rng import next_uniform, walk_state
 
 BLOCK = 512  # walks advanced together; large enough to overlap misses, small enough for L1
 

@@ -15,9 +15,9 @@ import math
 import numpy as np
 import scipy.sparse as sp
 
-from recsys_core.progress import Progress, report
-from recsys_core.settings import Settings, require
-from recsys_core.walks._rng import seed_state
+from recsys_core.common.progress import Progress, report
+from recsys_core.common.rng import seed_state
+from recsys_core.common.settings import Settings, require
 from recsys_core.walks.first_order import build_alias_tables, first_order_pass
 from recsys_core.walks.node2vec import build_edge_set, node2vec_pass, row_totals
 

@@ -31,7 +31,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
-from recsys_core.walks._rng import mix64, next_uniform, walk_state
+from recsys_core.common.rng import mix64, next_uniform, walk_state
 from recsys_core.walks.first_order import BLOCK, draw_position
 
 

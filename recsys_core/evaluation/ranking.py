@@ -20,7 +20,7 @@ Protocol choices, made explicit because they move the numbers:
 - **Ties** count half: rank = (#candidates scoring higher) + 0.5 * (#others scoring equal),
   the expected rank under random tie-breaking; a constant-scoring model gets ~n/2.
 - **Unusable vectors.** ``usable`` marks products whose vector may be scored (the unseen
-  policy of :mod:`recsys_core.evaluate`). Unusable candidates cannot be recommended; a
+  policy of :mod:`recsys_core.evaluation.evaluate`). Unusable candidates cannot be recommended; a
   query whose product or partner is unusable counts as a miss (under the median policy its
   partner would tie with half of the candidates at the median score).
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from recsys_core.alias import fill_alias
+from recsys_core.common.alias import fill_alias
 
 # word2vec.c / gensim's table size, for NegativeSampler(table_size=...).
 WORD2VEC_TABLE_SIZE = 100_000_000

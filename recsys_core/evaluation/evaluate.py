@@ -3,7 +3,7 @@
 AUC-ROC over all pairs, over pairs whose two products were seen in training, and over the
 pairs that involve an unseen product; the data behind the method's plots (ROC curve,
 precision and recall versus threshold, precision-recall trade-off) as plain frames; and
-ranking metrics (HitRate@k, NDCG@k, see :mod:`recsys_core.ranking`).
+ranking metrics (HitRate@k, NDCG@k, see :mod:`recsys_core.evaluation.ranking`).
 
 Unseen policies (what a pair gets when a product has no usable vector):
 
@@ -30,10 +30,11 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from recsys_core import cache
-from recsys_core.models.base import Embeddings, TrainEvent, rank_auc
-from recsys_core.ranking import rank_partners
-from recsys_core.settings import Settings, require
+from recsys_core.common import cache
+from recsys_core.common.settings import Settings, require
+from recsys_core.evaluation.auc import rank_auc
+from recsys_core.evaluation.ranking import rank_partners
+from recsys_core.models.base import Embeddings, TrainEvent
 
 UNSEEN_POLICIES = ("median", "cold-start", "random")
 

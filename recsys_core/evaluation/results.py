@@ -15,8 +15,8 @@ from typing import Any
 
 import pandas as pd
 
-from recsys_core import cache
-from recsys_core.evaluate import EvalReport
+from recsys_core.common import cache
+from recsys_core.evaluation.evaluate import EvalReport
 
 Entry = tuple[str, str, EvalReport, float, dict[str, Any], str]
 METRIC_COLUMNS = ("AUC all", "AUC seen", "AUC unseen")

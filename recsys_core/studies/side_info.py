@@ -32,7 +32,7 @@ HOLDOUT_PRODUCTS = 0.05
 
 
 def _evaluation() -> Any:
-    from recsys_core.evaluate import EvalSettings
+    from recsys_core.evaluation.evaluate import EvalSettings
 
     # Cold-start vectors count for every method, so unseen pairs are scored the same way:
     # plain skip-gram has none and falls back to the median, as in the method.

@@ -13,9 +13,9 @@ import logging
 
 import numpy as np
 
-from recsys_core import cache
-from recsys_core.progress import Progress, report
-from recsys_core.settings import Settings, require
+from recsys_core.common import cache
+from recsys_core.common.progress import Progress, report
+from recsys_core.common.settings import Settings, require
 
 log = logging.getLogger(__name__)
 

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from recsys_core import cache
+from recsys_core.common import cache
 from recsys_core.models.base import Embeddings
 
 CATEGORY_COLUMNS = ("cat_1", "cat_2", "cat_3", "cat_4")

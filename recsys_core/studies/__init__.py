@@ -1,0 +1,1 @@
+"""Studies: small declared experiments that submit ordinary runs and compare them."""
