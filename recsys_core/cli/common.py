@@ -9,7 +9,6 @@ import sys
 import time
 from typing import Any
 
-from recsys_core.common.progress import Progress
 from recsys_core.data.registry import DatasetSettings
 
 
@@ -110,10 +109,6 @@ class ProgressBars:
 
 def progress_bar() -> ProgressBars:
     return ProgressBars()
-
-
-def as_progress(bars: ProgressBars) -> Progress:
-    return bars
 
 
 def parse_value(text: str) -> Any:

@@ -689,7 +689,6 @@ def _complement_lines(rng: np.random.Generator, truth: _Truth) -> tuple[np.ndarr
     deg = leaf_off[leaf + 1] - leaf_off[leaf]
     pick = leaf_off[leaf] + (rng.random(len(src)) * deg).astype(np.int64)
     other = np.where(deg > 0, leaf_targets[np.minimum(pick, len(leaf_targets) - 1)], leaf)
-    # Lines of a leaf are contiguous ids: a uniform line of the target leaf.
     # Lines of a leaf are contiguous ids; a line is picked by its total popularity
     # (raised to LINE_HUB_EXPONENT), so popular lines complement many lines.
     weight = np.bincount(truth.line, truth.popularity, nl_lines) ** LINE_HUB_EXPONENT
