@@ -140,28 +140,29 @@ def default_db_path() -> Path:
     return cache.cache_root() / "runs.sqlite"
 
 
+def env_number(name: str, default: float, kind: type = float) -> Any:
+    """The job layer's settings from the environment: ``$name`` as a number > 0."""
+    text = os.environ.get(name)
+    if text is None:
+        return default
+    what = "a whole number >= 1" if kind is int else "a number > 0"
+    try:
+        value = kind(text)
+    except ValueError:
+        raise ValueError(f"{name} must be {what}, got {text!r}") from None
+    if not value > 0:
+        raise ValueError(f"{name} must be {what}, got {value}")
+    return value
+
+
 def default_max_concurrent() -> int:
     """``$RECSYS_MAX_CONCURRENT`` (default 1): how many runs execute at once."""
-    text = os.environ.get(CONCURRENCY_ENV, "1")
-    try:
-        value = int(text)
-    except ValueError:
-        raise ValueError(f"{CONCURRENCY_ENV} must be a whole number >= 1, got {text!r}") from None
-    if value < 1:
-        raise ValueError(f"{CONCURRENCY_ENV} must be >= 1, got {value}")
-    return value
+    return env_number(CONCURRENCY_ENV, 1, int)
 
 
 def default_stuck_seconds() -> float:
     """``$RECSYS_STUCK_SECONDS`` (default 300): heartbeat age after which a run is stuck."""
-    text = os.environ.get(STUCK_ENV, str(DEFAULT_STUCK_SECONDS))
-    try:
-        value = float(text)
-    except ValueError:
-        raise ValueError(f"{STUCK_ENV} must be a number of seconds > 0, got {text!r}") from None
-    if not value > 0:
-        raise ValueError(f"{STUCK_ENV} must be > 0, got {value}")
-    return value
+    return env_number(STUCK_ENV, DEFAULT_STUCK_SECONDS)
 
 
 @dataclasses.dataclass
@@ -223,29 +224,13 @@ class RunRecord:
 
     @classmethod
     def from_row(cls, row: sqlite3.Row) -> RunRecord:
-        return cls(
-            id=row["id"],
-            key=row["key"],
-            spec=json.loads(row["spec"]),
-            model=row["model"],
-            dataset=row["dataset"],
-            status=row["status"],
-            created=row["created"],
-            started=row["started"],
-            finished=row["finished"],
-            pid=row["pid"],
-            owner_pid=row["owner_pid"],
-            heartbeat=row["heartbeat"],
-            error=row["error"],
-            progress_done=row["progress_done"],
-            progress_total=row["progress_total"],
-            progress_message=row["progress_message"],
-            cancel_requested=bool(row["cancel_requested"]),
-            summary=json.loads(row["summary"]) if row["summary"] else None,
-            keys=json.loads(row["keys"]) if row["keys"] else {},
-            pid_token=row["pid_token"],
-            owner_token=row["owner_token"],
-        )
+        """The record of a ``runs`` row: columns by field name, JSON columns parsed."""
+        values = {f.name: row[f.name] for f in dataclasses.fields(cls)}
+        values["spec"] = json.loads(row["spec"])
+        values["cancel_requested"] = bool(row["cancel_requested"])
+        values["summary"] = json.loads(row["summary"]) if row["summary"] else None
+        values["keys"] = json.loads(row["keys"]) if row["keys"] else {}
+        return cls(**values)
 
 
 class RunStore:

@@ -47,7 +47,7 @@ from typing import Any
 
 from recsys_core.jobs import artifacts, procs
 from recsys_core.jobs.runners import Cancelled, Runner, resolve_runner
-from recsys_core.jobs.store import RunRecord, RunStore
+from recsys_core.jobs.store import RunRecord, RunStore, env_number
 
 log = logging.getLogger(__name__)
 
@@ -59,19 +59,6 @@ DEFAULT_HEARTBEAT = 1.0
 FLUSH_SECONDS = 0.5
 FLUSH_EVENTS = 50
 _SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
-
-
-def _seconds(env: str, default: float) -> float:
-    text = os.environ.get(env)
-    if text is None:
-        return default
-    try:
-        value = float(text)
-    except ValueError:
-        raise ValueError(f"{env} must be a number of seconds, got {text!r}") from None
-    if not value > 0:
-        raise ValueError(f"{env} must be > 0, got {value}")
-    return value
 
 
 def _number(value: Any) -> float | None:
@@ -100,9 +87,9 @@ class Reporter:
         self.run_id = run_id
         self.interval = interval
         self.batch = batch
-        self.grace = grace if grace is not None else _seconds(GRACE_ENV, 5.0)
+        self.grace = grace if grace is not None else env_number(GRACE_ENV, 5.0)
         self.heartbeat = (
-            heartbeat if heartbeat is not None else _seconds(HEARTBEAT_ENV, DEFAULT_HEARTBEAT)
+            heartbeat if heartbeat is not None else env_number(HEARTBEAT_ENV, DEFAULT_HEARTBEAT)
         )
         self.mirror = mirror
         self.cancel = threading.Event()
