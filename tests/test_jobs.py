@@ -349,6 +349,31 @@ def test_an_overdue_heartbeat_marks_a_live_run_stuck_until_it_beats(env):
         store.finish(run_id, "cancelled", error="test over")
 
 
+class RemoteStore(RunStore):
+    """A store as an executor without local worker processes would use it."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        self.stopped: list[int] = []
+        super().__init__(*args, **kwargs)
+
+    def kill_worker(self, run_id, pid, token):
+        self.stopped.append(run_id)
+        return True
+
+
+def test_an_executor_without_local_pids_is_judged_by_its_heartbeat(env):
+    store = RemoteStore(env / "runs.sqlite", stuck_after=5.0)
+    run_id, _ = store.enqueue({"model": "fake"}, "remote", "fake", "")
+    assert store.claim(None, None, None, None).id == run_id
+    store.beat(run_id)
+    assert store.get(run_id).status == "running"  # no pid is not a dead process
+    with store.transaction() as tx:
+        tx.execute("UPDATE runs SET heartbeat = ? WHERE id = ?", (time.time() - 60, run_id))
+    assert store.mark_stuck() == [run_id]
+    assert store.request_cancel(run_id) == "cancelled"
+    assert store.stopped == [run_id] and "killed" in store.get(run_id).error
+
+
 def _process_state(pid: int) -> str:
     text = Path(f"/proc/{pid}/stat").read_text()
     return text[text.rfind(")") + 2]

@@ -141,6 +141,8 @@ def follow(run_id: int, poll: float = 0.25) -> RunRecord:
             now = (rec.progress_done, rec.progress_total, rec.progress_message)
             if rec.status == "queued":
                 now = (0.0, 0.0, "queued: waiting for a free worker")
+            elif rec.status == "stuck":
+                now = (0.0, 0.0, f"stuck: no heartbeat (`cancel {run_id}` kills its worker)")
             if now != last and now[2]:
                 bars(*now)
                 last = now

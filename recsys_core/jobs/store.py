@@ -13,6 +13,10 @@ sets ``cancel_requested``, which the executor polls (:meth:`RunStore.cancel_requ
 checks at every progress report and training event, whatever the phase; the executor calls
 :meth:`RunStore.beat` every few seconds while a run executes.
 
+Any executor can drive a run through this API: ``claim`` (or its own insert), ``beat``,
+``cancel_requested``, ``set_progress``, ``add_metrics``, ``finish``. One that claims
+without a local pid is judged by its heartbeat alone and overrides ``kill_worker``.
+
 Stuck workers (see :meth:`RunStore.mark_stuck`): a ``running`` run whose heartbeat is older
 than ``stuck_after`` seconds (``$RECSYS_STUCK_SECONDS``, default 300) while its worker
 process still lives becomes ``stuck`` - the process is frozen (SIGSTOP, a debugger),
@@ -434,7 +438,7 @@ class RunStore:
 
     @staticmethod
     def _worker_alive(record: RunRecord) -> bool:
-        return procs.is_alive(record.pid, record.pid_token or None)
+        return _executor_alive(record.pid, record.pid_token)
 
     def _needs_settling(self, record: RunRecord) -> bool:
         """A reader met a run whose worker died, or whose heartbeat is overdue."""
@@ -491,11 +495,11 @@ class RunStore:
             log.warning("run %d: %s", row["id"], error)
         return changed
 
-    def kill_worker(self, pid: int | None, token: str | None) -> bool:
-        """Stop the worker process of a stuck run (the local executor: SIGKILL).
+    def kill_worker(self, run_id: int, pid: int | None, token: str | None) -> bool:
+        """Stop the worker of stuck run ``run_id`` (the local executor: SIGKILL its pid).
 
-        An executor that runs its workers elsewhere overrides this. True when a process
-        was signalled.
+        An executor whose workers are not local processes overrides this. True when the
+        worker was stopped.
         """
         return procs.kill(pid, token)
 
@@ -508,7 +512,7 @@ class RunStore:
         ).fetchall()
         now = time.time()
         for row in rows:
-            if procs.is_alive(row["pid"], row["pid_token"] or None):
+            if _executor_alive(row["pid"], row["pid_token"]):
                 continue
             if procs.is_alive(row["owner_pid"], row["owner_token"] or None):
                 status = "failed"
@@ -630,9 +634,13 @@ class RunStore:
             return int(cur.lastrowid), True
 
     def claim(
-        self, pid: int, token: str | None, owner_pid: int | None, owner_token: str | None
+        self, pid: int | None, token: str | None, owner_pid: int | None, owner_token: str | None
     ) -> RunRecord | None:
-        """Atomically take the oldest queued run, unless enough runs are running already."""
+        """Atomically take the oldest queued run, unless enough runs are running already.
+
+        ``pid`` is the local process that executes it, or None for an executor whose
+        workers are not processes of this machine (then its heartbeat alone tells).
+        """
         with self.transaction() as tx:
             self._settle_dead(tx)
             running = tx.execute(_COUNT_EXECUTING).fetchone()
@@ -762,7 +770,7 @@ class RunStore:
                 )
                 return "cancelled"
             if status == "stuck":
-                killed = self.kill_worker(row["pid"], row["pid_token"] or None)
+                killed = self.kill_worker(int(run_id), row["pid"], row["pid_token"] or None)
                 silent = time.time() - (row["heartbeat"] or time.time())
                 tx.execute(
                     "UPDATE runs SET status = 'cancelled', finished = ?, error = ? WHERE id = ?",
@@ -803,6 +811,15 @@ class RunStore:
 
 
 _COUNT_EXECUTING = f"SELECT COUNT(*) FROM runs WHERE status IN {SQL_EXECUTING}"
+
+
+def _executor_alive(pid: int | None, token: str | None) -> bool:
+    """Whether the process executing a run lives.
+
+    A run claimed without a pid (an executor whose workers are not processes of this
+    machine) has no process to check: its heartbeat alone tells (see ``mark_stuck``).
+    """
+    return pid is None or procs.is_alive(pid, token or None)
 
 
 def _like_prefix(folder: str) -> str:
