@@ -87,7 +87,7 @@ class Reporter:
         self.run_id = run_id
         self.interval = interval
         self.batch = batch
-        self.grace = grace if grace is not None else env_number(GRACE_ENV, 5.0)
+        self.grace = grace if grace is not None else float(os.environ.get(GRACE_ENV, "5"))
         self.heartbeat = (
             heartbeat if heartbeat is not None else env_number(HEARTBEAT_ENV, DEFAULT_HEARTBEAT)
         )
