@@ -225,6 +225,8 @@ class Worker:
         self.owner_pid = owner_pid
         self.owner_token = owner_token
         self.current: Reporter | None = None
+        # Read once, before any run is claimed: a bad value stops the worker, not a run.
+        self.heartbeat = env_number(HEARTBEAT_ENV, DEFAULT_HEARTBEAT)
         self.pid = os.getpid()
         self.token = procs.process_token(self.pid)
 
@@ -271,7 +273,11 @@ class Worker:
 
         mirror = mlflow_mirror.start(record)
         reporter = Reporter(
-            self.store, record.id, mirror=mirror, owner=(self.owner_pid, self.owner_token)
+            self.store,
+            record.id,
+            mirror=mirror,
+            owner=(self.owner_pid, self.owner_token),
+            heartbeat=self.heartbeat,
         )
         self.current = reporter
         reporter.start()
