@@ -64,3 +64,36 @@ def test_a_code_version_change_rebuilds(stage, monkeypatch) -> None:
         assert rebuilt.cache_hits["dataset"] and not rebuilt.cache_hits["split"]
     walks_hit = make_walks(prepare(DATA, first.split), walks)[2]
     assert walks_hit == (stage not in (DatasetSettings, SplitSettings, WalkSettings))
+
+
+def test_compare_json_has_baselines_lift_and_buckets(capsys) -> None:
+    import json
+
+    from recsys_core.cli import main
+
+    args = ["compare", "--models", "adamic-adar", "--products", "400", "--seed", "3"]
+    assert main([*args, "--negatives", "degree-matched", "--set", "dim=0", "--json"]) == 0
+    out = capsys.readouterr().out
+    record = json.loads(out.strip().splitlines()[-1])
+    assert (record["part"], record["protocol"]) == ("test", "degree-matched")
+    models = record["models"]
+    assert list(models) == ["popularity", "adamic-adar"], "baselines always come first"
+    assert models["popularity"]["lift_over_popularity"] == 0.0
+    aa = models["adamic-adar"]
+    assert aa["lift_over_popularity"] == pytest.approx(
+        aa["AUC all"] - models["popularity"]["AUC all"]
+    )
+    assert {"AUC all", "AUC seen", "AUC unseen", "unseen_policy"} <= set(aa)
+    assert [b["bucket"] for b in aa["by_bucket"]] == ["head", "torso", "tail", "unseen"]
+    assert "Pairs: test; Negatives: degree-matched" in out
+
+
+def test_split_options_reach_the_split() -> None:
+    from recsys_core.cli import build_parser
+    from recsys_core.cli.data import split_settings_from_args
+
+    for command in ("prepare", "walks", "train", "compare"):
+        args = build_parser().parse_args([command, "--negatives", "two-hop"])
+        assert split_settings_from_args(args) == SplitSettings(negatives="two-hop")
+    args = build_parser().parse_args(["prepare", "--method-split", "--holdout-products", "0.1"])
+    assert split_settings_from_args(args) == SplitSettings.method(holdout_products=0.1)
