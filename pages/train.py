@@ -6,6 +6,9 @@ import streamlit as st
 
 from recsys_core.common.settings import SettingsError
 from ui import charts, fmt, load, runs, state
+from ui.shell import inside_app
+
+inside_app()  # a deep link on a fresh server runs this file alone: see ui/shell.py
 
 st.title("Train")
 st.markdown(
