@@ -44,7 +44,7 @@ def main() -> None:
             for i, (path, title) in enumerate(PAGES)
         ]
     )
-    sidebar()
+    sidebar(show_runs=page.title != "Train")
     with routing():
         page.run()
 
