@@ -35,7 +35,7 @@ PAGES = (
 def main() -> None:
     """Configure the page, draw the sidebar, run the chosen page."""
     from ui.shell import routing
-    from ui.state import sidebar
+    from ui.state import draw_model_picker, sidebar
 
     st.set_page_config(page_title="Item embeddings from product graphs", layout="wide")
     page = st.navigation(
@@ -45,8 +45,11 @@ def main() -> None:
         ]
     )
     sidebar(show_runs=page.title != "Train")
-    with routing():
-        page.run()
+    try:
+        with routing():
+            page.run()
+    finally:
+        draw_model_picker()  # unless the page asked for it already
 
 
 if __name__ == "__main__":

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import threading
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -63,6 +64,12 @@ def default_dataset() -> DatasetSettings:
     """The built-in catalog; ``$RECSYS_DEFAULT_PRODUCTS`` makes it smaller (tests, demos)."""
     products = os.environ.get(DEFAULT_PRODUCTS_ENV)
     return DatasetSettings(products=int(products) if products else None)
+
+
+def dataset_url_defaults() -> dict[str, Any]:
+    """The default catalog's overrides (``$RECSYS_DEFAULT_PRODUCTS``), as settings fields."""
+    d = default_dataset()
+    return {f: getattr(d, f) for f in KNOBS.values() if getattr(d, f) is not None}
 
 
 def default_map_method() -> str:
@@ -143,6 +150,8 @@ def dataset_from_url(params: Mapping[str, str]) -> DatasetSettings | None:
                 except ValueError:
                     raise ValueError(f"{key}={params[key]!r} is not a number") from None
         preset = "default" if choice == "builtin" else choice
+        if preset == "default":  # "builtin" alone is the app's default catalog
+            values = {**dataset_url_defaults(), **values}
         return DatasetSettings(source="synthetic", preset=preset, **values)
     if choice == "movielens":
         path = params.get("path") or str(registry.fetched_movielens() or "")
@@ -196,7 +205,11 @@ def switch_dataset(settings: DatasetSettings) -> None:
 
 
 def run_spec() -> Any:
-    """The RunSpec for the sidebar's model and dataset, or None when a setting is bad."""
+    """The RunSpec for the sidebar's model and dataset, or None when a setting is bad.
+
+    Draws the model section first if this run has not drawn it yet (see :func:`sidebar`).
+    """
+    draw_model_picker()
     return st.session_state.get("run_spec")
 
 
@@ -459,10 +472,18 @@ def model_picker() -> None:
     st.session_state["run_spec"] = spec
 
 
+# The sidebar's place for the model section during one script run (a thread runs one
+# session's script at a time).
+_model_box = threading.local()
+
+
 def sidebar(show_runs: bool = True) -> None:
     """The whole sidebar: dataset, model, and (``show_runs``) what runs anywhere, with Cancel.
 
-    The Train page shows the runs in its body instead.
+    The model section is drawn into its place when a page first asks for :func:`run_spec`,
+    or after the page (:func:`draw_model_picker`): listing the models imports the model
+    stack, which a page that needs no model (Data, Graph...) should not wait for before it
+    paints. The Train page shows the runs in its body instead of the sidebar.
     """
     from ui import runs
 
@@ -470,6 +491,16 @@ def sidebar(show_runs: bool = True) -> None:
     with st.sidebar:
         dataset_picker()
         st.divider()
-        model_picker()
+        _model_box.box = st.container()
         if show_runs:
             runs.running_anywhere(sidebar=True)
+
+
+def draw_model_picker() -> None:
+    """Draw the model section into its sidebar place, once per script run."""
+    box = getattr(_model_box, "box", None)
+    if box is None:
+        return
+    _model_box.box = None
+    with box:
+        model_picker()
