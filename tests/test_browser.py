@@ -215,6 +215,8 @@ class Tab:
         return {k: v[-1] for k, v in parse_qs(urlparse(self.page.url).query).items()}
 
     def shot(self, name: str) -> None:
+        """A screenshot of the page once its script has finished drawing."""
+        self.settle()
         SHOTS.mkdir(parents=True, exist_ok=True)
         self.page.screenshot(path=str(SHOTS / f"{name}.png"))
 
@@ -231,11 +233,17 @@ def tabs(browser: object, server: Server) -> Iterator[list[Tab]]:
     """Browser tabs (each its own context); no tab may request anything off localhost."""
     opened: list[Tab] = []
 
+    log_start = server.log.stat().st_size if server.log.exists() else 0
     yield opened
     outside = [u for tab in opened for u in tab.outside()]
     for tab in opened:
         tab.close()
     assert not outside, f"requests leaving localhost: {outside}"
+    with open(server.log, errors="replace") as log:
+        log.seek(log_start)
+        written = log.read()
+    for bad in ("Traceback", "inotify", "Inotify"):
+        assert bad not in written, f"streamlit.log: {written[-3000:]}"
 
 
 def new_tab(tabs: list[Tab], browser: object, server: Server) -> Tab:
@@ -302,6 +310,7 @@ def test_every_page_and_state_in_the_url(server: Server, browser: object, tabs: 
     run_id = run_id_when_started(tab)
     auc = page.locator("[data-testid='stMetricLabel']", has_text="AUC all")
     expect(auc).to_be_visible(timeout=TRAIN_MS)
+    expect(page.locator(".js-plotly-plot").first).to_be_visible(timeout=STEP_MS)
     tab.shot("1-train")
     for title, shot in (
         ("Data", "2-data"),

@@ -248,7 +248,7 @@ def running_anywhere(sidebar: bool = False) -> None:
     In the sidebar of every page while something runs (refreshed every 2 s); on the
     Train page always (refreshed every 3 s, so a run started in another tab shows up).
     """
-    where = "side" if sidebar else "train"
+    where = "runs.side" if sidebar else "runs.train"  # the Train page has "train.cancel.N"
     active_now = any(r.active for r in jobs().list_runs())
     every = (2.0 if active_now else None) if sidebar else 3.0
 

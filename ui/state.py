@@ -161,17 +161,23 @@ def dataset_from_url(params: Mapping[str, str]) -> DatasetSettings | None:
     raise ValueError(f"unknown dataset {choice!r}; choose one of {', '.join(CHOICES)}")
 
 
-def _linked_run_dataset(params: Mapping[str, str]) -> DatasetSettings | None:
-    """The dataset of the run the URL names (``run``, else the first of ``runs``)."""
+def _linked_run_spec(params: Mapping[str, str]) -> Any:
+    """The RunSpec of the run the URL names (``run``, else the first of ``runs``), or None."""
     text = params.get("run") or (params.get("runs") or "").split(",")[0]
     if not text.strip().isdigit():
         return None
     from ui import runs
 
     try:
-        return runs.jobs().get_run(int(text)).run_spec().dataset
+        return runs.jobs().get_run(int(text)).run_spec()
     except Exception:  # no such run, or a spec this code cannot read: the URL decides
         return None
+
+
+def _linked_run_dataset(params: Mapping[str, str]) -> DatasetSettings | None:
+    """The dataset of the run the URL names, or None."""
+    spec = _linked_run_spec(params)
+    return spec.dataset if spec is not None else None
 
 
 def _initial_dataset() -> DatasetSettings:
@@ -327,7 +333,7 @@ def dataset_picker() -> None:
             fetched = registry.fetched_movielens()
             if fetched is not None:
                 st.caption(f"Found in {fetched}")
-            else:
+            elif loaded.source != "movielens":
                 st.info(
                     f"Not fetched yet. Fetch it with:\n\n`{FETCH_COMMAND}`\n\nor give a folder."
                 )
@@ -416,7 +422,12 @@ def model_picker() -> None:
     st.subheader("Model")
     classes = model_classes()
     names = list(classes)
-    wanted = url_start().get("model") or os.environ.get(DEFAULT_MODEL_ENV, DEFAULT_MODEL)
+    linked_run = _linked_run_spec(url_start())
+    wanted = (
+        url_start().get("model")
+        or (linked_run.model if linked_run is not None else None)
+        or os.environ.get(DEFAULT_MODEL_ENV, DEFAULT_MODEL)
+    )
     default = names.index(wanted) if wanted in names else 0
     name = st.selectbox(
         "model",
@@ -431,6 +442,9 @@ def model_picker() -> None:
     # The app's start values: the class defaults with the quicker first-run settings.
     start = {**fields, **{k: v for k, v in QUICK_DEFAULTS.items() if k in fields}}
     linked, bad = _url_settings("model.", start) if name == wanted else ({}, [])
+    if linked_run is not None and name == linked_run.model and "model" not in url_start():
+        # A bare link to a run (``/train?run=42``) opens its model with its settings.
+        linked = {**{k: v for k, v in linked_run.model_params if _scalar(v)}, **linked}
     with st.expander("model settings"):
         params = forms.settings_widgets(
             cls.settings_cls, f"model.{name}", defaults={**start, **linked}
