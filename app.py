@@ -1,7 +1,10 @@
 """Entry point of the Streamlit app: draws the shared sidebar and routes to a page.
 
 Run with ``streamlit run app.py``. Everything the pages show comes from ``recsys_core``;
-see ``pages/`` for the pages and ``ui/`` for the app-side helpers.
+see ``pages/`` for the pages and ``ui/`` for the app-side helpers. Every page URL
+(``/train``, ``/evaluate``...) goes through :func:`main`, also when it is the first
+request a fresh server gets (see ``ui/shell.py``), and the sidebar's choices live in the
+URL (``ui/state.py``), so a refresh or a shared link opens the same view.
 """
 
 from __future__ import annotations
@@ -14,32 +17,39 @@ import streamlit as st
 # (the AppTest suite does that: see tests/test_app.py).
 ROOT = Path(__file__).resolve().parent
 
-# (file, title, icon); the first is the home page.
+# (file, title); the first is the home page. No page icons: Streamlit turns a page's
+# Material icon into the tab's favicon by fetching it from fonts.gstatic.com, and the app
+# makes no request beyond localhost.
 PAGES = (
-    ("pages/data.py", "Data", ":material/dataset:"),
-    ("pages/graph.py", "Graph", ":material/hub:"),
-    ("pages/walks.py", "Walks", ":material/route:"),
-    ("pages/train.py", "Train", ":material/model_training:"),
-    ("pages/evaluate.py", "Evaluate", ":material/analytics:"),
-    ("pages/neighbours.py", "Neighbours", ":material/join_inner:"),
-    ("pages/embedding_map.py", "Embedding map", ":material/scatter_plot:"),
-    ("pages/side_info.py", "Side info", ":material/category:"),
+    ("pages/data.py", "Data"),
+    ("pages/graph.py", "Graph"),
+    ("pages/walks.py", "Walks"),
+    ("pages/train.py", "Train"),
+    ("pages/evaluate.py", "Evaluate"),
+    ("pages/neighbours.py", "Neighbours"),
+    ("pages/embedding_map.py", "Embedding map"),
+    ("pages/side_info.py", "Side info"),
 )
 
 
 def main() -> None:
     """Configure the page, draw the sidebar, run the chosen page."""
-    from ui.state import sidebar
+    from ui.shell import routing
+    from ui.state import draw_model_picker, sidebar
 
     st.set_page_config(page_title="Item embeddings from product graphs", layout="wide")
     page = st.navigation(
         [
-            st.Page(ROOT / path, title=title, icon=icon, default=(i == 0))
-            for i, (path, title, icon) in enumerate(PAGES)
+            st.Page(ROOT / path, title=title, default=(i == 0))
+            for i, (path, title) in enumerate(PAGES)
         ]
     )
-    sidebar()
-    page.run()
+    sidebar(show_runs=page.title != "Train")
+    try:
+        with routing():
+            page.run()
+    finally:
+        draw_model_picker()  # unless the page asked for it already
 
 
 if __name__ == "__main__":

@@ -6,6 +6,9 @@ import streamlit as st
 
 from recsys_core.explore.dataset_views import dataset_overview
 from ui import cached, charts, fmt, load, state
+from ui.shell import inside_app
+
+inside_app()  # a deep link on a fresh server runs this file alone: see ui/shell.py
 
 st.title("Item embeddings from product graphs")
 st.markdown(

@@ -9,6 +9,9 @@ from recsys_core.explore.dataset_views import map_frame
 from recsys_core.explore.projection import ProjectionSettings, cached_projection, place
 from ui import cached, charts, forms, load, runs, state
 from ui.progress import progress_bar
+from ui.shell import inside_app
+
+inside_app()  # a deep link on a fresh server runs this file alone: see ui/shell.py
 
 st.title("Embedding map")
 st.markdown(

@@ -7,6 +7,9 @@ import streamlit as st
 from recsys_core.evaluation.evaluate import auc_curve_frame
 from recsys_core.evaluation.export import projector_zip_bytes, word2vec_bytes
 from ui import charts, fmt, load, runs
+from ui.shell import inside_app
+
+inside_app()  # a deep link on a fresh server runs this file alone: see ui/shell.py
 
 st.title("Evaluate")
 st.markdown(

@@ -6,6 +6,9 @@ import streamlit as st
 
 from recsys_core.explore.dataset_views import graph_view
 from ui import cached, charts, fmt, load
+from ui.shell import inside_app
+
+inside_app()  # a deep link on a fresh server runs this file alone: see ui/shell.py
 
 st.title("Graph")
 st.markdown(

@@ -9,6 +9,9 @@ import streamlit as st
 from recsys_core.explore.dataset_views import product_details
 from recsys_core.explore.similar import neighbours_frame, overlap
 from ui import fmt, load, runs
+from ui.shell import inside_app
+
+inside_app()  # a deep link on a fresh server runs this file alone: see ui/shell.py
 
 st.title("Neighbours")
 st.markdown(

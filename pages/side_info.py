@@ -8,6 +8,9 @@ from recsys_core.common.settings import SettingsError
 from recsys_core.pipeline import RunSpec
 from recsys_core.studies import side_info as study
 from ui import charts, fmt, load, runs, state
+from ui.shell import inside_app
+
+inside_app()  # a deep link on a fresh server runs this file alone: see ui/shell.py
 
 st.title("Side information")
 st.markdown(

@@ -6,6 +6,9 @@ import streamlit as st
 
 from recsys_core.common.settings import SettingsError
 from ui import charts, fmt, load, runs, state
+from ui.shell import inside_app
+
+inside_app()  # a deep link on a fresh server runs this file alone: see ui/shell.py
 
 st.title("Train")
 st.markdown(
@@ -18,6 +21,8 @@ prep = load.prepared()
 spec = state.run_spec()
 # Have a worker import the model stack while the user reads, so Start begins at once.
 runs.jobs().warm_up()
+# What runs on any dataset, with Cancel and a one-click switch to the run's dataset.
+runs.running_anywhere()
 if prep is not None:
     if spec is None:
         st.error("Fix the model settings in the sidebar to start a run.")
@@ -34,26 +39,29 @@ if prep is not None:
                 st.error(f"Could not start the run: {exc}")
 
     records = runs.runs_of(prep)
+    watched = None
     if not records:
         st.info("No run on this dataset yet: pick a model in the sidebar and click Start.")
+        state.url_update({"run": None})
     else:
         by_id = {r.id: r for r in records}
         wanted = st.session_state.get("train.watch")
         if wanted not in by_id:
-            # After a browser refresh: follow the newest active run, else the newest run.
-            active = [r.id for r in records if r.active]
-            wanted = active[0] if active else records[0].id
+            wanted = runs.default_watch(records, state.url_value("run"))
         # The statuses are part of the key: when one changes the live part reruns the page
         # and the picker is drawn anew, so its labels never show a stale status.
         statuses = "".join(r.status[0] for r in records)
         watched = st.selectbox(
             "run to watch",
             list(by_id),
-            index=list(by_id).index(wanted),
+            index=list(by_id).index(wanted) if wanted in by_id else None,
             format_func=lambda i: runs.label(by_id[i]),
             key=f"train.pick.{wanted}.{statuses}",
+            placeholder="pick a run to watch",
         )
         st.session_state["train.watch"] = watched
+        state.url_update({"run": None if watched is None else str(watched)})
+    if records and watched is not None:
         active_now = by_id[watched].active
 
         @st.fragment(run_every=1.0 if active_now else None)
@@ -84,7 +92,7 @@ if prep is not None:
                 st.session_state.pop("train.watch", None)
                 st.rerun()
             if record.status == "failed":
-                st.error(f"Run {run_id} failed: {record.error}")
+                runs.show_failure(record)
             elif record.status == "interrupted":
                 st.warning(f"Run {run_id} was interrupted: {record.error or 'the app stopped'}")
             summary = record.summary or {}
@@ -115,6 +123,7 @@ if prep is not None:
 
         live(watched, active_now, by_id[watched].status)
 
+    if records:
         with st.expander(f"all runs on this dataset ({len(records)})"):
             fmt.show(
                 runs.table(records),

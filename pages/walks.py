@@ -7,6 +7,9 @@ import streamlit as st
 from recsys_core.explore.dataset_views import visits_vs_degree, walk_steps, walks_from
 from recsys_core.walks import WalkSettings
 from ui import cached, charts, fmt, forms, load
+from ui.shell import inside_app
+
+inside_app()  # a deep link on a fresh server runs this file alone: see ui/shell.py
 
 st.title("Walks")
 st.markdown(

@@ -287,3 +287,104 @@ def test_chart_helpers() -> None:
     )
     fig = charts.coverage_sweep(sweep)
     assert len(fig.data) == 6  # two methods x three panels
+
+
+# -- the app shell: URL state, runs on any dataset, failures ----------------------------------
+
+
+def fresh_with(params: dict[str, str], page: str | None = None) -> AppTest:
+    """The app opened at a URL with these query parameters (a new session)."""
+    at = AppTest.from_file(str(ENTRY[0]), default_timeout=90)
+    at.query_params.update(params)
+    at.run()
+    assert not at.exception, at.exception
+    if page:
+        at.switch_page(os.path.relpath(ROOT / page, ENTRY[0].parent))
+        at.run()
+    return at
+
+
+def _queued_run(spec: object, status: str = "queued", error: str | None = None) -> int:
+    """A run in the store without a worker: queued (left for the test), or finished as
+    ``status`` with ``error``."""
+    from recsys_core.jobs import api
+    from recsys_core.jobs.specs import submission
+
+    store = api.default_store()
+    sub = submission(spec)
+    run_id, _ = store.enqueue(sub.spec, sub.key, sub.model, sub.dataset)
+    if status != "queued":
+        store.mark(run_id, status, error)
+    return run_id
+
+
+def test_the_url_restores_dataset_and_model_settings() -> None:
+    at = fresh_with({"dataset": "builtin", "products": "1200", "model": "mf", "model.epochs": "7"})
+    assert not problems(at), problems(at)
+    assert {m.label: m.value for m in at.metric}["products"] == "1,200"
+    assert at.selectbox(key="model.name").value == "mf"
+    assert at.number_input(key="model.mf.epochs").value == 7
+    assert at.number_input(key="ds.default.products").value == 1200
+    # The app writes back what it shows, so a refresh or a copied link opens the same.
+    assert at.query_params["products"] in ("1200", ["1200"])
+    assert at.query_params["model.epochs"] in ("7", ["7"])
+    # A setting back at its start value leaves the URL.
+    at.number_input(key="model.mf.epochs").set_value(QUICK_EPOCHS).run()
+    assert "model.epochs" not in at.query_params
+
+
+QUICK_EPOCHS = 2  # ui.state.QUICK_DEFAULTS["epochs"]
+
+
+def test_a_bad_link_is_a_message_not_a_traceback() -> None:
+    at = fresh_with({"dataset": "builtin", "products": "lots", "model.window": "0"})
+    assert not at.exception
+    assert any("could not be opened" in e.value for e in at.error)
+    assert {m.label: m.value for m in at.metric}["products"] == "1,500"  # the default
+
+
+def test_a_failed_run_is_one_sentence_and_never_opened_by_default() -> None:
+    from recsys_core.data.registry import DatasetSettings
+    from recsys_core.pipeline import RunSpec
+
+    spec = RunSpec.create(
+        "sgns", dataset=DatasetSettings(products=1500), model_params={"vector_size": 5_000_000}
+    )
+    trace = 'Traceback (most recent call last):\n  File "x.py", line 1\nMemoryError: ...'
+    run_id = _queued_run(
+        spec, "failed", f"MemoryError: Unable to allocate 373. GiB for an array\n\n{trace}"
+    )
+    # A new visitor does not land on it.
+    at = fresh("pages/train.py")
+    picker = next(b for b in at.selectbox if b.label == "run to watch")
+    assert picker.value != run_id
+    assert not any("MemoryError" in e.value for e in at.error)
+    # A link to it shows one sentence with the cause; the traceback only in an expander.
+    at = fresh_with({"run": str(run_id)}, "pages/train.py")
+    errors = [e.value for e in at.error if "MemoryError" in e.value]
+    assert len(errors) == 1 and "Traceback" not in errors[0], errors
+    assert "373. GiB" in errors[0] and "lower the vector size" in errors[0]
+    details = [x for x in at.expander if x.label == "details (traceback)"]
+    assert details and "Traceback" in details[0].code[0].value
+    assert not at.exception
+
+
+def test_train_lists_runs_on_other_datasets_and_switches_to_them() -> None:
+    from recsys_core.data.registry import DatasetSettings
+    from recsys_core.jobs import api
+    from recsys_core.pipeline import RunSpec
+
+    other = DatasetSettings(products=1300)
+    run_id = _queued_run(RunSpec.create("mf", dataset=other, model_params={"epochs": 1}))
+    try:
+        at = fresh("pages/train.py")
+        assert any(f"#{run_id} mf" in m.value for m in at.markdown), [m.value for m in at.markdown]
+        at.button(key=f"runs.train.watch.{run_id}").click().run()
+        assert not problems(at), problems(at)
+        assert at.session_state["dataset_settings"] == other
+        assert at.query_params["products"] in ("1300", ["1300"])
+        assert next(b for b in at.selectbox if b.label == "run to watch").value == run_id
+        at.button(key=f"runs.train.cancel.{run_id}").click().run()
+        assert api.get_run(run_id).status == "cancelled"
+    finally:
+        api.cancel(run_id)

@@ -1,9 +1,17 @@
 """End to end in a real browser: the app under ``streamlit run``, driven by Playwright.
 
-Chooses the default (small) dataset, trains a small model and watches the live chart
-gain points, looks up a product's neighbours and opens the embedding map, saving a
-screenshot of each page under ``test-output/screenshots/``. Needs Debian's ``chromium``
+What a user meets: deep links on a fresh and on a restarted server, every page with the
+shared sidebar, state in the URL (a refresh and a shared link open the same view),
+a refresh while a run trains, Cancel from a page that is not Train, the MovieLens path
+(small GroupLens files made here) and a link to a MovieLens run. Every request the
+browser makes is recorded; one that leaves localhost fails the test.
+
+Screenshots go to ``test-output/screenshots/``. Needs Debian's ``chromium``
 (``apt-get install -y chromium``); skipped with the reason when it is missing.
+
+Nothing here waits a fixed time: each step waits for the server's ``/_stcore/health``,
+the app's websocket (``data-test-connection-state``) or a named element, each with an
+explicit timeout.
 """
 
 from __future__ import annotations
@@ -15,14 +23,33 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
+from urllib.parse import parse_qs, urlparse
 
+import numpy as np
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 SHOTS = ROOT / "test-output" / "screenshots"
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+# Ports the server may use: "first-last" (this project's machines give each session a range).
+PORTS = os.environ.get("RECSYS_TEST_PORTS", "8600-8649")
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+START_S = 60  # server start, first page (imports, dataset build)
+STEP_MS = 30_000  # one click or page to its result
+COMPUTE_MS = 90_000  # a page's first computation (walks, projections) on a busy machine
+TRAIN_MS = 90_000  # a small run to its result, on a busy 2-core machine
 
 pytestmark = [
     pytest.mark.browser,
@@ -31,105 +58,400 @@ pytestmark = [
 
 
 def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("localhost", 0))
-        return sock.getsockname()[1]
+    first, last = (int(p) for p in PORTS.split("-"))
+    for port in range(first, last + 1):
+        with socket.socket() as sock:
+            try:
+                sock.bind(("localhost", port))
+            except OSError:
+                continue
+            return port
+    raise RuntimeError(f"no free port in {PORTS}")
+
+
+class Server:
+    """``streamlit run app.py`` on one port and one cache; restartable."""
+
+    def __init__(self, cache: Path) -> None:
+        self.cache = cache
+        self.port = free_port()
+        self.url = f"http://localhost:{self.port}"
+        self.proc: subprocess.Popen | None = None
+        self.log = cache / "streamlit.log"
+        self.visited = False  # has a browser opened a page since the last start?
+
+    def start(self) -> None:
+        env = dict(
+            os.environ,
+            RECSYS_DEFAULT_PRODUCTS="1500",
+            RECSYS_DEFAULT_MAP_METHOD="pca",
+            RECSYS_CACHE_DIR=str(self.cache),
+        )
+        env.pop("RECSYS_RUNS_DB", None)
+        self.visited = False
+        with open(self.log, "a") as log:
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "streamlit", "run", "app.py",
+                 "--server.port", str(self.port)],
+                cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+            )  # fmt: skip
+        deadline = time.monotonic() + START_S
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                pytest.fail(f"streamlit exited: {self.log.read_text()[-3000:]}")
+            try:
+                with urllib.request.urlopen(f"{self.url}/_stcore/health", timeout=2) as r:
+                    if r.read() == b"ok":
+                        return
+            except OSError:
+                time.sleep(0.2)
+        pytest.fail(f"streamlit not healthy within {START_S} s: {self.log.read_text()[-3000:]}")
+
+    def stop(self) -> None:
+        if self.proc is None:
+            return
+        self.proc.terminate()
+        try:
+            self.proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait(timeout=15)
+        self.proc = None
+
+    def restart(self) -> None:
+        self.stop()
+        self.start()
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    port = free_port()
-    cache = tmp_path_factory.mktemp("browser-cache")
-    env = dict(
-        os.environ,
-        RECSYS_DEFAULT_PRODUCTS="1500",
-        RECSYS_DEFAULT_MAP_METHOD="pca",
-        RECSYS_CACHE_DIR=str(cache),
-    )
-    env.pop("RECSYS_RUNS_DB", None)
-    log = open(cache / "streamlit.log", "w")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
-         "--server.headless", "true", "--browser.gatherUsageStats", "false"],
-        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
-    )  # fmt: skip
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    srv = Server(tmp_path_factory.mktemp("browser-cache"))
+    srv.start()
     try:
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            try:
-                socket.create_connection(("localhost", port), timeout=0.5).close()
-                break
-            except OSError:
-                if proc.poll() is not None:
-                    pytest.fail(f"streamlit exited: {(cache / 'streamlit.log').read_text()}")
-                time.sleep(0.3)
-        yield f"http://localhost:{port}"
+        yield srv
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-        log.close()
+        srv.stop()
+        cancel_leftover_runs(srv.cache)
 
 
-def test_train_watch_lookup_and_map(server: str) -> None:
-    from playwright.sync_api import expect, sync_playwright
+def cancel_leftover_runs(cache: Path) -> None:
+    """Cancel what a failed test left running, so its worker does not train on for minutes."""
+    from recsys_core.jobs import api
+    from recsys_core.jobs.store import RunStore
 
-    SHOTS.mkdir(parents=True, exist_ok=True)
+    db = cache / "runs.sqlite"
+    if db.exists():
+        store = RunStore(db)
+        for record in api.list_runs(store=store):
+            if record.active:
+                api.cancel(record.id, store=store)
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[object]:
+    from playwright.sync_api import sync_playwright
+
     with sync_playwright() as pw:
-        browser = pw.chromium.launch(
-            executable_path=CHROMIUM,
-            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                  "--disable-component-update", "--disable-sync", "--no-first-run"],
-        )  # fmt: skip
-        page = browser.new_page(viewport={"width": 1500, "height": 1000})
-        page.set_default_timeout(30_000)
+        chromium = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         try:
-            # Home / Data: choose the default dataset.
-            page.goto(server)
-            expect(page.get_by_text("Item embeddings from product graphs")).to_be_visible()
-            page.get_by_role("button", name="Load dataset").click()
-            expect(page.get_by_text("1,500", exact=True)).to_be_visible()
-            expect(page.locator(".js-plotly-plot").first).to_be_visible()
-            page.screenshot(path=str(SHOTS / "1-data.png"), full_page=True)
-
-            # Train: start a small run and watch the chart gain points.
-            nav = page.locator("[data-testid='stSidebarNav']")
-            nav.get_by_text("Train", exact=True).click()
-            page.get_by_role("button", name="Start training").click()
-            final = page.locator("[data-testid='stMetricLabel']", has_text="AUC all")
-            counts = []
-            deadline = time.monotonic() + 60
-            while time.monotonic() < deadline:
-                text = " ".join(page.get_by_text(re.compile(r"\d+ reports")).all_inner_texts())
-                found = re.findall(r"(\d+) reports", text)
-                if found:
-                    counts.append(int(found[-1]))
-                if final.count() and counts:
-                    break
-                time.sleep(0.4)
-            assert counts, "the live chart never showed a report"
-            assert max(counts) > min(counts) or max(counts) >= 2, counts
-            expect(final).to_be_visible()
-            expect(page.locator(".js-plotly-plot").first).to_be_visible()
-            page.screenshot(path=str(SHOTS / "2-train.png"), full_page=True)
-
-            # Neighbours: look up a product by part of its ASIN.
-            nav.get_by_text("Neighbours", exact=True).click()
-            box = page.get_by_role("textbox", name="Product (ASIN or part of a title)")
-            expect(box).to_be_visible()
-            asin = box.input_value()
-            box.fill(asin[:6])
-            box.press("Enter")
-            expect(page.get_by_text("lookup", exact=False).first).to_be_visible()
-            expect(page.locator("[data-testid='stDataFrame']").first).to_be_visible()
-            page.screenshot(path=str(SHOTS / "3-neighbours.png"), full_page=True)
-
-            # Embedding map.
-            nav.get_by_text("Embedding map", exact=True).click()
-            expect(page.get_by_text(re.compile(r"products with a vector"))).to_be_visible()
-            expect(page.locator(".js-plotly-plot").first).to_be_visible()
-            page.screenshot(path=str(SHOTS / "4-map.png"), full_page=True)
+            yield chromium
         finally:
-            browser.close()
+            chromium.close()
+
+
+class Tab:
+    """One browser context with one page; records every request it makes."""
+
+    def __init__(self, browser: object, server: Server) -> None:
+        self.server = server
+        self.context = browser.new_context(viewport={"width": 1400, "height": 1000})
+        self.context.set_default_timeout(STEP_MS)
+        self.requests: list[str] = []
+        self.context.on("request", lambda r: self.requests.append(r.url))
+        # Nothing may leave localhost: such a request is recorded above and never sent.
+        self.context.route(re.compile(r"^(?!https?://(localhost|127\.0\.0\.1)[:/]).*"), _abort)
+        self.page = self.context.new_page()
+
+    def outside(self) -> list[str]:
+        local = ("http://localhost:", "ws://localhost:", "data:", "blob:", "about:")
+        return [u for u in self.requests if not u.startswith(local)]
+
+    def open(self, path: str) -> None:
+        """Go to ``path`` and wait until the app is connected and the page drawn."""
+        self.server.visited = True
+        self.page.goto(self.server.url + path)
+        self.wait_ready()
+
+    def reload(self) -> None:
+        self.page.reload()
+        self.wait_ready()
+
+    def wait_ready(self, timeout: int = START_S * 1000) -> None:
+        from playwright.sync_api import expect
+
+        app = self.page.locator("[data-testid='stApp']")
+        expect(app).to_have_attribute("data-test-connection-state", "CONNECTED", timeout=timeout)
+        expect(self.page.locator("h1").first).to_be_visible(timeout=timeout)
+        expect(self.nav()).to_be_visible(timeout=timeout)
+
+    def settle(self, timeout: int = COMPUTE_MS) -> None:
+        """Wait until the script is not running (a screenshot then shows the whole page)."""
+        from playwright.sync_api import expect
+
+        app = self.page.locator("[data-testid='stApp']")
+        expect(app).to_have_attribute("data-test-script-state", "notRunning", timeout=timeout)
+
+    def nav(self) -> object:
+        return self.page.locator("[data-testid='stSidebarNav']")
+
+    def go(self, title: str) -> None:
+        """Open a page from the page list and wait for its title."""
+        from playwright.sync_api import expect
+
+        self.nav().get_by_role("link", name=title, exact=True).click()
+        expect(self.page.locator("h1").first).to_be_visible(timeout=STEP_MS)
+
+    def params(self) -> dict[str, str]:
+        return {k: v[-1] for k, v in parse_qs(urlparse(self.page.url).query).items()}
+
+    def shot(self, name: str) -> None:
+        """A screenshot of the page once its script has finished drawing."""
+        self.settle()
+        SHOTS.mkdir(parents=True, exist_ok=True)
+        self.page.screenshot(path=str(SHOTS / f"{name}.png"))
+
+    def close(self) -> None:
+        self.context.close()
+
+
+def _abort(route: object) -> None:
+    route.abort()
+
+
+@pytest.fixture
+def tabs(browser: object, server: Server) -> Iterator[list[Tab]]:
+    """Browser tabs (each its own context); no tab may request anything off localhost."""
+    opened: list[Tab] = []
+
+    log_start = server.log.stat().st_size if server.log.exists() else 0
+    yield opened
+    outside = [u for tab in opened for u in tab.outside()]
+    for tab in opened:
+        tab.close()
+    assert not outside, f"requests leaving localhost: {outside}"
+    with open(server.log, errors="replace") as log:
+        log.seek(log_start)
+        written = log.read()
+    for bad in ("Traceback", "inotify", "Inotify"):
+        assert bad not in written, f"streamlit.log: {written[-3000:]}"
+
+
+def new_tab(tabs: list[Tab], browser: object, server: Server) -> Tab:
+    tab = Tab(browser, server)
+    tabs.append(tab)
+    return tab
+
+
+def expect_full_app(tab: Tab, title: str) -> None:
+    """The page ``title`` with the router's page list and the shared sidebar."""
+    from playwright.sync_api import expect
+
+    page = tab.page
+    expect(page.locator("h1").first).to_have_text(re.compile(title), timeout=STEP_MS)
+    links = tab.nav().get_by_role("link")
+    expect(links).to_have_count(8, timeout=STEP_MS)
+    expect(links.first).to_have_text("Data", timeout=STEP_MS)  # not Streamlit's "app"
+    sidebar = page.locator("[data-testid='stSidebar']")
+    expect(sidebar.get_by_role("heading", name="Dataset")).to_be_visible(timeout=STEP_MS)
+    expect(sidebar.get_by_role("heading", name="Model")).to_be_visible(timeout=STEP_MS)
+    expect(page.locator("[data-testid='stException']")).to_have_count(0, timeout=STEP_MS)
+
+
+def run_id_when_started(tab: Tab) -> int:
+    """Click Start on the Train page; the id of the new run (the URL's ``run`` changes to it)."""
+    from playwright.sync_api import expect
+
+    before = tab.params().get("run")
+    tab.page.get_by_role("button", name="Start training").click()
+    if before is None:
+        expect(tab.page).to_have_url(re.compile(r"[?&]run=\d+"), timeout=STEP_MS)
+    else:
+        expect(tab.page).not_to_have_url(re.compile(f"[?&]run={before}(&|$)"), timeout=STEP_MS)
+    return int(tab.params()["run"])
+
+
+def test_deep_links_on_a_fresh_and_a_restarted_server(
+    server: Server, browser: object, tabs: list[Tab]
+) -> None:
+    """/evaluate as the first request of a fresh server, /train after a restart, a refresh."""
+    if server.visited:
+        server.restart()  # fresh, whatever ran before in this module
+    tab = new_tab(tabs, browser, server)
+    tab.open("/evaluate")
+    expect_full_app(tab, "Evaluate")
+    tab.settle()
+    tab.shot("0-deep-link-evaluate-fresh-server")
+    server.restart()
+    tab.open("/train")
+    expect_full_app(tab, "Train")
+    tab.reload()
+    expect_full_app(tab, "Train")
+    tab.shot("0-deep-link-train-after-restart")
+
+
+def test_every_page_and_state_in_the_url(server: Server, browser: object, tabs: list[Tab]) -> None:
+    """Train a fast model, then every page; the URL keeps dataset, model, runs and product."""
+    from playwright.sync_api import expect
+
+    tab = new_tab(tabs, browser, server)
+    tab.open("/train?dataset=builtin&products=1500&model=mf&model.epochs=3")
+    page = tab.page
+    expect(page.get_by_text("epochs=3", exact=False).first).to_be_visible(timeout=STEP_MS)
+    run_id = run_id_when_started(tab)
+    auc = page.locator("[data-testid='stMetricLabel']", has_text="AUC all")
+    expect(auc).to_be_visible(timeout=TRAIN_MS)
+    expect(page.locator(".js-plotly-plot").first).to_be_visible(timeout=STEP_MS)
+    tab.shot("1-train")
+    for title, shot in (
+        ("Data", "2-data"),
+        ("Graph", "3-graph"),
+        ("Walks", "4-walks"),
+        ("Evaluate", "5-evaluate"),
+        ("Neighbours", "6-neighbours"),
+        ("Embedding map", "7-map"),
+        ("Side info", "8-side-info"),
+    ):
+        tab.go(title)
+        expect_full_app(tab, "Item embeddings" if title == "Data" else title.split()[0])
+        if title == "Data":
+            expect(page.get_by_text("1,500", exact=True).first).to_be_visible(timeout=STEP_MS)
+        if title in ("Data", "Graph", "Walks", "Evaluate", "Embedding map"):
+            expect(page.locator(".js-plotly-plot").first).to_be_visible(timeout=STEP_MS)
+        if title in ("Neighbours", "Walks"):
+            expect(page.locator("[data-testid='stDataFrame']").first).to_be_visible(timeout=STEP_MS)
+        # The sidebar's state survives page switches (Streamlit clears the query string).
+        expect(page).to_have_url(re.compile(r"model=mf"), timeout=STEP_MS)
+        tab.shot(shot)
+
+    # Neighbours: look up the first neighbour of the default product; the URL names it.
+    tab.go("Neighbours")
+    box = page.get_by_role("textbox", name="Product (ASIN or part of a title)")
+    expect(box).to_be_visible(timeout=STEP_MS)
+    expect(page.locator("[data-testid='stDataFrame']").first).to_be_visible(timeout=COMPUTE_MS)
+    first = box.input_value()
+    box.fill(first[:3])
+    box.press("Enter")
+    matches = page.get_by_role("combobox", name=re.compile(r"\d+ matches"))
+    expect(matches).to_be_visible(timeout=STEP_MS)
+    matches.click()
+    option = page.get_by_role("option").nth(1)
+    chosen = option.inner_text().split(" - ")[0].strip()
+    option.click()
+    expect(matches).to_have_value(re.compile(f"^{chosen} - "), timeout=STEP_MS)
+    expect(page).to_have_url(re.compile(f"product={chosen}"), timeout=STEP_MS)
+    params = tab.params()
+    assert params["runs"] == str(run_id) and params["model"] == "mf", params
+    assert params["model.epochs"] == "3" and params["dataset"] == "builtin", params
+
+    # The same link in a new browser (a shared link) opens the same view.
+    shared = new_tab(tabs, browser, server)
+    shared.open(urlparse(page.url).path + "?" + urlparse(page.url).query)
+    expect_full_app(shared, "Neighbours")
+    expect(
+        shared.page.get_by_role("textbox", name="Product (ASIN or part of a title)")
+    ).to_have_value(params["product"], timeout=STEP_MS)
+    assert shared.params() == params, (shared.params(), params)
+    shared.shot("9-shared-link")
+
+
+def test_refresh_during_a_run_and_cancel_from_another_page(
+    server: Server, browser: object, tabs: list[Tab]
+) -> None:
+    """A long run: refresh reattaches to it; Cancel in the Side info page's sidebar stops it."""
+    from playwright.sync_api import expect
+
+    tab = new_tab(tabs, browser, server)
+    # 60 epochs: far longer than the test, which cancels it.
+    tab.open("/train?dataset=builtin&model=sgns&model.epochs=60&model.vector_size=8")
+    page = tab.page
+    run_id = run_id_when_started(tab)
+    progress = page.locator("[data-testid='stProgress']", has_text="running")
+    expect(progress.first).to_be_visible(timeout=TRAIN_MS)
+    tab.reload()
+    picker = page.get_by_role("combobox", name="run to watch")
+    expect(picker).to_have_value(re.compile(f"^#{run_id} sgns · running"), timeout=STEP_MS)
+    expect(page.get_by_text(re.compile(r"\d+ reports")).first).to_be_visible(timeout=TRAIN_MS)
+    assert tab.params()["run"] == str(run_id)
+    tab.shot("10-train-after-refresh-during-run")
+
+    tab.go("Side info")
+    sidebar = page.locator("[data-testid='stSidebar']")
+    expect(sidebar.get_by_text(f"#{run_id} sgns", exact=False)).to_be_visible(timeout=STEP_MS)
+    tab.shot("11-side-info-running-now")
+    sidebar.get_by_role("button", name="Cancel").click()  # the only run going on
+    expect(sidebar.get_by_text(f"#{run_id} sgns", exact=False)).to_have_count(0, timeout=STEP_MS)
+    tab.go("Train")
+    expect(picker).to_have_value(re.compile(f"^#{run_id} sgns · cancelled"), timeout=STEP_MS)
+
+
+def write_movielens(folder: Path, movies: int = 120, users: int = 150) -> Path:
+    """A small MovieLens in the GroupLens u.data / u.item format: users watch in clusters."""
+    folder.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(0)
+    genres = 19
+    lines = []
+    for item in range(1, movies + 1):
+        flags = ["0"] * genres
+        flags[1 + item % 6] = "1"
+        flags[8 + item % 5] = "1"
+        year = 1970 + item % 25
+        lines.append(
+            f"{item}|Film {item} ({year})|01-Jan-{year}||http://example.org|" + "|".join(flags)
+        )
+    (folder / "u.item").write_bytes(("\n".join(lines) + "\n").encode("latin-1"))
+    rows = []
+    for user in range(1, users + 1):
+        cluster = user % 6
+        pool = [m for m in range(1, movies + 1) if m % 6 == cluster]
+        seen = rng.choice(pool, size=min(12, len(pool)), replace=False)
+        for t, item in enumerate(seen):
+            rows.append(f"{user}\t{item}\t{int(rng.integers(1, 6))}\t{880000000 + 60 * t}")
+    (folder / "u.data").write_text("\n".join(rows) + "\n")
+    return folder
+
+
+def test_movielens_and_a_link_to_its_run(
+    server: Server, browser: object, tabs: list[Tab], tmp_path: Path
+) -> None:
+    """Load MovieLens by URL, train on it; a bare link to that run opens MovieLens."""
+    from playwright.sync_api import expect
+
+    folder = write_movielens(tmp_path / "ml-small")
+    tab = new_tab(tabs, browser, server)
+    tab.open(f"/?dataset=movielens&path={folder}")
+    page = tab.page
+    expect(page.get_by_text(f"Loaded: movielens: {folder}")).to_be_visible(timeout=STEP_MS)
+    expect(
+        page.locator("[data-testid='stMetricLabel']", has_text=re.compile(r"^products$"))
+    ).to_be_visible(timeout=STEP_MS)
+    tab.shot("12-movielens-data")
+    # The Train page with mf (trains in a second), its link made by hand.
+    tab.open(f"/train?dataset=movielens&path={folder}&model=mf")
+    expect(page.get_by_text(f"Loaded: movielens: {folder}")).to_be_visible(timeout=STEP_MS)
+    tab.settle()
+    run_id = run_id_when_started(tab)
+    expect(page.locator("[data-testid='stMetricLabel']", has_text="AUC all")).to_be_visible(
+        timeout=TRAIN_MS
+    )
+    tab.shot("13-movielens-train")
+
+    # A new visitor with only the run's number lands on MovieLens, watching that run.
+    link = new_tab(tabs, browser, server)
+    link.open(f"/train?run={run_id}")
+    expect(link.page.get_by_text(f"Loaded: movielens: {folder}")).to_be_visible(timeout=STEP_MS)
+    source = link.page.get_by_role("combobox", name="source")
+    expect(source).to_have_value("MovieLens-100k", timeout=STEP_MS)
+    picker = link.page.get_by_role("combobox", name="run to watch")
+    expect(picker).to_have_value(re.compile(f"^#{run_id} mf · finished"), timeout=STEP_MS)
+    assert link.params()["dataset"] == "movielens"
+    link.shot("14-movielens-run-link")

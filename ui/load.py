@@ -64,13 +64,20 @@ def product_picker(
 ) -> int | None:
     """Text box + select box of matches; returns the chosen product id or None.
 
-    Starts on the best-connected product so the page shows something at once. An
-    unknown ASIN or a title that matches nothing gets a clear message.
+    Starts on the product in the URL (or the one last looked up on any page), else on the
+    best-connected product so the page shows something at once; writes the choice to the
+    URL. An unknown ASIN or a title that matches nothing gets a clear message.
     """
     finder = search(prep)
+    linked = state.url_value("product")
+    first = finder.search(linked or "", limit=1)
+    known = bool(len(first)) and str(finder.asins[int(first[0])]) == linked
     if f"{key}.text" not in st.session_state:
-        degree = np.diff(prep.graph.indptr)
-        st.session_state[f"{key}.text"] = str(finder.asins[int(np.argmax(degree))])
+        if known:  # the product in the URL, or the one last looked up on another page
+            st.session_state[f"{key}.text"] = linked
+        else:
+            degree = np.diff(prep.graph.indptr)
+            st.session_state[f"{key}.text"] = str(finder.asins[int(np.argmax(degree))])
     text = st.text_input(
         label,
         key=f"{key}.text",
@@ -83,11 +90,17 @@ def product_picker(
         else:
             st.info("Type an ASIN or part of a product title to pick a product.")
         return None
+    options = list(matches)
+    wanted = [i for i in options if str(finder.asins[int(i)]) == linked]
     choice = st.selectbox(
         f"{len(matches)} match{'es' if len(matches) != 1 else ''}"
         + (" (first 25)" if len(matches) == 25 else ""),
-        list(matches),
+        options,
+        index=options.index(wanted[0]) if wanted else 0,
         format_func=finder.label,
         key=f"{key}.choice.{text.strip().lower()}",
     )
-    return int(choice) if choice is not None else None
+    if choice is None:
+        return None
+    state.url_update({"product": str(finder.asins[int(choice)])})
+    return int(choice)

@@ -2,18 +2,24 @@
 
 The job store (SQLite, next to the artifact cache) is the source of truth: a page
 re-reads it on every rerun, so a browser refresh reattaches to whatever is running.
+What runs anywhere, on any dataset, is shown with Cancel in the sidebar of every page
+(:func:`running_anywhere`); a failed run shows one sentence with its cause, and its
+traceback only inside an expander (:func:`show_failure`).
 """
 
 from __future__ import annotations
 
 import datetime as dt
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 import streamlit as st
 
-from ui import cached
+from ui import cached, state
+
+TRAIN_PAGE = Path(__file__).resolve().parents[1] / "pages" / "train.py"
 
 # Material icons for markdown; pickers show plain words (headless browsers and some
 # systems have no emoji font).
@@ -91,7 +97,7 @@ def table(records: list[Any]) -> pd.DataFrame:
                 "AUC seen": summary.get("auc_seen"),
                 "started": dt.datetime.fromtimestamp(r.created).strftime("%H:%M:%S"),
                 "seconds": round(r.duration, 1) if r.duration is not None else None,
-                "error": (r.error or "")[:200],
+                "error": failure(r)[0] if r.status == "failed" else (r.error or "")[:200],
             }
         )
     return pd.DataFrame(rows)
@@ -112,8 +118,28 @@ def neighbour_index(record: Any) -> Any:
     return cached.memo("index", record.key, build)
 
 
+def default_watch(records: list[Any], linked: str | None = None) -> int | None:
+    """The run the Train page opens on: the one the URL names (any status), else the newest
+    running or queued, else the newest finished. Never a failed run by default: a new
+    visitor should not meet someone else's error.
+    """
+    by_id = {r.id: r for r in records}
+    if linked and linked.strip().isdigit() and int(linked) in by_id:
+        return int(linked)
+    for wanted in (lambda r: r.active, lambda r: r.status == "finished"):
+        found = [r.id for r in records if wanted(r)]
+        if found:
+            return max(found)
+    return None
+
+
 def pick_finished(prep: Any, key: str, multiple: bool = False, max_default: int = 3) -> list[Any]:
-    """Select box (or multiselect) of the finished runs on this dataset."""
+    """Select box (or multiselect) of the finished runs on this dataset.
+
+    Starts on the runs named in the URL (``runs=3,5``) or picked on another page, else
+    the newest; writes the choice back to the URL. A comparison holds runs of one split
+    only (their AUCs are measured on different pairs otherwise).
+    """
     finished = runs_of(prep, ("finished",))
 
     def name(run_id: int) -> str:
@@ -123,15 +149,150 @@ def pick_finished(prep: Any, key: str, multiple: bool = False, max_default: int 
         st.info("No finished run on this dataset yet: start one on the **Train** page.")
         return []
     by_id = {r.id: r for r in finished}
+    linked = [int(t) for t in (state.url_value("runs") or "").split(",") if t.strip().isdigit()]
+    linked = [i for i in linked if i in by_id]
     if multiple:
+        limit = max_default if max_default else None
+        if key not in st.session_state:
+            st.session_state[key] = linked[:limit] if linked else list(by_id)[:max_default]
         chosen = st.multiselect(
-            "runs",
-            list(by_id),
-            default=list(by_id)[:max_default],
-            format_func=name,
-            key=key,
-            max_selections=max_default if max_default else None,
+            "runs", list(by_id), format_func=name, key=key, max_selections=limit
         )
-        return [by_id[i] for i in chosen]
-    run_id = st.selectbox("run", list(by_id), format_func=name, key=key)
-    return [by_id[run_id]] if run_id is not None else []
+        picked = [by_id[i] for i in chosen]
+        splits = {r.keys.get("split") for r in picked}
+        if len(splits) > 1:
+            first = picked[0].keys.get("split")
+            left_out = [r for r in picked if r.keys.get("split") != first]
+            picked = [r for r in picked if r.keys.get("split") == first]
+            st.warning(
+                "Left out of the comparison, trained on another split of the data (their "
+                "AUCs are measured on other pairs): " + ", ".join(short_label(r) for r in left_out)
+            )
+    else:
+        if key not in st.session_state and linked:
+            st.session_state[key] = linked[0]
+        run_id = st.selectbox("run", list(by_id), format_func=name, key=key)
+        picked = [by_id[run_id]] if run_id is not None else []
+    state.url_update({"runs": ",".join(str(r.id) for r in picked) or None})
+    return picked
+
+
+# -- runs anywhere, failures -------------------------------------------------------------------
+
+# The first word of a failure, and what a user can do about it.
+FAILURE_HINTS = {
+    "MemoryError": "The settings need more memory than this machine has: lower the vector "
+    "size, the number of walks or the dataset size.",
+    "Cancelled": "It was cancelled.",
+    "SettingsError": "Fix the setting in the sidebar and start it again.",
+    "FileNotFoundError": "A file it needs is gone: load the dataset again.",
+}
+
+
+def failure(record: Any) -> tuple[str, str]:
+    """``(one sentence with the cause, the details)`` of a failed or stopped run.
+
+    The worker stores ``"Type: message\\n\\nTraceback ..."``; the sentence keeps the first
+    line, shortened, with a hint for the common causes; the details keep the rest.
+    """
+    text = (record.error or "").strip()
+    if not text:
+        return f"Run #{record.id} ({record.model}) {record.status}, with no message.", ""
+    first, _, rest = text.partition("\n")
+    kind = first.split(":", 1)[0].strip()
+    cause = first if len(first) <= 240 else first[:237] + "..."
+    sentence = f"Run #{record.id} ({record.model}) {record.status}: {cause}"
+    hint = FAILURE_HINTS.get(kind)
+    if hint:
+        sentence += f" {hint}"
+    return sentence, rest.strip()
+
+
+def show_failure(record: Any) -> None:
+    """The failure in one red sentence; the traceback, if any, inside a closed expander."""
+    sentence, details = failure(record)
+    st.error(sentence)
+    if details:
+        with st.expander("details (traceback)"):
+            st.code(details, language=None)
+
+
+def dataset_label(settings: Any) -> str:
+    """A short name of a run's dataset: "built-in, 1,500 products", "MovieLens-100k"..."""
+    if settings.source == "synthetic":
+        products = settings.synthetic_settings().products
+        size = "" if settings.preset == "default" else f"{settings.preset}, "
+        return f"built-in, {size}{products:,} products"
+    if settings.source == "movielens":
+        return "MovieLens-100k"
+    return f"Amazon file {Path(settings.path or '').name}"
+
+
+def _run_dataset(record: Any) -> Any:
+    try:
+        return record.run_spec().dataset
+    except Exception:  # a spec this code cannot read
+        return None
+
+
+def _open_run(record_id: int, settings: Any) -> None:
+    """Button callback: load the run's dataset and watch the run on the Train page."""
+    if settings is not None and settings.key() != state.dataset_settings().key():
+        state.switch_dataset(settings)
+    st.session_state["train.watch"] = record_id
+
+
+def running_anywhere(sidebar: bool = False) -> None:
+    """Runs queued or running on any dataset, each with Cancel and a way to watch it.
+
+    In the sidebar of every page while something runs (refreshed every 2 s); on the
+    Train page always (refreshed every 3 s, so a run started in another tab shows up).
+    """
+    where = "runs.side" if sidebar else "runs.train"  # the Train page has "train.cancel.N"
+    active_now = any(r.active for r in jobs().list_runs())
+    every = (2.0 if active_now else None) if sidebar else 3.0
+
+    @st.fragment(run_every=every)
+    def panel(was_active: bool) -> None:
+        records = [r for r in jobs().list_runs() if r.active]
+        if was_active and not records:
+            st.rerun()  # the whole page: results appear, the refreshing stops
+        if not records:
+            if not sidebar:
+                st.caption("Nothing is running on any dataset.")
+            return
+        current = state.dataset_settings().key()
+        st.markdown(f"**Running now ({len(records)})**")
+        for r in sorted(records, key=lambda r: r.id):
+            settings = _run_dataset(r)
+            here = settings is not None and settings.key() == current
+            text = (
+                f"#{r.id} {r.model} · {r.status}"
+                + (f" {r.progress:.0%}" if r.status == "running" else "")
+                + f" · {dataset_label(settings) if settings is not None else r.dataset}"
+            )
+            if sidebar:
+                st.caption(text)
+                cols = st.columns(2)
+            else:
+                cols = st.columns([4, 1, 2])
+                cols[0].markdown(text + (" (this dataset)" if here else ""))
+                cols = cols[1:]
+            if cols[0].button("Cancel", key=f"{where}.cancel.{r.id}", width="stretch"):
+                jobs().cancel(r.id)
+                st.rerun()
+            watch = "Watch" if here else "Switch and watch"
+            if cols[1].button(
+                watch,
+                key=f"{where}.watch.{r.id}",
+                width="stretch",
+                on_click=_open_run,
+                args=(r.id, settings),
+                help="Open this run on the Train page"
+                + ("" if here else ", on its dataset (every page switches to it)"),
+            ):
+                if sidebar:
+                    st.switch_page(TRAIN_PAGE)
+                st.rerun()
+
+    panel(active_now)

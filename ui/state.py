@@ -1,14 +1,27 @@
-"""The sidebar shared by every page: dataset picker and model picker, kept in session state.
+"""The sidebar shared by every page, and the view's state in the URL.
 
-Pages read the current choice through :func:`dataset_settings`, :func:`run_spec` and
-:func:`prepared`; they never draw the sidebar themselves (the entry file does, once per
-rerun, before routing to the page).
+Pages read the current choice through :func:`dataset_settings` and :func:`run_spec`;
+they never draw the sidebar themselves (``app.main`` does, once per rerun, before it runs
+the page).
+
+The URL holds what makes a view: the loaded dataset and its settings, the model and
+every setting changed from the app's start values, and, written by the pickers in
+``ui/runs.py`` and ``ui/load.py``, the watched run, the compared runs and the looked-up
+product. A refresh starts a new session, which reads them back once (:func:`url_start`),
+so a refresh or a shared link opens the same view. For example::
+
+    /train?dataset=movielens&model=eges&model.epochs=14&run=42
+    /neighbours?dataset=builtin&products=5000&runs=3,5&product=B000123
+
+A link naming runs (``run``/``runs``) opens the dataset those runs were trained on.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import os
+import threading
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +29,7 @@ import streamlit as st
 
 from recsys_core.common import cache
 from recsys_core.common.settings import SettingsError
+from recsys_core.data import registry
 from recsys_core.data.registry import DatasetSettings
 from ui import forms
 
@@ -36,6 +50,15 @@ FETCH_COMMAND = "python -m recsys_core fetch movielens-100k"
 # first click on Train draws curves within a minute. Applied only where the model has them.
 QUICK_DEFAULTS: dict[str, Any] = {"epochs": 2, "eval_every": 250}
 
+# URL keys of the synthetic knobs -> DatasetSettings fields.
+KNOBS = {
+    "products": "products",
+    "coverage": "meta_coverage",
+    "signal": "side_signal",
+    "seed": "seed",
+}
+DATASET_KEYS = ("dataset", *KNOBS, "path")
+
 
 def default_dataset() -> DatasetSettings:
     """The built-in catalog; ``$RECSYS_DEFAULT_PRODUCTS`` makes it smaller (tests, demos)."""
@@ -43,38 +66,187 @@ def default_dataset() -> DatasetSettings:
     return DatasetSettings(products=int(products) if products else None)
 
 
+def dataset_url_defaults() -> dict[str, Any]:
+    """The default catalog's overrides (``$RECSYS_DEFAULT_PRODUCTS``), as settings fields."""
+    d = default_dataset()
+    return {f: getattr(d, f) for f in KNOBS.values() if getattr(d, f) is not None}
+
+
 def default_map_method() -> str:
     """UMAP unless ``$RECSYS_DEFAULT_MAP_METHOD`` says "pca" (quick tests and demos)."""
     return "pca" if os.environ.get(DEFAULT_MAP_ENV, "").lower() == "pca" else "umap"
 
 
+# -- the URL ---------------------------------------------------------------------------------
+
+
+def url_start() -> dict[str, str]:
+    """The query parameters this session was opened with, read on its first run.
+
+    Widgets take their start values from here; later runs write the URL, never read it
+    (Streamlit drops the query string when the page list switches pages).
+    """
+    if "url.start" not in st.session_state:
+        st.session_state["url.start"] = {k: st.query_params[k] for k in st.query_params}
+    return st.session_state["url.start"]
+
+
+def url_update(values: Mapping[str, str | None], prefix: str = "") -> None:
+    """Write ``values`` into the URL; None removes a key.
+
+    With ``prefix``, keys starting with it that ``values`` does not name are removed too
+    (settings back at their start values). Unchanged keys are not sent again.
+    """
+    if prefix:
+        for key in [k for k in st.query_params if k.startswith(prefix) and k not in values]:
+            del st.query_params[key]
+    for key, value in values.items():
+        if value is None:
+            if key in st.query_params:
+                del st.query_params[key]
+        elif st.query_params.get(key) != value:
+            st.query_params[key] = value
+    # What this session shows now, for pickers drawn later on other pages.
+    st.session_state.setdefault("url.now", {}).update(values)
+
+
+def url_value(key: str) -> str | None:
+    """What this session last wrote for ``key``, else what the URL opened with."""
+    now = st.session_state.get("url.now", {})
+    if key in now:
+        return now[key]
+    return url_start().get(key)
+
+
+def dataset_url(settings: DatasetSettings) -> dict[str, str | None]:
+    """The URL keys that name ``settings`` (the others None)."""
+    out: dict[str, str | None] = dict.fromkeys(DATASET_KEYS)
+    if settings.source == "synthetic":
+        out["dataset"] = "builtin" if settings.preset == "default" else settings.preset
+        for key, field in KNOBS.items():
+            value = getattr(settings, field)
+            out[key] = None if value is None else str(value)
+    else:
+        out["dataset"] = settings.source
+        out["path"] = settings.path
+    return out
+
+
+def dataset_from_url(params: Mapping[str, str]) -> DatasetSettings | None:
+    """The dataset the URL names, or None when it names none.
+
+    Raises SettingsError or ValueError with a readable message for a bad value.
+    """
+    choice = params.get("dataset")
+    if not choice:
+        return None
+    if choice in ("builtin", "electronics", "books"):
+        kinds = {"products": int, "coverage": float, "signal": float, "seed": int}
+        values: dict[str, Any] = {}
+        for key, field in KNOBS.items():
+            if params.get(key):
+                try:
+                    values[field] = kinds[key](params[key])
+                except ValueError:
+                    raise ValueError(f"{key}={params[key]!r} is not a number") from None
+        preset = "default" if choice == "builtin" else choice
+        if preset == "default":  # "builtin" alone is the app's default catalog
+            values = {**dataset_url_defaults(), **values}
+        return DatasetSettings(source="synthetic", preset=preset, **values)
+    if choice == "movielens":
+        path = params.get("path") or str(registry.fetched_movielens() or "")
+        return DatasetSettings(source="movielens", path=path or None)
+    if choice == "amazon":
+        return DatasetSettings(source="amazon", path=params.get("path") or None)
+    raise ValueError(f"unknown dataset {choice!r}; choose one of {', '.join(CHOICES)}")
+
+
+def _linked_run_spec(params: Mapping[str, str]) -> Any:
+    """The RunSpec of the run the URL names (``run``, else the first of ``runs``), or None."""
+    text = params.get("run") or (params.get("runs") or "").split(",")[0]
+    if not text.strip().isdigit():
+        return None
+    from ui import runs
+
+    try:
+        return runs.jobs().get_run(int(text)).run_spec()
+    except Exception:  # no such run, or a spec this code cannot read: the URL decides
+        return None
+
+
+def _linked_run_dataset(params: Mapping[str, str]) -> DatasetSettings | None:
+    """The dataset of the run the URL names, or None."""
+    spec = _linked_run_spec(params)
+    return spec.dataset if spec is not None else None
+
+
+def _initial_dataset() -> DatasetSettings:
+    params = url_start()
+    try:
+        settings = _linked_run_dataset(params) or dataset_from_url(params)
+    except (SettingsError, ValueError) as exc:
+        st.session_state["ds.error"] = f"The link's dataset could not be opened: {exc}"
+        return default_dataset()
+    if settings is None:
+        return default_dataset()
+    problem = registry.source_problem(settings)
+    if problem:
+        st.session_state["ds.error"] = f"The link's dataset could not be opened: {problem}"
+        return default_dataset()
+    return settings
+
+
 def dataset_settings() -> DatasetSettings:
-    """The dataset the pages work on (the last one loaded from the sidebar)."""
+    """The dataset the pages work on: from the URL at first, then the last one loaded."""
     if "dataset_settings" not in st.session_state:
-        st.session_state["dataset_settings"] = default_dataset()
+        st.session_state["dataset_settings"] = _initial_dataset()
     return st.session_state["dataset_settings"]
 
 
+def switch_dataset(settings: DatasetSettings) -> None:
+    """Load ``settings`` for every page, and redraw the dataset picker to match it."""
+    st.session_state["dataset_settings"] = settings
+    for key in [k for k in st.session_state if str(k).startswith("ds.")]:
+        del st.session_state[key]
+
+
 def run_spec() -> Any:
-    """The RunSpec for the sidebar's model and dataset, or None when a setting is bad."""
+    """The RunSpec for the sidebar's model and dataset, or None when a setting is bad.
+
+    Draws the model section first if this run has not drawn it yet (see :func:`sidebar`).
+    """
+    draw_model_picker()
     return st.session_state.get("run_spec")
 
 
 # -- dataset picker -----------------------------------------------------------------------
 
 
+def choice_of(settings: DatasetSettings) -> str:
+    """The picker's choice ("builtin", "movielens", ...) for ``settings``."""
+    if settings.source == "synthetic":
+        return "builtin" if settings.preset == "default" else settings.preset
+    return settings.source
+
+
 def _synthetic_knobs(preset: str) -> DatasetSettings:
     from recsys_core.data.synthetic import PRESETS, SyntheticSettings
 
     base = PRESETS[preset]
+    loaded = dataset_settings()
+    if loaded.source == "synthetic" and loaded.preset == preset:
+        start = loaded.synthetic_settings()
+    else:
+        env_products = os.environ.get(DEFAULT_PRODUCTS_ENV)
+        start = base
+        if preset == "default" and env_products:
+            start = dataclasses.replace(base, products=int(env_products))
     helps = forms.field_help(SyntheticSettings)
-    env_products = os.environ.get(DEFAULT_PRODUCTS_ENV)
-    start = int(env_products) if (preset == "default" and env_products) else base.products
     products = st.number_input(
         "products",
         min_value=200,
         max_value=20_000_000,
-        value=start,
+        value=int(start.products),
         step=1000,
         key=f"ds.{preset}.products",
         help=helps.get("products"),
@@ -83,7 +255,7 @@ def _synthetic_knobs(preset: str) -> DatasetSettings:
         "metadata coverage",
         0.05,
         1.0,
-        float(base.meta_coverage),
+        float(start.meta_coverage),
         0.01,
         key=f"ds.{preset}.coverage",
         help=helps.get("meta_coverage"),
@@ -92,13 +264,13 @@ def _synthetic_knobs(preset: str) -> DatasetSettings:
         "side signal",
         0.0,
         1.0,
-        float(base.side_signal),
+        float(start.side_signal),
         0.05,
         key=f"ds.{preset}.signal",
         help=helps.get("side_signal"),
     )
     seed = st.number_input(
-        "seed", min_value=0, value=int(base.seed), key=f"ds.{preset}.seed", help=helps.get("seed")
+        "seed", min_value=0, value=int(start.seed), key=f"ds.{preset}.seed", help=helps.get("seed")
     )
 
     def override(value: Any, default: Any) -> Any:
@@ -128,34 +300,17 @@ def _saved_upload(upload: Any) -> Path:
 
 def check_dataset(settings: DatasetSettings) -> str:
     """A user-facing problem with ``settings`` (missing file, wrong format), or ""."""
-    if settings.source == "amazon":
-        from recsys_core.data.amazon import file_kind
-
-        path = Path(settings.path or "").expanduser()
-        if not path.exists():
-            return f"No file at {path}. Give the full path of an Amazon metadata file."
-        if path.is_dir():
-            return f"{path} is a folder; give the metadata file itself (.json or .json.gz)."
-        try:
-            file_kind(path)
-        except (ValueError, OSError) as exc:
-            return str(exc)
-    if settings.source == "movielens":
-        from recsys_core.data.movielens import find_movielens
-
-        try:
-            find_movielens(settings.path or "")
-        except (ValueError, OSError) as exc:
-            return str(exc)
-    return ""
+    return registry.source_problem(settings)
 
 
 def dataset_picker() -> None:
     """Draw the dataset section; "Load" applies the choice to every page."""
     st.subheader("Dataset")
+    loaded = dataset_settings()
     choice = st.selectbox(
         "source",
         list(CHOICES),
+        index=list(CHOICES).index(choice_of(loaded)),
         format_func=CHOICES.get,
         key="ds.choice",
         help=(
@@ -175,21 +330,20 @@ def dataset_picker() -> None:
                 )
             candidate = _synthetic_knobs(preset)
         elif choice == "movielens":
-            from recsys_core.data.fetch import default_movielens_dir, movielens_available
-
-            if movielens_available():
-                st.caption(f"Found in {default_movielens_dir()}")
-                folder = str(default_movielens_dir())
-            else:
+            fetched = registry.fetched_movielens()
+            if fetched is not None:
+                st.caption(f"Found in {fetched}")
+            elif loaded.source != "movielens":
                 st.info(
                     f"Not fetched yet. Fetch it with:\n\n`{FETCH_COMMAND}`\n\nor give a folder."
                 )
-                folder = ""
-            folder = st.text_input("folder", value=folder, key="ds.ml.folder")
+            start = loaded.path if loaded.source == "movielens" else str(fetched or "")
+            folder = st.text_input("folder", value=start or "", key="ds.ml.folder")
             candidate = DatasetSettings(source="movielens", path=folder.strip() or None)
         else:
             path = st.text_input(
                 "path of the metadata file",
+                value=(loaded.path or "") if loaded.source == "amazon" else "",
                 key="ds.amazon.path",
                 placeholder="/data/meta_Electronics.json.gz",
                 help="2014 release (Python-literal lines) or 2018 release (JSON lines), "
@@ -212,9 +366,51 @@ def dataset_picker() -> None:
     if st.session_state.get("ds.error"):
         st.error(st.session_state["ds.error"])
     st.caption(f"Loaded: {dataset_settings().describe()}")
+    url_update(dataset_url(dataset_settings()))
 
 
 # -- model picker ----------------------------------------------------------------------------
+
+
+def _parse(text: str, like: Any) -> Any:
+    """``text`` from the URL as the type of ``like`` (a setting's start value)."""
+    if isinstance(like, bool):
+        return text.strip().lower() in ("1", "true", "yes", "on")
+    if isinstance(like, int):
+        return int(float(text))
+    if isinstance(like, float):
+        return float(text)
+    return text
+
+
+def _scalar(value: Any) -> bool:
+    return isinstance(value, (bool, int, float, str))
+
+
+def _url_settings(prefix: str, start: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
+    """Settings the URL opened with under ``prefix`` ("model."), parsed; and bad keys."""
+    values, bad = {}, []
+    for key, text in url_start().items():
+        name = key[len(prefix) :] if key.startswith(prefix) else None
+        if name is None:
+            continue
+        if name not in start or not _scalar(start[name]):
+            bad.append(key)
+            continue
+        try:
+            values[name] = _parse(text, start[name])
+        except ValueError:
+            bad.append(key)
+    return values, bad
+
+
+def _changed(start: dict[str, Any], values: dict[str, Any], prefix: str) -> dict[str, str]:
+    """URL keys for the scalar settings in ``values`` that differ from ``start``."""
+    return {
+        f"{prefix}{k}": str(v).lower() if isinstance(v, bool) else str(v)
+        for k, v in values.items()
+        if _scalar(start.get(k)) and v != start[k]
+    }
 
 
 def model_picker() -> None:
@@ -226,7 +422,12 @@ def model_picker() -> None:
     st.subheader("Model")
     classes = model_classes()
     names = list(classes)
-    wanted = os.environ.get(DEFAULT_MODEL_ENV, DEFAULT_MODEL)
+    linked_run = _linked_run_spec(url_start())
+    wanted = (
+        url_start().get("model")
+        or (linked_run.model if linked_run is not None else None)
+        or os.environ.get(DEFAULT_MODEL_ENV, DEFAULT_MODEL)
+    )
     default = names.index(wanted) if wanted in names else 0
     name = st.selectbox(
         "model",
@@ -237,19 +438,32 @@ def model_picker() -> None:
         help="Embedding models train on random walks; MF on pairs trains on product pairs.",
     )
     cls = classes[name]
-    quick = {
-        k: v
-        for k, v in QUICK_DEFAULTS.items()
-        if k in {f.name for f in dataclasses.fields(cls.settings_cls)}
-    }
+    fields = {f.name: f.default for f in dataclasses.fields(cls.settings_cls)}
+    # The app's start values: the class defaults with the quicker first-run settings.
+    start = {**fields, **{k: v for k, v in QUICK_DEFAULTS.items() if k in fields}}
+    linked, bad = _url_settings("model.", start) if name == wanted else ({}, [])
+    if linked_run is not None and name == linked_run.model and "model" not in url_start():
+        # A bare link to a run (``/train?run=42``) opens its model with its settings.
+        linked = {**{k: v for k, v in linked_run.model_params if _scalar(v)}, **linked}
     with st.expander("model settings"):
-        params = forms.settings_widgets(cls.settings_cls, f"model.{name}", defaults=quick)
+        params = forms.settings_widgets(
+            cls.settings_cls, f"model.{name}", defaults={**start, **linked}
+        )
+    url = {"model": name, **_changed(start, {**fields, **params}, "model.")}
     walks = None
     if cls.uses_walks:
+        walk_start = {
+            **{f.name: f.default for f in dataclasses.fields(WalkSettings)},
+            "p": cls.walk_p,
+            "q": cls.walk_q,
+        }
+        walk_linked, walk_bad = _url_settings("walks.", walk_start) if name == wanted else ({}, [])
+        bad += walk_bad
         with st.expander("walk settings"):
             walk_values = forms.settings_widgets(
-                WalkSettings, f"walks.{name}", defaults={"p": cls.walk_p, "q": cls.walk_q}
+                WalkSettings, f"walks.{name}", defaults={**walk_start, **walk_linked}
             )
+        url.update(_changed(walk_start, {**walk_start, **walk_values}, "walks."))
         walks, problem = forms.build_settings(
             WalkSettings, {"p": cls.walk_p, "q": cls.walk_q, **walk_values}
         )
@@ -257,6 +471,10 @@ def model_picker() -> None:
             st.session_state["run_spec"] = None
             st.error(f"Walk settings: {problem}")
             return
+    if bad:
+        st.caption("Settings in the link this model does not have, left out: " + ", ".join(bad))
+    url_update(url, prefix="model.")
+    url_update({k: v for k, v in url.items() if k.startswith("walks.")}, prefix="walks.")
     # ``params`` holds every value that differs from the class default, the quick
     # defaults included (they start the widgets), so the spec is explicit about them.
     try:
@@ -268,9 +486,35 @@ def model_picker() -> None:
     st.session_state["run_spec"] = spec
 
 
-def sidebar() -> None:
-    """The whole sidebar."""
+# The sidebar's place for the model section during one script run (a thread runs one
+# session's script at a time).
+_model_box = threading.local()
+
+
+def sidebar(show_runs: bool = True) -> None:
+    """The whole sidebar: dataset, model, and (``show_runs``) what runs anywhere, with Cancel.
+
+    The model section is drawn into its place when a page first asks for :func:`run_spec`,
+    or after the page (:func:`draw_model_picker`): listing the models imports the model
+    stack, which a page that needs no model (Data, Graph...) should not wait for before it
+    paints. The Train page shows the runs in its body instead of the sidebar.
+    """
+    from ui import runs
+
+    url_start()  # read the URL before anything writes to it
     with st.sidebar:
         dataset_picker()
         st.divider()
+        _model_box.box = st.container()
+        if show_runs:
+            runs.running_anywhere(sidebar=True)
+
+
+def draw_model_picker() -> None:
+    """Draw the model section into its sidebar place, once per script run."""
+    box = getattr(_model_box, "box", None)
+    if box is None:
+        return
+    _model_box.box = None
+    with box:
         model_picker()

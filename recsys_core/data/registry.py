@@ -118,6 +118,40 @@ class DatasetSettings(Settings):
         return f"{self.source}: {self.path}"
 
 
+def source_problem(settings: DatasetSettings) -> str:
+    """What is wrong with the file or folder ``settings`` points to, in one sentence, or "".
+
+    Checks only what is cheap (the path exists, the first lines look like the format), so
+    a picker can say "no file at ..." before a load starts.
+    """
+    if settings.source == "synthetic":
+        return ""
+    path = Path(settings.path or "").expanduser()
+    try:
+        if settings.source == "amazon":
+            from recsys_core.data.amazon import file_kind
+
+            if not path.exists():
+                return f"No file at {path}. Give the full path of an Amazon metadata file."
+            if path.is_dir():
+                return f"{path} is a folder; give the metadata file itself (.json or .json.gz)."
+            file_kind(path)
+        else:
+            from recsys_core.data.movielens import find_movielens
+
+            find_movielens(path)
+    except (ValueError, OSError) as exc:
+        return str(exc)
+    return ""
+
+
+def fetched_movielens() -> Path | None:
+    """The folder ``python -m recsys_core fetch movielens-100k`` filled, or None."""
+    from recsys_core.data.fetch import default_movielens_dir, movielens_available
+
+    return default_movielens_dir() if movielens_available() else None
+
+
 def build_dataset(settings: DatasetSettings, on_progress: Progress | None = None) -> Dataset:
     """Load the dataset from its source, without the cache."""
     if settings.source == "synthetic":
