@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import streamlit as st
 
-from recsys_core.studies import side_info as study
 from recsys_core.common.settings import SettingsError
 from recsys_core.pipeline import RunSpec
+from recsys_core.studies import side_info as study
 from ui import charts, fmt, load, runs, state
 
 st.title("Side information")
@@ -66,11 +66,12 @@ if prep is not None:
             st.info("Click **Train the three models** to compare them on this dataset.")
             return
         frame = study.results_frame(records)
-        fmt.show(
-            frame.drop(columns=["method"]),
-            formats={"coverage": "{:.0%}", "AUC all": "{:.4f}", "AUC seen": "{:.4f}",
-                     "AUC unseen": "{:.4f}"},
-        )  # fmt: skip
+        shown, flagged = fmt.flag_aucs(
+            frame.drop(columns=["method"]), ["AUC all", "AUC seen", "AUC unseen"]
+        )
+        fmt.show(shown, formats={"coverage": "{:.0%}"})
+        if flagged:
+            st.warning(fmt.BELOW_CHANCE_NOTE)
         if has_side is not None:
             with_meta = int((unseen & has_side).sum())
             st.caption(

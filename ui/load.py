@@ -64,13 +64,21 @@ def product_picker(
 ) -> int | None:
     """Text box + select box of matches; returns the chosen product id or None.
 
-    Starts on the best-connected product so the page shows something at once. An
-    unknown ASIN or a title that matches nothing gets a clear message.
+    Starts on a product with metadata and a well-described neighbourhood
+    (:func:`~recsys_core.explore.dataset_views.default_product`) so the page shows
+    something at once. An unknown ASIN or a title that matches nothing gets a message
+    that says what the catalog holds.
     """
+    from recsys_core.explore.dataset_views import catalog_hint, default_product
+
     finder = search(prep)
     if f"{key}.text" not in st.session_state:
-        degree = np.diff(prep.graph.indptr)
-        st.session_state[f"{key}.text"] = str(finder.asins[int(np.argmax(degree))])
+        start = cached.memo(
+            "default_product",
+            prep.split_key,
+            lambda: default_product(prep.dataset.products, prep.graph),
+        )
+        st.session_state[f"{key}.text"] = str(finder.asins[start])
     text = st.text_input(
         label,
         key=f"{key}.text",
@@ -79,7 +87,10 @@ def product_picker(
     matches = finder.search(text, limit=25)
     if not len(matches):
         if text.strip():
-            st.error(f"No product matches {text.strip()!r}: check the ASIN or try part of a title.")
+            st.error(
+                f"No product matches {text.strip()!r}: check the ASIN or try part of a title. "
+                + catalog_hint(prep.dataset.products, prep.dataset.domain.item)
+            )
         else:
             st.info("Type an ASIN or part of a product title to pick a product.")
         return None

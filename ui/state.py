@@ -31,7 +31,6 @@ CHOICES = {
     "movielens": "MovieLens-100k",
     "amazon": "Amazon metadata file",
 }
-FETCH_COMMAND = "python -m recsys_core fetch movielens-100k"
 # Quicker first-run settings than the method's 5 epochs, and denser live AUC points, so a
 # first click on Train draws curves within a minute. Applied only where the model has them.
 QUICK_DEFAULTS: dict[str, Any] = {"epochs": 2, "eval_every": 250}
@@ -176,16 +175,13 @@ def dataset_picker() -> None:
             candidate = _synthetic_knobs(preset)
         elif choice == "movielens":
             from recsys_core.data.fetch import default_movielens_dir, movielens_available
+            from ui.fetch import fetch_movielens_button
 
-            if movielens_available():
+            if movielens_available() or fetch_movielens_button():
                 st.caption(f"Found in {default_movielens_dir()}")
-                folder = str(default_movielens_dir())
-            else:
-                st.info(
-                    f"Not fetched yet. Fetch it with:\n\n`{FETCH_COMMAND}`\n\nor give a folder."
-                )
-                folder = ""
-            folder = st.text_input("folder", value=folder, key="ds.ml.folder")
+                if not st.session_state.get("ds.ml.folder"):  # also right after a fetch
+                    st.session_state["ds.ml.folder"] = str(default_movielens_dir())
+            folder = st.text_input("folder", key="ds.ml.folder")
             candidate = DatasetSettings(source="movielens", path=folder.strip() or None)
         else:
             path = st.text_input(
