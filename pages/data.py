@@ -39,7 +39,12 @@ if prep is not None:
     with left:
         if len(view.relationships):
             st.plotly_chart(
-                charts.bar(view.relationships, "relationship", "pairs", "Pairs by relationship"),
+                charts.bar(
+                    view.relationships,
+                    "relationship",
+                    "pairs",
+                    "Links by relationship (before duplicates merge into pairs)",
+                ),
                 key="data.rel",
             )
         st.plotly_chart(

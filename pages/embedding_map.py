@@ -18,10 +18,10 @@ from ui import cached, charts, forms, load, runs, state
 
 st.title("Embedding map")
 st.markdown(
-    "Each point is a product, placed so that products with similar vectors land close "
-    "together. **PCA** (a linear view) appears at once; **UMAP** (keeps neighbourhoods) "
-    "is computed in the background with its progress shown, then kept, so the next visit "
-    "draws it at once."
+    "Each point is one item of the catalog (a product, a movie), placed so that items with "
+    "similar vectors land close together. **PCA** (a linear view) appears at once; "
+    "**UMAP** (keeps neighbourhoods) is computed in the background with its progress "
+    "shown, then kept, so the next visit draws it at once."
 )
 
 
@@ -132,12 +132,13 @@ if prep is not None:
             degrees,
             emb.cold_start,
         )
+        items = f"{domain.item}s"
         sample_rule = (
             f"a sample stratified by train-degree bucket (each bucket keeps its share) of "
-            f"{proj.total:,} products with a vector; maps draw at most {int(max_points):,} "
+            f"{proj.total:,} {items} with a vector; maps draw at most {int(max_points):,} "
             "points"
             if proj.sampled
-            else f"all {proj.total:,} products with a vector (up to {int(max_points):,} are "
+            else f"all {proj.total:,} {items} with a vector (up to {int(max_points):,} are "
             "drawn in full; above that a sample stratified by train-degree bucket)"
         )
         st.caption(f"{proj.method.upper()}{note} · {proj.sample_size:,} points: {sample_rule}.")
@@ -148,11 +149,12 @@ if prep is not None:
             )
         if color == "seen" and (frame["seen"] == "seen").all():
             st.caption(
-                "Every drawn product is seen: this model has no vector for products without "
-                "train pairs (only side-information models place those, as cold start)."
+                f"Every drawn {domain.item} is seen: this model has no vector for {items} "
+                "without train pairs (only side-information models place those, as cold "
+                "start)."
             )
         highlight = None
-        with st.expander("highlight a product and its neighbours", expanded=True):
+        with st.expander(f"highlight a {domain.item} and its neighbours", expanded=True):
             product = load.product_picker(prep, "map.product")
         if product is not None:
             index = runs.neighbour_index(record)
@@ -165,6 +167,8 @@ if prep is not None:
                 )
                 highlight["role"] = ["chosen"] + ["neighbour"] * len(ids)
             else:
-                st.warning("This model has no vector for this product (unseen, no side info).")
+                st.warning(
+                    f"This model has no vector for this {domain.item} (unseen, no side info)."
+                )
         order = value_order(color, frame[color].dropna().tolist())
         st.plotly_chart(charts.embedding_map(frame, color, highlight, order), key="map.chart")

@@ -15,7 +15,7 @@ prep = load.prepared()
 if prep is not None:
     domain = prep.dataset.domain
     st.markdown(
-        f"Type part of a title (or an {domain.id_name}), pick a {domain.item}, and compare "
+        f"Type part of a title (or the {domain.id_name}), pick a {domain.item}, and compare "
         f"the {domain.item}s each model finds most similar (cosine of the vectors). "
         f"**Unseen** {domain.item}s had no train pair; side-information models still place "
         "them from their metadata (**cold start**)."

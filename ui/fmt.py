@@ -150,7 +150,8 @@ def seen_mark(seen: Any, cold_start: Any = None) -> str:
 
 def neighbour_table(frame: pd.DataFrame, details: pd.DataFrame) -> pd.DataFrame:
     """A neighbours table as people read it: rank, the seen / cold-start mark first, then
-    title and the dataset's fields, the id, and the similarity last. No internal ids."""
+    title and the dataset's fields, the similarity, and the ASIN (or movie id) last. No
+    internal ids."""
     out = frame[["rank"]].copy()
     if "seen" in frame:
         cold = frame["cold_start"] if "cold_start" in frame else [None] * len(frame)
@@ -158,8 +159,8 @@ def neighbour_table(frame: pd.DataFrame, details: pd.DataFrame) -> pd.DataFrame:
     for col in details.columns:
         if col != "asin":
             out[col] = details[col].to_numpy()
-    out["asin"] = details["asin"].to_numpy()
     out["similarity"] = frame["similarity"].to_numpy()
+    out["asin"] = details["asin"].to_numpy()
     return out
 
 
@@ -173,7 +174,7 @@ def neighbour_columns() -> dict[str, Any]:
         "title": st.column_config.TextColumn("title", width="large"),
         "category": st.column_config.TextColumn("category", width="large"),
         "brand": st.column_config.TextColumn("brand", width="medium"),
-        "genres": st.column_config.TextColumn("genres", width="large"),
+        "genres": st.column_config.TextColumn("genres", width="medium"),
         "price": st.column_config.TextColumn("price", alignment="right"),
         "similarity": st.column_config.ProgressColumn(
             "similarity", min_value=-1.0, max_value=1.0, format="%.3f"

@@ -59,9 +59,7 @@ def walks(prep: Any, walk_settings: Any) -> np.ndarray:
     return cached.memo("walks", walk_settings.key(prep.split_key), build)
 
 
-def product_picker(
-    prep: Any, key: str, label: str = "Product (ASIN or part of a title)"
-) -> int | None:
+def product_picker(prep: Any, key: str, label: str = "") -> int | None:
     """Text box + select box of matches; returns the chosen product id or None.
 
     Starts on a product with metadata and a well-described neighbourhood
@@ -78,9 +76,14 @@ def product_picker(
             prep.split_key,
             lambda: default_product(prep.dataset.products, prep.graph),
         )
-        st.session_state[f"{key}.text"] = str(finder.asins[start])
+        # Movies open on their title (ids like "ml-50" mean nothing to a person).
+        titled = prep.dataset.domain.item != "product" and finder.titles[start]
+        st.session_state[f"{key}.text"] = str(
+            finder.titles[start] if titled else finder.asins[start]
+        )
+    domain = prep.dataset.domain
     text = st.text_input(
-        label,
+        label or f"{domain.item.capitalize()} (part of a title, or the {domain.id_name})",
         key=f"{key}.text",
         help="Type an ASIN (or its first characters) or any part of a title, any case.",
     )

@@ -18,6 +18,7 @@ from recsys_core.common import cache
 from recsys_core.common.settings import SettingsError
 from recsys_core.data.registry import DatasetSettings
 from ui import forms
+from ui.fmt import dataset_caption
 
 DEFAULT_PRODUCTS_ENV = "RECSYS_DEFAULT_PRODUCTS"
 DEFAULT_MODEL_ENV = "RECSYS_DEFAULT_MODEL"
@@ -207,7 +208,7 @@ def dataset_picker() -> None:
             st.session_state["ds.error"] = error
     if st.session_state.get("ds.error"):
         st.error(st.session_state["ds.error"])
-    st.caption(f"Loaded: {dataset_settings().describe()}")
+    st.caption(f"Loaded: {dataset_caption(dataset_settings())}")
 
 
 # -- model picker ----------------------------------------------------------------------------
