@@ -23,24 +23,31 @@ if prep is not None:
         "overview", prep.split_key, lambda: dataset_overview(prep.dataset, prep.split, prep.graph)
     )
     st.subheader(prep.dataset.name)
-    st.caption(state.dataset_settings().describe())
+    st.caption(fmt.dataset_caption(state.dataset_settings()))
+    domain = prep.dataset.domain
     c = view.counts
     cols = st.columns(5)
-    cols[0].metric("products", f"{c['products']:,}")
+    cols[0].metric(f"{domain.item}s", f"{c['products']:,}")
     cols[1].metric("pairs", f"{c['pairs']:,}")
     cols[2].metric("metadata coverage", f"{c['metadata coverage']:.0%}")
     cols[3].metric("train pairs", f"{view.split['train_pairs']:,}")
     cols[4].metric(
         "unseen validation products",
         f"{view.split['val_products_unseen_share']:.1%}",
-        help="Products in validation pairs with no train pair: models never walk through "
-        "them, so only side information can place them.",
+        help=f"{domain.item.capitalize()}s in validation pairs with no train pair: models "
+        "never walk through them, so only side information can place them.",
     )
+    st.markdown(f"**Pairs.** {domain.pairs_text}")
     left, right = st.columns(2)
     with left:
         if len(view.relationships):
             st.plotly_chart(
-                charts.bar(view.relationships, "relationship", "pairs", "Pairs by relationship"),
+                charts.bar(
+                    view.relationships,
+                    "relationship",
+                    "pairs",
+                    "Links by relationship (before duplicates merge into pairs)",
+                ),
                 key="data.rel",
             )
         st.plotly_chart(

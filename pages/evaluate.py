@@ -11,33 +11,47 @@ from ui.shell import inside_app
 
 inside_app()  # a deep link on a fresh server runs this file alone: see ui/shell.py
 
+# What a model's pair score is (the axis of its precision/recall panel).
+SCORE_NAMES = {
+    "mf": "MF prediction",
+    "mf-bias": "MF prediction",
+    "mf-bias-seq": "MF prediction",
+    "adamic-adar": "Adamic-Adar score",
+    "popularity": "log(1+deg a) + log(1+deg b)",
+}
+
 st.title("Evaluate")
 st.markdown(
     "Each validation pair is scored by the cosine of its two vectors (MF: its own "
     "prediction) and compared with its label. Solid lines use all pairs, dotted lines only "
-    "pairs whose two products were seen in training."
+    "pairs whose two products were seen in training. Each model has one colour on every "
+    "chart."
 )
 prep = load.prepared()
 if prep is not None:
     chosen = runs.pick_finished(prep, "eval.runs", multiple=True, max_default=4)
     if chosen:
-        # Short names in legends ("#3 eges"): the picker above has the full labels.
+        # Short names in legends ("#3 eges"): the picker above has the full labels. Each
+        # model keeps one colour on every chart (a second run of it: a lighter shade).
         outcomes = {runs.short_label(r): runs.outcome(r) for r in chosen}
-        roc, thresholds, aucs = {}, {}, {}
-        for name, outcome in outcomes.items():
-            curves = outcome.evaluation.curves
+        colors = charts.run_colors({runs.short_label(r): r.model for r in chosen})
+        roc, panels, aucs, score_names = {}, {}, {}, {}
+        for record in chosen:
+            name = runs.short_label(record)
+            curves = outcomes[name].evaluation.curves
             roc[f"{name} · all"] = curves["roc_all"]
             roc[f"{name} · seen"] = curves["roc_seen"]
-            thresholds[f"{name} · all"] = curves["pr_all"]
-            thresholds[f"{name} · seen"] = curves["pr_seen"]
-            aucs[name] = auc_curve_frame(outcome.events)
-        left, right = st.columns(2)
-        left.plotly_chart(charts.roc(roc), key="eval.roc")
-        right.plotly_chart(charts.threshold_curves(thresholds), key="eval.thr")
-        st.info(
-            "The **cliff**: a pair with a product the model never trained on gets the median "
-            "score, so many pairs share one score and precision and recall jump at that "
-            "threshold; on seen-only pairs (dotted) the curves are smooth."
+            panels[name] = {"all": curves["pr_all"], "seen": curves["pr_seen"]}
+            score_names[name] = SCORE_NAMES.get(record.model, "cosine")
+            aucs[name] = auc_curve_frame(outcomes[name].events)
+        st.plotly_chart(charts.roc(roc, colors), key="eval.roc")
+        st.plotly_chart(charts.threshold_panels(panels, score_names), key="eval.thr")
+        st.caption(
+            "Precision and recall against the score threshold, one panel per run, each on "
+            "its own score axis (cosines, MF predictions and popularity scores are not on "
+            "one scale). The **cliff**: a pair with a product the model never trained on "
+            "gets the median score, so many pairs share one score and precision and recall "
+            "jump at that threshold; on seen-only pairs (dotted) the curves are smooth."
         )
         st.subheader("Results")
         table = runs.jobs().compare([r.id for r in chosen])
@@ -46,13 +60,23 @@ if prep is not None:
             c for c in ("run", "model", "AUC all", "AUC seen", "AUC unseen") if c in table.columns
         ]
         shown += [c for c in table.columns if c.startswith(("HitRate", "NDCG"))] + ["minutes"]
-        scores = {c: "{:.4f}" for c in shown if c.startswith(("AUC", "HitRate", "NDCG"))}
+        scores = {c: "{:.4f}" for c in shown if c.startswith(("HitRate", "NDCG"))}
         view = table[shown].assign(**{"train time": [fmt.minutes(s) for s in table["train s"]]})
+        view, flagged = fmt.flag_aucs(view, [c for c in shown if c.startswith("AUC")])
         fmt.show(
             view.drop(columns=["minutes"]),
             formats=scores,
-            column_config={"train time": st.column_config.TextColumn(alignment="right")},
+            column_config={
+                "train time": st.column_config.TextColumn(alignment="right"),
+                **{
+                    c: st.column_config.TextColumn(c, alignment="right")
+                    for c in shown
+                    if c.startswith("AUC")
+                },
+            },
         )
+        if flagged:
+            st.warning(fmt.BELOW_CHANCE_NOTE)
         st.caption(
             "AUC unseen: validation pairs with a product that had no train pair. Models "
             "without side information score those at the median, so 0.5 there means "
@@ -75,7 +99,7 @@ if prep is not None:
             key="eval.md",
         )
         # Epochs, not steps: gensim counts one step per epoch, our trainers one per batch.
-        st.plotly_chart(charts.auc_overlay(aucs, x="epochs"), key="eval.auc")
+        st.plotly_chart(charts.auc_overlay(aucs, x="epochs", colors=colors), key="eval.auc")
 
         st.subheader("Export vectors")
         export_run = st.selectbox(

@@ -14,28 +14,29 @@ from ui.shell import inside_app
 inside_app()  # a deep link on a fresh server runs this file alone: see ui/shell.py
 
 st.title("Neighbours")
-st.markdown(
-    "Type an ASIN or part of a title, pick a product, and compare the products each model "
-    "finds most similar (cosine of the vectors). **Unseen** products had no train pair; "
-    "side-information models still place them from their metadata (**cold start**)."
-)
 prep = load.prepared()
 if prep is not None:
+    domain = prep.dataset.domain
+    st.markdown(
+        f"Type part of a title (or the {domain.id_name}), pick a {domain.item}, and compare "
+        f"the {domain.item}s each model finds most similar (cosine of the vectors). "
+        f"**Unseen** {domain.item}s had no train pair; side-information models still place "
+        "them from their metadata (**cold start**)."
+    )
     chosen = runs.pick_finished(prep, "nb.runs", multiple=True)
     product = load.product_picker(prep, "nb.product")
     k = st.slider("neighbours", 5, 50, 10, key="nb.k")
     if chosen and product is not None:
         seen = prep.split.seen_products
         products = prep.dataset.products
-        me = product_details(products, [product]).iloc[0]
+        me = product_details(products, [product], domain.fields).iloc[0]
         st.markdown(
-            f"**{fmt.md(me['asin'])}** · {fmt.md(me['title'])}  \n"
-            + " · ".join(fmt.md(me[c]) for c in ("brand", "category", "price"))
+            f"**{fmt.md(me['title'])}** ({fmt.md(me['asin'])})  \n"
+            + " · ".join(fmt.md(me[c]) for c in domain.fields)
             + " · "
             + ("**seen** in training" if seen[product] else "**unseen** (no train pair)")
         )
-        # One full-width table per run (title, brand, category and price all readable);
-        # the overlap table below compares the lists.
+        # One full-width table per run; the overlap table below compares the lists.
         lists = {}
         for record in chosen:
             with st.container():
@@ -45,8 +46,8 @@ if prep is not None:
                 emb = runs.outcome(record).embeddings
                 if not index.has_vector(product):
                     st.warning(
-                        "This model has no vector for this product: it is unseen and the "
-                        "model has no side information to place it."
+                        f"This model has no vector for this {domain.item}: it is unseen and "
+                        "the model has no side information to place it."
                     )
                     continue
                 if emb.cold_start is not None and bool(emb.cold_start[product]):
@@ -57,21 +58,12 @@ if prep is not None:
                 )
                 st.caption(f"lookup {1000 * (time.perf_counter() - start):.0f} ms")
                 lists[runs.short_label(record)] = frame["product"].to_numpy()
-                # Title, brand, deepest category and price as text, "—" where missing.
-                details = product_details(products, frame["product"].to_numpy())
-                shown = frame[["rank"]].join(details)
-                for col in ("similarity", "seen", "cold_start"):
-                    if col in frame:
-                        shown[col.replace("_", " ")] = frame[col].to_numpy()
+                shown = fmt.neighbour_table(
+                    frame, product_details(products, frame["product"].to_numpy(), domain.fields)
+                )
                 fmt.show(
-                    shown,
-                    column_config={
-                        "similarity": st.column_config.ProgressColumn(
-                            "similarity", min_value=-1.0, max_value=1.0, format="%.3f"
-                        ),
-                        "price": st.column_config.TextColumn("price", alignment="right"),
-                        "title": st.column_config.TextColumn("title", width="large"),
-                    },
+                    shown.rename(columns={"asin": domain.id_name}),
+                    column_config=fmt.neighbour_columns(),
                 )
         if len(lists) > 1:
             st.markdown("**Overlap** (share of common neighbours)")

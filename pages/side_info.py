@@ -69,11 +69,12 @@ if prep is not None:
             st.info("Click **Train the three models** to compare them on this dataset.")
             return
         frame = study.results_frame(records)
-        fmt.show(
-            frame.drop(columns=["method"]),
-            formats={"coverage": "{:.0%}", "AUC all": "{:.4f}", "AUC seen": "{:.4f}",
-                     "AUC unseen": "{:.4f}"},
-        )  # fmt: skip
+        shown, flagged = fmt.flag_aucs(
+            frame.drop(columns=["method"]), ["AUC all", "AUC seen", "AUC unseen"]
+        )
+        fmt.show(shown, formats={"coverage": "{:.0%}"})
+        if flagged:
+            st.warning(fmt.BELOW_CHANCE_NOTE)
         if has_side is not None:
             with_meta = int((unseen & has_side).sum())
             st.caption(

@@ -44,16 +44,21 @@ if prep is not None:
             if not len(rows):
                 st.warning("No walk starts here: the product has no train pair (unseen).")
                 continue
-            steps = walk_steps(walks, prep.dataset.products, rows)
-            # -1 marks "no price" in the bins; shown as a dash, not as a bin.
-            steps["price bucket"] = steps["price bucket"].where(steps["price bucket"] >= 0)
+            domain = prep.dataset.domain
+            steps = walk_steps(walks, prep.dataset.products, rows, domain.fields)
+            if "price bucket" in steps:
+                # -1 marks "no price" in the bins; shown as a dash, not as a bin.
+                steps["price bucket"] = steps["price bucket"].where(steps["price bucket"] >= 0)
+            steps = steps.drop(columns=["product"]).rename(columns={"asin": domain.id_name})
             fmt.show(
-                steps.drop(columns=["product"]),
+                steps,
                 height=min(400, 38 + 35 * len(steps)),
                 column_config={
                     "walk": st.column_config.NumberColumn("walk", width=50),
                     "step": st.column_config.NumberColumn("step", width=50),
                     "title": st.column_config.TextColumn("title", width="large"),
+                    "genres": st.column_config.TextColumn("genres", width="large"),
+                    "category": st.column_config.TextColumn("category", width="medium"),
                     "price": st.column_config.TextColumn("price", alignment="right"),
                 },
             )

@@ -164,7 +164,7 @@ def test_neighbour_lookup(trained: AppTest) -> None:
     assert asin
     frames = at.dataframe
     assert frames and len(frames[0].value) == 10
-    assert asin not in frames[0].value["asin"].tolist()  # a product is not its own neighbour
+    assert asin not in frames[0].value["ASIN"].tolist()  # a product is not its own neighbour
     box.input("ZZZ-not-an-asin").run()
     assert any("No product matches" in e.value for e in at.error)
     assert not at.exception
@@ -173,7 +173,7 @@ def test_neighbour_lookup(trained: AppTest) -> None:
 def test_embedding_map_pca(trained: AppTest) -> None:
     at = fresh("pages/embedding_map.py")
     assert at.selectbox(key="map.method").value == "pca"
-    at.selectbox(key="map.color").set_value("seen").run()
+    at.selectbox(key="map.color.product").set_value("seen").run()
     assert not problems(at), problems(at)
     assert any("PCA" in c.value for c in at.caption)
     assert at.get("plotly_chart")
@@ -388,3 +388,197 @@ def test_train_lists_runs_on_other_datasets_and_switches_to_them() -> None:
         assert api.get_run(run_id).status == "cancelled"
     finally:
         api.cancel(run_id)
+
+
+# -- page contents: domain-aware pages, map, curves, tables (issue 11) -----------------------
+
+GENRES_USED = ("Action", "Comedy", "Drama", "Sci-Fi", "War", "Romance", "Horror", "Musical")
+
+
+def _tiny_movielens(folder: Path, movies: int = 80, users: int = 60) -> Path:
+    """A small MovieLens-100k in the GroupLens layout (u.data, u.item), made here."""
+    import numpy as np
+
+    from recsys_core.data import movielens
+
+    rng = np.random.default_rng(0)
+    folder.mkdir(parents=True, exist_ok=True)
+    rows = []
+    for user in range(1, users + 1):
+        seen = rng.choice(np.arange(1, movies + 1), size=25, replace=False)
+        rows += [f"{user}\t{m}\t4\t{t}\n" for t, m in enumerate(seen)]
+    (folder / "u.data").write_text("".join(rows))
+    lines = []
+    for m in range(1, movies + 1):
+        genres = {GENRES_USED[m % len(GENRES_USED)], GENRES_USED[(m * 3) % len(GENRES_USED)]}
+        flags = ["1" if g in genres else "0" for g in movielens.GENRES]
+        year = 1950 + m % 50
+        lines.append("|".join([str(m), f"Film {m} ({year})", f"01-Jan-{year}", "", "x", *flags]))
+    (folder / "u.item").write_text("\n".join(lines) + "\n", encoding="latin-1")
+    return folder
+
+
+def _load_movielens(at: AppTest, folder: Path) -> AppTest:
+    at.sidebar.selectbox(key="ds.choice").set_value("movielens").run()
+    at.sidebar.text_input(key="ds.ml.folder").input(str(folder)).run()
+    at.sidebar.button(key="ds.load").click().run()
+    assert not problems(at), problems(at)
+    return at
+
+
+def _go(at: AppTest, page: str) -> AppTest:
+    at.switch_page(os.path.relpath(ROOT / page, ENTRY[0].parent))
+    at.run()
+    assert not problems(at), problems(at)
+    return at
+
+
+def test_movielens_pages_show_movies(tmp_path: Path) -> None:
+    at = _load_movielens(fresh(), _tiny_movielens(tmp_path / "ml"))
+    labels = {m.label: m.value for m in at.metric}
+    assert labels["movies"] == "80"
+    assert "consecutive in a user's history" in _figure(at, "data.rel")["data"][0]["x"]
+    fields = list(_figure(at, "data.cov")["data"][0]["x"])
+    assert fields == ["title", "genres", "year"]  # no always-empty brand or price
+    assert any("rated one right after the other" in m.value for m in at.markdown)
+
+    _go(at, "pages/graph.py")
+    text = " ".join(m.value for m in at.markdown)
+    assert "consecutive in that user's history" in text and "bought" not in text
+    heat = _figure(at, "graph.heat")["data"][0]
+    assert all(str(y).startswith("Film ") for y in heat["y"])  # titles, not ml-<id>
+    ego = next(t for t in _figure(at, "graph.ego")["data"] if t.get("mode") == "markers+text")
+    assert all(str(t).startswith("Film ") for t in ego["text"])
+    table = at.dataframe[0].value
+    assert {"title", "genres", "year", "movie id"} <= set(table.columns)
+    assert not {"brand", "price", "category", "product"} & set(table.columns)
+    assert any("," in g for g in table["genres"])  # every genre, not only the first
+
+    _go(at, "pages/walks.py")
+    steps = at.dataframe[0].value
+    assert {"genres", "year"} <= set(steps.columns)
+    assert not {"brand", "price", "price bucket"} & set(steps.columns)
+    at.text_input(key="walks.product.text").input("no such film").run()
+    assert any("The catalog holds 80 movies" in e.value for e in at.error)
+
+
+def test_fetch_movielens_button(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The sidebar button runs the CLI's fetch (here on a local wheel: no network)."""
+    import zipfile
+
+    from recsys_core.data import fetch
+
+    source = _tiny_movielens(tmp_path / "src")
+    atomic = tmp_path / "atomic"
+    atomic.mkdir()
+    (atomic / "ml-100k.inter").write_text(
+        "user_id:token\titem_id:token\trating:float\ttimestamp:float\n"
+        + (source / "u.data").read_text()
+    )
+    items = ["item_id:token\tmovie_title:token_seq\trelease_year:token\tclass:token_seq"]
+    items += [f"{m}\tFilm {m}\t{1950 + m % 50}\tDrama" for m in range(1, 81)]
+    (atomic / "ml-100k.item").write_text("\n".join(items) + "\n")
+
+    def fake_wheel(folder: Path, timeout: float = 0) -> Path:
+        wheel = folder / f"recbole-{fetch.RECBOLE_VERSION}-py3-none-any.whl"
+        with zipfile.ZipFile(wheel, "w") as zf:
+            for name in ("ml-100k.inter", "ml-100k.item"):
+                zf.write(atomic / name, fetch.WHEEL_PREFIX + name)
+        return wheel
+
+    target = tmp_path / "fetched"
+    monkeypatch.setattr(fetch, "download_wheel", fake_wheel)
+    monkeypatch.setattr(fetch, "default_movielens_dir", lambda: target)
+    at = fresh()
+    at.sidebar.selectbox(key="ds.choice").set_value("movielens").run()
+    assert at.sidebar.text_input(key="ds.ml.folder").value == ""
+    at.sidebar.button(key="ds.ml.fetch").click().run()
+    assert not problems(at), problems(at)
+    assert (target / "ml-100k.inter").is_file()
+    assert at.sidebar.text_input(key="ds.ml.folder").value == str(target)
+    at.sidebar.button(key="ds.load").click().run()
+    assert {m.label: m.value for m in at.metric}["movies"] == "80"
+
+
+def test_model_forms_offer_only_accepted_values() -> None:
+    """Every select box of every model's form holds values its settings class accepts."""
+    import dataclasses
+
+    from recsys_core.models.registry import model_classes
+    from recsys_core.walks import WalkSettings
+
+    at = fresh()
+    checked = 0
+    for name, cls in model_classes().items():
+        at.sidebar.selectbox(key="model.name").set_value(name).run()
+        assert not problems(at), (name, problems(at))
+        for box in at.sidebar.selectbox:
+            for prefix, settings_cls in ((f"model.{name}.", cls.settings_cls),
+                                         (f"walks.{name}.", WalkSettings)):  # fmt: skip
+                if not (box.key or "").startswith(prefix):
+                    continue
+                field = box.key[len(prefix) :]
+                for option in box.options:
+                    settings_cls(**{field: option})  # raises if the engine rejects it
+                    checked += 1
+        if "optimizer" in {f.name for f in dataclasses.fields(cls.settings_cls)}:
+            assert at.sidebar.selectbox(key=f"model.{name}.optimizer")  # not a text box
+    assert checked >= 10
+
+
+def test_neighbour_table_reads(trained: AppTest) -> None:
+    at = fresh("pages/neighbours.py")
+    table = at.dataframe[0].value
+    assert list(table.columns[:3]) == ["rank", "mark", "title"]  # the seen mark first
+    assert "product" not in table.columns  # no internal ids
+    # The default product has metadata and most of its neighbours do too.
+    assert (table["title"] != "—").mean() >= 0.5
+    at.text_input(key="nb.product.text").input("zzz no such thing").run()
+    assert any("The catalog holds 1,500 products" in e.value for e in at.error)
+
+
+def test_graph_table_has_no_internal_ids() -> None:
+    at = fresh("pages/graph.py")
+    assert not problems(at), problems(at)
+    table = at.dataframe[0].value
+    assert "product" not in table.columns and "ASIN" in table.columns
+    heat = _figure(at, "graph.heat")["data"][0]
+    assert len(set(heat["y"])) == len(heat["y"])  # unique labels
+
+
+def test_data_caption_matches_the_settings() -> None:
+    at = fresh()
+    caption = " ".join(c.value for c in at.caption)
+    assert "1,500 products (preset: 20,000)" in caption
+
+
+def test_embedding_map_colours_carry_information(trained: AppTest) -> None:
+    at = fresh("pages/embedding_map.py")
+    runs = at.selectbox(key="map.run")  # the first sgns run (other tests add more runs)
+    runs.select_index(max(i for i, o in enumerate(runs.options) if " sgns " in o)).run()
+    box = at.selectbox(key="map.color.product")
+    assert box.options[:2] == ["degree bucket", "seen"]
+    fig = _figure(at, "map.chart")
+    names = [t["name"].rsplit(" (", 1)[0] for t in fig["data"] if t["name"] not in ("chosen",
+             "neighbour")]  # fmt: skip
+    from recsys_core.explore.dataset_views import DEGREE_BUCKETS
+
+    assert names == [b for b in DEGREE_BUCKETS if b in names] and len(names) >= 3
+    assert any("stratified by train-degree bucket" in c.value for c in at.caption)
+    for option in box.options[1:]:
+        at.selectbox(key="map.color.product").set_value(option).run()
+        assert not problems(at), (option, problems(at))
+    at.selectbox(key="map.color.product").set_value("seen").run()
+    assert any("Every drawn product is seen" in c.value for c in at.caption)
+
+
+def test_evaluate_precision_recall_small_multiples(trained: AppTest) -> None:
+    at = fresh("pages/evaluate.py")
+    fig = _figure(at, "eval.thr")
+    legend = [t["name"] for t in fig["data"] if t.get("showlegend", True)]
+    assert sorted(legend) == sorted(
+        f"{m} · {p} pairs" for m in ("precision", "recall") for p in ("all", "seen")
+    )
+    colours = {t["name"].split(" · ")[0]: t["line"]["color"] for t in fig["data"]}
+    assert colours["precision"] != colours["recall"]
+    assert fig["layout"]["xaxis"]["autorange"] == "reversed"

@@ -79,3 +79,49 @@ def test_bad_settings_name_the_field() -> None:
         ProjectionSettings(method="tsne")
     with pytest.raises(SettingsError, match="max_points"):
         ProjectionSettings(max_points=1)
+
+
+def test_stratified_sample_keeps_each_stratum_share() -> None:
+    from recsys_core.explore.projection import sample_ids
+
+    strata = np.repeat([0, 1, 2, 3], [600, 300, 90, 10])
+    ids = sample_ids(np.ones(len(strata), bool), 100, seed=0, strata=strata)
+    assert len(ids) == 100 and np.all(np.diff(ids) > 0)
+    assert np.bincount(strata[ids]).tolist() == [60, 30, 9, 1]
+    tiny = np.repeat([0, 1], [995, 5])  # a rare stratum still gets a point
+    ids = sample_ids(np.ones(1000, bool), 50, seed=0, strata=tiny)
+    assert np.bincount(tiny[ids])[1] >= 1 and len(ids) == 50
+
+
+def test_umap_reports_its_epochs() -> None:
+    vectors, _ = clusters(n_per=20)
+    seen: list[tuple[float, str]] = []
+    project(
+        vectors,
+        ProjectionSettings(method="umap", n_neighbors=5),
+        on_progress=lambda done, total, message: seen.append((done / total, message)),
+    )
+    epochs = [s for s in seen if s[1].startswith("layout: epoch")]
+    assert len(epochs) >= 2
+    shares = [s[0] for s in seen]
+    assert shares == sorted(shares) and shares[-1] == 1.0
+
+
+def test_projection_job_runs_in_a_child_and_caches() -> None:
+    import time
+
+    from recsys_core.explore.projection import ProjectionJob, stored_projection
+
+    vectors, labels = clusters()
+    settings = ProjectionSettings(method="pca", max_points=90)
+    key = f"job-test-{time.time_ns()}"
+    assert stored_projection(key, settings) is None
+    job = ProjectionJob(vectors, key, settings, strata=labels)
+    deadline = time.monotonic() + 120
+    while not job.poll().finished and not job.failed and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert job.finished, job.error
+    assert job.result.sample_size == 90
+    assert np.bincount(labels[job.result.ids]).tolist() == [30, 30, 30]  # stratified
+    again = ProjectionJob(vectors, key, settings)  # cached: no child
+    assert again.finished and np.array_equal(again.result.ids, job.result.ids)

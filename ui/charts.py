@@ -14,6 +14,72 @@ PALETTE = (
     "#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd",
     "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf",
 )  # fmt: skip
+# 24 colours that stay apart (plotly's Dark24): categories with many values (genres).
+WIDE_PALETTE = (
+    "#2E91E5", "#E15F99", "#1CA71C", "#FB0D0D", "#DA16FF", "#222A2A", "#B68100", "#750D86",
+    "#EB663B", "#511CFB", "#00A08B", "#FB00D1", "#FC0080", "#B2828D", "#6C7C32", "#778AAE",
+    "#862A16", "#A777F1", "#620042", "#1616A7", "#DA60CA", "#6C4516", "#0D2A63", "#AF0038",
+)  # fmt: skip
+MISSING_COLOR = "#d3d3d3"
+
+# One colour per series, the same in every chart and in the live and finished states.
+SERIES_COLORS = {
+    "loss": "#1f77b4",
+    "epoch mean loss": "#d62728",
+    "AUC all": "#2ca02c",
+    "AUC seen": "#9467bd",
+    "AUC unseen": "#ff7f0e",
+    "lr": "#8c564b",
+    "precision": "#1f77b4",
+    "recall": "#ff7f0e",
+    "HitRate": "#2ca02c",
+    "NDCG": "#9467bd",
+}
+# One colour per model, the same on every chart; the two no-training baselines in greys.
+MODEL_COLORS = {
+    "sgns": "#1f77b4",
+    "node2vec": "#9467bd",
+    "gensim-sg": "#ff7f0e",
+    "gensim-cbow": "#bcbd22",
+    "sgns-side-mean": "#2ca02c",
+    "eges": "#d62728",
+    "eges-skip-missing": "#e377c2",
+    "mf": "#17becf",
+    "mf-bias": "#8c564b",
+    "mf-bias-seq": "#00A08B",
+    "popularity": "#7f7f7f",
+    "adamic-adar": "#222A2A",
+}
+BASELINE_DASH = "dash"
+
+
+def model_color(model: str) -> str:
+    """The fixed colour of a model (a stable pick from :data:`WIDE_PALETTE` if unknown)."""
+    if model in MODEL_COLORS:
+        return MODEL_COLORS[model]
+    return WIDE_PALETTE[sum(map(ord, model)) % len(WIDE_PALETTE)]
+
+
+def _shade(color: str, amount: float) -> str:
+    """``color`` mixed with white by ``amount`` (0 = itself)."""
+    r, g, b = (int(color[i : i + 2], 16) for i in (1, 3, 5))
+    mix = [round(c + (255 - c) * amount) for c in (r, g, b)]
+    return "#" + "".join(f"{c:02x}" for c in mix)
+
+
+def run_colors(models: Mapping[str, str]) -> dict[str, str]:
+    """Colour per run name from its model (``{run name: model}``, in legend order).
+
+    A model's first run has the model's colour; further runs of the same model get
+    lighter shades of it, so the model stays recognisable and the runs distinct.
+    """
+    seen: dict[str, int] = {}
+    out = {}
+    for run, model in models.items():
+        k = seen.get(model, 0)
+        seen[model] = k + 1
+        out[run] = _shade(model_color(model), min(0.25 * k, 0.6))
+    return out
 
 
 def _layout(fig: go.Figure, title: str = "", height: int = 380) -> go.Figure:
@@ -119,6 +185,9 @@ def transition_heatmap(frame: pd.DataFrame, titles: Mapping[str, str]) -> go.Fig
 
 def ego_network(nodes: pd.DataFrame, edges: pd.DataFrame, center: int) -> go.Figure:
     """The product and its strongest neighbours on a circle; edge width ~ weight."""
+    # Display fields: whatever the view put between the title and the degree.
+    columns = list(nodes.columns)
+    fields = columns[columns.index("title") + 1 : columns.index("degree")]
     ids = nodes["product"].to_numpy()
     pos = {int(ids[0]): (0.0, 0.0)}
     others = ids[1:]
@@ -167,16 +236,17 @@ def ego_network(nodes: pd.DataFrame, edges: pd.DataFrame, center: int) -> go.Fig
             x=xs,
             y=ys,
             mode="markers+text",
-            text=nodes["asin"],
+            text=nodes["label"] if "label" in nodes else nodes["asin"],
             textposition="top center",
             marker={
                 "size": [22] + [10 + min(int(d), 30) // 3 for d in nodes["degree"].iloc[1:]],
                 "color": ["#d62728"] + ["#1f77b4"] * (len(ids) - 1),
             },
             hovertext=[
-                f"<b>{r.asin}</b> · {r.title}<br>{r.brand} · {r.category} · {r.price}"
-                f"<br>degree {r.degree}"
-                for r in nodes.itertuples(index=False)
+                f"<b>{r['asin']}</b> · {r['title']}<br>"
+                + " · ".join(str(r[f]) for f in fields)
+                + f"<br>degree {r['degree']}"
+                for _, r in nodes.iterrows()
             ],
             hoverinfo="text",
             showlegend=False,
@@ -216,26 +286,38 @@ def training_curves(metrics: pd.DataFrame, restarts: Iterable[int] = ()) -> go.F
     # to the running loss they make a spike at every epoch boundary.
     ends = loss["epoch_end"].fillna(False).astype(bool) if "epoch_end" in loss else None
     running = loss[~ends] if ends is not None else loss
-    fig.add_trace(go.Scatter(x=running["step"], y=running["loss"], name="loss", mode="lines"), 1, 1)
+    fig.add_trace(
+        go.Scatter(x=running["step"], y=running["loss"], name="loss", mode="lines",
+                   line={"color": SERIES_COLORS["loss"]}),
+        1, 1,
+    )  # fmt: skip
     if ends is not None and ends.any():
         fig.add_trace(
             go.Scatter(x=loss.loc[ends, "step"], y=loss.loc[ends, "loss"],
                        name="epoch mean loss", mode="markers",
-                       marker={"symbol": "diamond", "size": 9, "color": PALETTE[3]}),
+                       marker={"symbol": "diamond", "size": 9,
+                               "color": SERIES_COLORS["epoch mean loss"]}),
             1, 1,
         )  # fmt: skip
     auc = m[m["auc"].notna()] if "auc" in m else m.iloc[:0]
     fig.add_trace(
-        go.Scatter(x=auc["step"], y=auc["auc"], name="AUC all", mode="lines+markers"), 1, 2
-    )
+        go.Scatter(x=auc["step"], y=auc["auc"], name="AUC all", mode="lines+markers",
+                   line={"color": SERIES_COLORS["AUC all"]}),
+        1, 2,
+    )  # fmt: skip
     if "auc_seen" in auc:
         fig.add_trace(
-            go.Scatter(x=auc["step"], y=auc["auc_seen"], name="AUC seen", mode="lines+markers"),
-            1,
-            2,
-        )
+            go.Scatter(x=auc["step"], y=auc["auc_seen"], name="AUC seen", mode="lines+markers",
+                       line={"color": SERIES_COLORS["AUC seen"]}),
+            1, 2,
+        )  # fmt: skip
+    _chance_line(fig, auc["auc"], row=1, col=2)
     if "lr" in m:
-        fig.add_trace(go.Scatter(x=m["step"], y=m["lr"], name="lr", mode="lines"), 1, 3)
+        fig.add_trace(
+            go.Scatter(x=m["step"], y=m["lr"], name="lr", mode="lines",
+                       line={"color": SERIES_COLORS["lr"]}),
+            1, 3,
+        )  # fmt: skip
     restarts = list(restarts)
     # Beyond a dozen epochs the lines hide the curves; the epoch-mean markers remain.
     for step in restarts if len(restarts) <= 12 else ():
@@ -272,14 +354,19 @@ def epochs_done(frame: pd.DataFrame, end_steps: Iterable[int] | None = None) -> 
 
 
 def auc_overlay(
-    curves: Mapping[str, pd.DataFrame], column: str = "auc", x: str = "step"
+    curves: Mapping[str, pd.DataFrame],
+    column: str = "auc",
+    x: str = "step",
+    colors: Mapping[str, str] | None = None,
 ) -> go.Figure:
     """AUC over training for several runs on one chart.
 
     ``x`` is "step" (runs of one trainer on the same walks) or "epochs" (any runs: see
     :func:`epochs_done`; a frame's ``attrs["restarts"]`` gives its epoch-end steps).
+    ``colors`` maps a curve name to its colour (see :func:`run_colors`).
     """
     fig = go.Figure()
+    values = []
     for i, (name, frame) in enumerate(curves.items()):
         f = frame[frame[column].notna()] if column in frame else frame.iloc[:0]
         xs = f["step"]
@@ -291,12 +378,37 @@ def auc_overlay(
                 y=f[column],
                 name=name,
                 mode="lines+markers",
-                line={"color": PALETTE[i % len(PALETTE)]},
+                line={"color": (colors or {}).get(name, PALETTE[i % len(PALETTE)])},
             )
         )
+        values.extend(f[column].tolist() if column in f else [])
+    _chance_line(fig, values)
     fig.update_xaxes(title="epochs trained" if x == "epochs" else "step")
     fig.update_yaxes(title="validation AUC")
     return _layout(fig, "Validation AUC during training")
+
+
+def below_chance(values: Iterable[float | None]) -> bool:
+    """True when any AUC is below 0.5 (worse than a coin), by more than noise (0.01)."""
+    return any(v is not None and math.isfinite(v) and v < 0.49 for v in values)
+
+
+def _chance_line(fig: go.Figure, values: Iterable[float | None], **where: int) -> None:
+    """A dashed line at AUC 0.5 when a curve comes near it (below 0.6), shaded below 0.5
+    when a curve dips there. Far above it the line would only squash the curves."""
+    finite = [float(v) for v in values if v is not None and math.isfinite(float(v))]
+    if not finite or min(finite) >= 0.6:
+        return
+    fig.add_hline(
+        y=0.5, line={"dash": "dash", "color": "grey", "width": 1},
+        annotation_text="chance (0.5)", annotation_position="bottom right", **where,
+    )  # fmt: skip
+    if below_chance(finite):
+        fig.add_hrect(
+            y0=0.0, y1=0.5, fillcolor="#d62728", opacity=0.06, line_width=0,
+            annotation_text="below chance: ranks negatives above positives",
+            annotation_position="bottom left", **where,
+        )  # fmt: skip
 
 
 def _split_name(name: str) -> tuple[str, str]:
@@ -319,13 +431,14 @@ def _run_colors(curves: Mapping[str, pd.DataFrame]) -> dict[str, str]:
     return {r: PALETTE[i % len(PALETTE)] for i, r in enumerate(runs)}
 
 
-def roc(curves: Mapping[str, pd.DataFrame]) -> go.Figure:
+def roc(curves: Mapping[str, pd.DataFrame], colors: Mapping[str, str] | None = None) -> go.Figure:
     """ROC per run; ``curves`` keys are ``"<run> · all"`` / ``"<run> · seen"``.
 
     One legend entry per run (a click hides both of its curves); line styles in grey.
+    ``colors`` maps a run name to its colour (default: the palette in order).
     """
     fig = go.Figure()
-    colors = _run_colors(curves)
+    colors = {**_run_colors(curves), **(colors or {})}
     shown: set[str] = set()
     for name, frame in curves.items():
         run, part = _split_name(name)
@@ -349,52 +462,120 @@ def roc(curves: Mapping[str, pd.DataFrame]) -> go.Figure:
     return _layout(fig, "ROC", 440)
 
 
-def threshold_curves(curves: Mapping[str, pd.DataFrame]) -> go.Figure:
-    """Precision and recall versus threshold (axis inverted, as in the method's plot).
+def threshold_panels(
+    curves: Mapping[str, Mapping[str, pd.DataFrame]], score_names: Mapping[str, str] | None = None
+) -> go.Figure:
+    """Precision and recall versus threshold, one small panel per run.
 
-    ``curves`` keys are ``"<run> · all"`` / ``"<run> · seen"``. Precision is a thin line,
-    recall a thick faded one; one legend entry per run, line styles in grey.
+    ``curves[run]`` maps "all" / "seen" to a frame with ``threshold``, ``precision`` and
+    ``recall``. Each panel has its own threshold axis (cosines, MF predictions and
+    popularity scores live on different scales), inverted as in the method's plot.
+    Precision and recall have one colour each in every panel; all pairs solid, seen
+    pairs dotted; four legend entries name exactly that. ``score_names`` labels each
+    panel's axis ("cosine", "MF prediction", ...).
+    """
+    runs = list(curves)
+    n = max(len(runs), 1)
+    cols = 1 if n == 1 else 2
+    rows = math.ceil(n / cols)
+    fig = make_subplots(
+        rows=rows, cols=cols, subplot_titles=runs or [""], horizontal_spacing=0.08,
+        vertical_spacing=0.18 if rows > 1 else 0.1,
+    )  # fmt: skip
+    shown: set[str] = set()
+    for i, run in enumerate(runs):
+        row, col = i // cols + 1, i % cols + 1
+        for part, dash in (("all", "solid"), ("seen", "dot")):
+            frame = curves[run].get(part)
+            if frame is None or not len(frame):
+                continue
+            for metric in ("precision", "recall"):
+                name = f"{metric} · {part} pairs"
+                fig.add_trace(
+                    go.Scatter(
+                        x=frame["threshold"], y=frame[metric], name=name, mode="lines",
+                        legendgroup=name, showlegend=name not in shown,
+                        line={"color": SERIES_COLORS[metric], "dash": dash},
+                        hovertemplate=f"{run} · {name}<br>threshold %{{x:.3f}}: %{{y:.3f}}"
+                        "<extra></extra>",
+                    ),
+                    row, col,
+                )  # fmt: skip
+                shown.add(name)
+        score = (score_names or {}).get(run, "score")
+        fig.update_xaxes(title=f"threshold ({score})", autorange="reversed", row=row, col=col)
+        fig.update_yaxes(range=[0, 1.02], row=row, col=col)
+    fig.update_yaxes(title="precision / recall", col=1)
+    _layout(fig, "", 300 * rows + 80)
+    fig.update_layout(
+        margin={"l": 10, "r": 10, "t": 40, "b": 10},
+        legend={"orientation": "h", "y": -0.12 if rows > 1 else -0.25, "yanchor": "top", "x": 0},
+    )
+    return fig
+
+
+def bucket_auc(frame: pd.DataFrame, colors: Mapping[str, str], metric: str = "auc") -> go.Figure:
+    """``metric`` per degree bucket of the pair, one line per run (baselines dashed).
+
+    ``frame`` has ``run``, ``model``, ``bucket`` (in display order) and ``metric``.
     """
     fig = go.Figure()
-    colors = _run_colors(curves)
-    shown: set[str] = set()
-    for name, frame in curves.items():
-        run, part = _split_name(name)
-        dash = "dot" if part == "seen" else "solid"
-        for metric, extra in (("precision", {}), ("recall", {"width": 4})):
-            fig.add_trace(
-                go.Scatter(
-                    x=frame["threshold"], y=frame[metric], name=run, mode="lines",
-                    legendgroup=run, showlegend=run not in shown,
-                    opacity=0.5 if metric == "recall" else 1.0,
-                    line={"color": colors[run], "dash": dash, **extra},
-                    hovertemplate=f"{run} · {metric} · {part} pairs<br>threshold %{{x:.3f}}: "
-                    "%{y:.3f}<extra></extra>",
-                )
-            )  # fmt: skip
-            shown.add(run)
-    _style_key(
-        fig,
-        (("precision", {}), ("recall", {"width": 4}), ("all pairs", {}),
-         ("seen pairs", {"dash": "dot"})),
-    )  # fmt: skip
-    fig.update_xaxes(title="threshold (score)", autorange="reversed")
-    fig.update_yaxes(title="precision / recall", range=[0, 1.02])
-    return _layout(fig, "Precision and recall versus threshold", 440)
+    order = list(dict.fromkeys(frame["bucket"]))
+    for run, part in frame.groupby("run", sort=False):
+        model = str(part["model"].iloc[0])
+        part = part.set_index("bucket").reindex(order).reset_index()
+        fig.add_trace(
+            go.Scatter(
+                x=part["bucket"], y=part[metric], name=str(run), mode="lines+markers",
+                line={"color": colors.get(run, model_color(model)),
+                      "dash": BASELINE_DASH if model in ("popularity", "adamic-adar") else "solid"},
+                hovertemplate=f"{run}<br>bucket %{{x}}: {metric} %{{y:.4f}}<extra></extra>",
+            )
+        )  # fmt: skip
+    if metric == "auc":
+        _chance_line(fig, frame[metric].tolist())
+        fig.update_yaxes(title="AUC")
+    else:
+        fig.update_yaxes(title=metric)
+    fig.update_xaxes(title="degree bucket of the pair (train graph)", type="category")
+    return _layout(fig, "", 380)
+
+
+SEEN_COLORS = {
+    "seen": "#1f77b4",
+    "unseen · cold-start vector": "#ff7f0e",
+    "unseen": "#d62728",
+}
+
+
+def _ordered_colors(values: list[str]) -> dict[str, str]:
+    """Colours along Viridis for ordered categories (degree buckets, decades, prices)."""
+    from plotly.colors import sample_colorscale
+
+    if len(values) == 1:
+        return {values[0]: "#31688e"}
+    picks = sample_colorscale("Viridis", [i / (len(values) - 1) * 0.9 for i in range(len(values))])
+    return dict(zip(values, picks, strict=True))
 
 
 def embedding_map(
-    frame: pd.DataFrame, color: str, highlight: pd.DataFrame | None = None
+    frame: pd.DataFrame,
+    color: str,
+    highlight: pd.DataFrame | None = None,
+    order: list[str] | None = None,
 ) -> go.Figure:
     """Scatter of a 2-D projection coloured by ``color``; highlighted products on top.
 
     ``frame`` has x, y, label (hover) and the colour column; ``highlight`` has x, y,
-    label and role ("chosen" or "neighbour").
+    label and role ("chosen" or "neighbour"). ``order`` lists the values of an ordered
+    column (degree bucket, decade): they get colours along one scale, in that order.
+    Other columns get up to 24 well-separated colours, the rarest values grouped as
+    "(other)"; a missing value is light grey "(none)".
     """
     fig = go.Figure()
     values = frame[color]
     numeric = pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values)
-    if numeric:
+    if numeric and order is None:
         fig.add_trace(
             go.Scattergl(
                 x=frame["x"], y=frame["y"], mode="markers", hovertext=frame["label"],
@@ -404,17 +585,32 @@ def embedding_map(
             )
         )  # fmt: skip
     else:
-        labels = values.fillna("(missing)").astype(str)
-        top = labels.value_counts().index[:15].tolist()
-        labels = labels.where(labels.isin(top), "(other)")
-        for i, value in enumerate(sorted(labels.unique(), key=lambda v: (v.startswith("("), v))):
+        labels = values.astype(object).where(values.notna(), "(none)").astype(str)
+        if order is not None:
+            present = set(labels)
+            names = [v for v in order if v in present] + sorted(
+                v for v in present if v not in order
+            )
+            colors = {**_ordered_colors([v for v in names if v != "(none)"])}
+        elif color == "seen":
+            names = [v for v in SEEN_COLORS if v in set(labels)]
+            colors = dict(SEEN_COLORS)
+        else:
+            counts = labels[labels != "(none)"].value_counts()
+            top = counts.index[: len(WIDE_PALETTE) - 1].tolist()
+            labels = labels.where(labels.isin([*top, "(none)"]), "(other)")
+            names = top + [v for v in ("(other)", "(none)") if v in set(labels)]
+            colors = dict(zip(top, WIDE_PALETTE, strict=False))
+            colors["(other)"] = "#a0a0a0"
+        colors["(none)"] = MISSING_COLOR
+        for value in names:
             part = frame[labels == value]
             fig.add_trace(
                 go.Scattergl(
-                    x=part["x"], y=part["y"], mode="markers", name=value,
+                    x=part["x"], y=part["y"], mode="markers",
+                    name=f"{value} ({len(part):,})",
                     hovertext=part["label"], hoverinfo="text",
-                    marker={"size": 4, "opacity": 0.6, "color": PALETTE[i % len(PALETTE)]
-                            if not value.startswith("(") else "lightgrey"},
+                    marker={"size": 4, "opacity": 0.65, "color": colors.get(value, "#a0a0a0")},
                 )
             )  # fmt: skip
     if highlight is not None and len(highlight):
@@ -431,7 +627,10 @@ def embedding_map(
             )  # fmt: skip
     fig.update_xaxes(visible=False)
     fig.update_yaxes(visible=False)
-    return _layout(fig, "", 620)
+    _layout(fig, "", 620)
+    # Many categories: the legend reads better as a column on the right.
+    fig.update_layout(legend={"orientation": "v", "x": 1.01, "y": 1, "yanchor": "top"})
+    return fig
 
 
 def grouped_bars(frame: pd.DataFrame, x: str, ys: list[str], title: str) -> go.Figure:
@@ -443,21 +642,6 @@ def grouped_bars(frame: pd.DataFrame, x: str, ys: list[str], title: str) -> go.F
         )  # fmt: skip
     fig.update_layout(barmode="group")
     fig.update_yaxes(range=[0, 1.1])
-    return _layout(fig, title)
-
-
-def lines_by(
-    frame: pd.DataFrame, x: str, y: str, by: str, title: str, x_title: str = ""
-) -> go.Figure:
-    fig = go.Figure()
-    for i, (name, part) in enumerate(frame.groupby(by, sort=False)):
-        part = part.sort_values(x)
-        fig.add_trace(
-            go.Scatter(x=part[x], y=part[y], name=str(name), mode="lines+markers",
-                       line={"color": PALETTE[i % len(PALETTE)]})
-        )  # fmt: skip
-    fig.update_xaxes(title=x_title or x)
-    fig.update_yaxes(title=y)
     return _layout(fig, title)
 
 
@@ -478,6 +662,8 @@ def coverage_sweep(frame: pd.DataFrame, by: str = "label") -> go.Figure:
                 ),
                 1, col,
             )  # fmt: skip
+    for col, panel in enumerate(panels, start=1):
+        _chance_line(fig, frame[panel].tolist(), row=1, col=col)
     fig.update_xaxes(title="metadata coverage", tickformat=".0%", range=[0, 1.05])
     _layout(fig, "", 380)
     fig.update_layout(margin={"l": 10, "r": 10, "t": 40, "b": 10})

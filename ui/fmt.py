@@ -139,3 +139,122 @@ def show(
     config.update(column_config or {})
     kwargs.setdefault("hide_index", True)
     return st.dataframe(shown, column_config=config, **kwargs)
+
+
+def seen_mark(seen: Any, cold_start: Any = None) -> str:
+    """ "seen", "cold start" (unseen, placed from side information) or "unseen"."""
+    if bool(seen):
+        return "seen"
+    return "cold start" if cold_start is not None and bool(cold_start) else "unseen"
+
+
+def neighbour_table(frame: pd.DataFrame, details: pd.DataFrame) -> pd.DataFrame:
+    """A neighbours table as people read it: rank, the seen / cold-start mark first, then
+    title and the dataset's fields, the similarity, and the ASIN (or movie id) last. No
+    internal ids."""
+    out = frame[["rank"]].copy()
+    if "seen" in frame:
+        cold = frame["cold_start"] if "cold_start" in frame else [None] * len(frame)
+        out["mark"] = [seen_mark(s, c) for s, c in zip(frame["seen"], cold, strict=True)]
+    for col in details.columns:
+        if col != "asin":
+            out[col] = details[col].to_numpy()
+    out["similarity"] = frame["similarity"].to_numpy()
+    out["asin"] = details["asin"].to_numpy()
+    return out
+
+
+def neighbour_columns() -> dict[str, Any]:
+    """Column config for :func:`neighbour_table`: wide text, a similarity bar."""
+    return {
+        "rank": st.column_config.NumberColumn("rank", width=50),
+        "mark": st.column_config.TextColumn(
+            "mark", width="small", help="seen: trained on; cold start: placed from metadata"
+        ),
+        "title": st.column_config.TextColumn("title", width="large"),
+        "category": st.column_config.TextColumn("category", width="large"),
+        "brand": st.column_config.TextColumn("brand", width="medium"),
+        "genres": st.column_config.TextColumn("genres", width="medium"),
+        "price": st.column_config.TextColumn("price", alignment="right"),
+        "similarity": st.column_config.ProgressColumn(
+            "similarity", min_value=-1.0, max_value=1.0, format="%.3f"
+        ),
+    }
+
+
+def dataset_caption(settings: Any) -> str:
+    """What the loaded dataset is, in words that match its settings.
+
+    The built-in catalog names each setting with its value and says when a value differs
+    from the preset's ("5,000 products (preset: 20,000)"), so a caption never calls a
+    changed size the default.
+    """
+    if settings.source != "synthetic":
+        kind = {"movielens": "MovieLens-100k", "amazon": "Amazon metadata"}.get(
+            settings.source, settings.source
+        )
+        return f"{kind} from {settings.path}"
+    from recsys_core.data.synthetic import PRESETS
+
+    base = PRESETS[settings.preset]
+    s = settings.synthetic_settings()
+
+    def part(text: str, value: Any, preset_value: Any, shown: str) -> str:
+        if value == preset_value:
+            return text
+        return f"{text} (preset: {shown})"
+
+    parts = [
+        part(f"{s.products:,} products", s.products, base.products, f"{base.products:,}"),
+        part(
+            f"metadata on {s.meta_coverage:.0%}",
+            s.meta_coverage,
+            base.meta_coverage,
+            f"{base.meta_coverage:.0%}",
+        ),
+        part(
+            f"side signal {s.side_signal:g}",
+            s.side_signal,
+            base.side_signal,
+            f"{base.side_signal:g}",
+        ),
+        part(f"seed {s.seed}", s.seed, base.seed, str(base.seed)),
+    ]
+    return f"Built-in catalog, {settings.preset} preset: " + ", ".join(parts)
+
+
+BELOW_CHANCE = 0.49  # AUC below this (0.5 less noise) is flagged
+BELOW_CHANCE_NOTE = (
+    "**Below chance** (AUC under 0.5): the model ranks negative pairs above real ones, "
+    "which no noise explains at these sizes. The usual cause here is many products "
+    'sharing one vector: products without metadata all get the same "missing" '
+    "side-information embedding (equal weights at low metadata coverage), so unrelated "
+    "products look identical (cosine near 1) while real partners, which differ, score "
+    "lower. Early in training the same happens while the vectors are still near their "
+    "shared random start."
+)
+
+
+def auc_text(value: Any) -> str:
+    """``0.9123``; ``0.2700 · below chance`` under :data:`BELOW_CHANCE`; the dash if none."""
+    if _missing(value):
+        return MISSING
+    text = f"{float(value):.4f}"
+    return text + " · below chance" if float(value) < BELOW_CHANCE else text
+
+
+def flag_aucs(frame: pd.DataFrame, columns: list[str]) -> tuple[pd.DataFrame, bool]:
+    """``frame`` with its AUC ``columns`` as text, below-chance values marked in words.
+
+    Returns the frame and whether any value was flagged (then show
+    :data:`BELOW_CHANCE_NOTE`).
+    """
+    out = frame.copy()
+    flagged = False
+    for col in columns:
+        if col not in out:
+            continue
+        values = pd.to_numeric(out[col], errors="coerce")
+        flagged |= bool((values < BELOW_CHANCE).any())
+        out[col] = [auc_text(v) for v in values]
+    return out, flagged

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import inspect
 import re
+import sys
 import typing
 from typing import Any
 
@@ -12,13 +13,35 @@ import streamlit as st
 
 from recsys_core.common.settings import Settings, SettingsError
 
-# Fields whose allowed values are a short list: shown as a select box.
-CHOICES: dict[str, tuple[str, ...]] = {
-    "lr_schedule": ("linear", "cosine-restart", "cosine", "constant"),
-    "backend": ("numba", "torch"),
-    "unseen_policy": ("median", "cold-start", "random"),
-    "method": ("umap", "pca"),
+# Fields whose allowed values are a short list, shown as a select box. The list itself
+# is the engine's own tuple, found by name in the module that defines the settings class
+# (or a base class), so the form offers exactly what ``validate()`` accepts.
+CHOICE_NAMES: dict[str, str] = {
+    "lr_schedule": "LR_SCHEDULES",
+    "optimizer": "OPTIMIZERS",
+    "backend": "BACKENDS",
+    "unseen_policy": "UNSEEN_POLICIES",
+    "method": "METHODS",
+    "sample": "SAMPLES",
+    "negatives": "NEGATIVE_PROTOCOLS",
 }
+
+
+def choices_for(cls: type, name: str) -> tuple[str, ...] | None:
+    """The engine's allowed values of field ``name`` of ``cls``, or None if free.
+
+    Looks for the tuple :data:`CHOICE_NAMES` names (else ``NAMES``, the field's name in
+    capitals plus "S") in the module of ``cls`` and then of its base classes.
+    """
+    constant = CHOICE_NAMES.get(name, name.upper() + "S")
+    for klass in getattr(cls, "__mro__", (cls,)):
+        module = sys.modules.get(getattr(klass, "__module__", ""))
+        values = getattr(module, constant, None) if module is not None else None
+        if isinstance(values, tuple | list) and values and all(isinstance(v, str) for v in values):
+            return tuple(values)
+    return None
+
+
 # Fields a user rarely needs: kept under "more settings".
 ADVANCED = {
     "workers",
@@ -128,8 +151,9 @@ def _widget(box: Any, cls: type, field: dataclasses.Field, value: Any, helps: di
     key = f"{prefix}.{field.name}"
     help_text = helps.get(field.name) or None
     label = field.name.replace("_", " ")
-    if field.name in CHOICES and isinstance(value, str):
-        options = list(CHOICES[field.name])
+    choices = choices_for(cls, field.name) if isinstance(value, str) else None
+    if choices:
+        options = list(choices)
         if value not in options:
             options.insert(0, value)
         return box.selectbox(label, options, index=options.index(value), key=key, help=help_text)

@@ -59,15 +59,17 @@ def walks(prep: Any, walk_settings: Any) -> np.ndarray:
     return cached.memo("walks", walk_settings.key(prep.split_key), build)
 
 
-def product_picker(
-    prep: Any, key: str, label: str = "Product (ASIN or part of a title)"
-) -> int | None:
+def product_picker(prep: Any, key: str, label: str = "") -> int | None:
     """Text box + select box of matches; returns the chosen product id or None.
 
-    Starts on the product in the URL (or the one last looked up on any page), else on the
-    best-connected product so the page shows something at once; writes the choice to the
-    URL. An unknown ASIN or a title that matches nothing gets a clear message.
+    Starts on the product in the URL (or the one last looked up on any page), else on a
+    product with metadata and a well-described neighbourhood
+    (:func:`~recsys_core.explore.dataset_views.default_product`) so the page shows
+    something at once; writes the choice to the URL. An unknown ASIN or a title that
+    matches nothing gets a message that says what the catalog holds.
     """
+    from recsys_core.explore.dataset_views import catalog_hint, default_product
+
     finder = search(prep)
     linked = state.url_value("product")
     first = finder.search(linked or "", limit=1)
@@ -76,17 +78,29 @@ def product_picker(
         if known:  # the product in the URL, or the one last looked up on another page
             st.session_state[f"{key}.text"] = linked
         else:
-            degree = np.diff(prep.graph.indptr)
-            st.session_state[f"{key}.text"] = str(finder.asins[int(np.argmax(degree))])
+            start = cached.memo(
+                "default_product",
+                prep.split_key,
+                lambda: default_product(prep.dataset.products, prep.graph),
+            )
+            # Movies open on their title (ids like "ml-50" mean nothing to a person).
+            titled = prep.dataset.domain.item != "product" and finder.titles[start]
+            st.session_state[f"{key}.text"] = str(
+                finder.titles[start] if titled else finder.asins[start]
+            )
+    domain = prep.dataset.domain
     text = st.text_input(
-        label,
+        label or f"{domain.item.capitalize()} (part of a title, or the {domain.id_name})",
         key=f"{key}.text",
         help="Type an ASIN (or its first characters) or any part of a title, any case.",
     )
     matches = finder.search(text, limit=25)
     if not len(matches):
         if text.strip():
-            st.error(f"No product matches {text.strip()!r}: check the ASIN or try part of a title.")
+            st.error(
+                f"No product matches {text.strip()!r}: check the ASIN or try part of a title. "
+                + catalog_hint(prep.dataset.products, prep.dataset.domain.item)
+            )
         else:
             st.info("Type an ASIN or part of a product title to pick a product.")
         return None

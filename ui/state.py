@@ -32,6 +32,7 @@ from recsys_core.common.settings import SettingsError
 from recsys_core.data import registry
 from recsys_core.data.registry import DatasetSettings
 from ui import forms
+from ui.fmt import dataset_caption
 
 DEFAULT_PRODUCTS_ENV = "RECSYS_DEFAULT_PRODUCTS"
 DEFAULT_MODEL_ENV = "RECSYS_DEFAULT_MODEL"
@@ -45,7 +46,6 @@ CHOICES = {
     "movielens": "MovieLens-100k",
     "amazon": "Amazon metadata file",
 }
-FETCH_COMMAND = "python -m recsys_core fetch movielens-100k"
 # Quicker first-run settings than the method's 5 epochs, and denser live AUC points, so a
 # first click on Train draws curves within a minute. Applied only where the model has them.
 QUICK_DEFAULTS: dict[str, Any] = {"epochs": 2, "eval_every": 250}
@@ -330,15 +330,17 @@ def dataset_picker() -> None:
                 )
             candidate = _synthetic_knobs(preset)
         elif choice == "movielens":
+            from ui.fetch import fetch_movielens_button
+
             fetched = registry.fetched_movielens()
+            if fetched is None and loaded.source != "movielens" and fetch_movielens_button():
+                fetched = registry.fetched_movielens()
             if fetched is not None:
                 st.caption(f"Found in {fetched}")
-            elif loaded.source != "movielens":
-                st.info(
-                    f"Not fetched yet. Fetch it with:\n\n`{FETCH_COMMAND}`\n\nor give a folder."
-                )
-            start = loaded.path if loaded.source == "movielens" else str(fetched or "")
-            folder = st.text_input("folder", value=start or "", key="ds.ml.folder")
+            if not st.session_state.get("ds.ml.folder"):  # also right after a fetch
+                start = loaded.path if loaded.source == "movielens" else str(fetched or "")
+                st.session_state["ds.ml.folder"] = start or ""
+            folder = st.text_input("folder", key="ds.ml.folder")
             candidate = DatasetSettings(source="movielens", path=folder.strip() or None)
         else:
             path = st.text_input(
@@ -365,7 +367,7 @@ def dataset_picker() -> None:
             st.session_state["ds.error"] = error
     if st.session_state.get("ds.error"):
         st.error(st.session_state["ds.error"])
-    st.caption(f"Loaded: {dataset_settings().describe()}")
+    st.caption(f"Loaded: {dataset_caption(dataset_settings())}")
     url_update(dataset_url(dataset_settings()))
 
 

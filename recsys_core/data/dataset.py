@@ -20,6 +20,55 @@ PAIR_COLUMNS = ("a", "b", "weight")
 MAX_EXAMPLES = 10
 
 
+@dataclasses.dataclass(frozen=True)
+class Domain:
+    """How a kind of dataset speaks to people: names of its items, pairs and fields.
+
+    Plain data for display only; no stage reads it. ``relations`` maps a relationship
+    name (as in ``LoadReport.relationship_counts``) to how a person reads it;
+    ``pairs_text`` says how pairs and their weights arise; ``fields`` are the catalog
+    fields shown after an item's title ("category" is the deepest known category
+    level); ``colour_by`` are the map's colour options.
+    """
+
+    item: str
+    id_name: str
+    relations: dict[str, str]
+    pairs_text: str
+    fields: tuple[str, ...]
+    colour_by: tuple[str, ...]
+
+
+AMAZON = Domain(
+    item="product",
+    id_name="ASIN",
+    relations={
+        "bought_together": "bought together",
+        "also_bought": "also bought",
+        "also_viewed": "also viewed",
+    },
+    pairs_text="Two products form a pair when one lists the other as bought together "
+    "(weight 1.2), also bought (1.0) or also viewed (0.5); the weights of a pair are summed.",
+    fields=("brand", "category", "price"),
+    colour_by=("degree bucket", "seen", "cat_1", "cat_2", "cat_3", "brand", "price bucket"),
+)
+MOVIELENS = Domain(
+    item="movie",
+    id_name="movie id",
+    relations={"consecutive": "consecutive in a user's history"},
+    pairs_text="Two movies form a pair when a user rated one right after the other "
+    "(consecutive in that user's history, in time order); a pair's weight is the number "
+    "of times that happened, over all users.",
+    fields=("genres", "year"),
+    colour_by=("degree bucket", "seen", "genre", "decade"),
+)
+
+
+def domain_of(name: str) -> Domain:
+    """The display domain of a dataset by its name (MovieLens or Amazon-like)."""
+    return MOVIELENS if str(name).startswith("movielens") else AMAZON
+
+
 @dataclasses.dataclass
 class LoadReport:
     """What a loader read, kept and skipped; shown on the Data page and by the CLI."""
@@ -73,6 +122,10 @@ class Dataset:
     pairs: pd.DataFrame
     side_fields: tuple[str, ...]
     report: LoadReport
+
+    @property
+    def domain(self) -> Domain:
+        return domain_of(self.name)
 
     @property
     def n_products(self) -> int:

@@ -1,15 +1,27 @@
 """2-D maps of product vectors: UMAP (umap-learn) or PCA, sampled for large catalogs.
 
 A projection is expensive (UMAP on 20k points takes tens of seconds), so it is cached as
-an artifact keyed by the embeddings' key and the projection settings. Products outside
-the sample can still be placed on the map afterwards (:func:`place`), at the mean
-position of their nearest sampled neighbours, so a chosen product is always drawable.
+an artifact keyed by the embeddings' key and the projection settings, and can run in a
+child process (:class:`ProjectionJob`) that reports real progress (UMAP's epochs) while
+the caller shows the instant PCA view. Above ``max_points`` products the map is a
+sample stratified by a per-product label (the app uses the train-degree bucket), so
+head, torso and tail keep their shares. Products outside the sample can still be placed
+on the map afterwards (:func:`place`), at the mean position of their nearest sampled
+neighbours, so a chosen product is always drawable.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import json
 import logging
+import os
+import re
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -20,6 +32,7 @@ from recsys_core.common.settings import Settings, require
 log = logging.getLogger(__name__)
 
 METHODS = ("umap", "pca")
+SAMPLES = ("stratified", "uniform")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -31,7 +44,11 @@ class ProjectionSettings(Settings):
     method:
         "umap" (keeps local neighbourhoods; slower) or "pca" (linear; instant).
     max_points:
-        Largest number of products projected; larger catalogs are sampled uniformly.
+        Largest number of products projected; above it the map draws a sample of this
+        size.
+    sample:
+        "stratified" (each stratum, e.g. train-degree bucket, keeps its share of the
+        products; every stratum at least one point) or "uniform".
     n_neighbors:
         UMAP's neighbourhood size: larger values keep more global structure.
     min_dist:
@@ -42,6 +59,7 @@ class ProjectionSettings(Settings):
 
     method: str = "umap"
     max_points: int = 10_000
+    sample: str = "stratified"
     n_neighbors: int = 15
     min_dist: float = 0.1
     seed: int = 0
@@ -50,6 +68,10 @@ class ProjectionSettings(Settings):
         require(
             self.method in METHODS,
             f"method must be one of {', '.join(METHODS)}, got {self.method!r}",
+        )
+        require(
+            self.sample in SAMPLES,
+            f"sample must be one of {', '.join(SAMPLES)}, got {self.sample!r}",
         )
         require(
             10 <= self.max_points <= 500_000,
@@ -92,13 +114,37 @@ class Projection:
         return len(self.ids) < self.total
 
 
-def sample_ids(eligible: np.ndarray, max_points: int, seed: int) -> np.ndarray:
-    """A fixed uniform sample of the eligible product ids (all of them if few), sorted."""
+def sample_ids(
+    eligible: np.ndarray, max_points: int, seed: int, strata: np.ndarray | None = None
+) -> np.ndarray:
+    """A fixed sample of the eligible product ids (all of them if few), sorted.
+
+    With ``strata`` (one integer label per product) the sample is stratified: each
+    stratum gets its share of ``max_points`` (largest remainders round, every stratum
+    with eligible products at least one point) and is sampled uniformly inside.
+    """
     ids = np.flatnonzero(np.asarray(eligible, dtype=bool))
     if len(ids) <= max_points:
         return ids.astype(np.int64)
     rng = np.random.default_rng(seed)
-    return np.sort(rng.choice(ids, size=max_points, replace=False)).astype(np.int64)
+    if strata is None:
+        return np.sort(rng.choice(ids, size=max_points, replace=False)).astype(np.int64)
+    labels = np.asarray(strata)[ids]
+    values, counts = np.unique(labels, return_counts=True)
+    exact = counts * (max_points / len(ids))
+    take = np.maximum(np.floor(exact).astype(np.int64), 1)
+    # Largest remainders get the points still to place (never more than a stratum has).
+    for i in np.argsort(-(exact - np.floor(exact)), kind="stable"):
+        if take.sum() >= max_points:
+            break
+        if take[i] < counts[i]:
+            take[i] += 1
+    take = np.minimum(take, counts)
+    parts = [
+        rng.choice(ids[labels == value], size=int(n), replace=False)
+        for value, n in zip(values, take, strict=True)
+    ]
+    return np.sort(np.concatenate(parts)).astype(np.int64)
 
 
 def _pca(x: np.ndarray) -> np.ndarray:
@@ -122,6 +168,7 @@ def project(
     settings: ProjectionSettings | None = None,
     eligible: np.ndarray | None = None,
     on_progress: Progress | None = None,
+    strata: np.ndarray | None = None,
 ) -> Projection:
     """Project (a sample of) the eligible products' vectors to 2-D.
 
@@ -133,21 +180,33 @@ def project(
         Method, sample size, seed; defaults to :class:`ProjectionSettings()`.
     eligible:
         Bool mask of products to draw (e.g. ``embeddings.usable``); None: all.
+    strata:
+        Integer label per product for a stratified sample (``settings.sample``).
     """
     settings = settings or ProjectionSettings()
     vectors = np.asarray(vectors, dtype=np.float32)
     if eligible is None:
         eligible = np.ones(len(vectors), dtype=bool)
     total = int(np.asarray(eligible, dtype=bool).sum())
-    ids = sample_ids(eligible, settings.max_points, settings.seed)
+    ids = sample_ids(
+        eligible,
+        settings.max_points,
+        settings.seed,
+        strata if settings.sample == "stratified" else None,
+    )
     # Cosine is what neighbours use, so the map works on unit vectors.
     x = _unit(vectors[ids])
     method = settings.method
     report(on_progress, 0, 1, f"projecting {len(ids):,} products with {method.upper()}")
     if method == "umap" and len(ids) >= 4:
+        report(on_progress, 0.02, 1, "loading UMAP")
         import umap  # slow import (numba); only when asked for
 
+        report(
+            on_progress, 0.05, 1, f"nearest neighbours and initial layout of {len(ids):,} products"
+        )
         reducer = umap.UMAP(
+            tqdm_kwds=_epoch_progress(on_progress),
             n_components=2,
             n_neighbors=min(settings.n_neighbors, len(ids) - 1),
             min_dist=settings.min_dist,
@@ -169,20 +228,183 @@ def cached_projection(
     settings: ProjectionSettings | None = None,
     eligible: np.ndarray | None = None,
     on_progress: Progress | None = None,
+    strata: np.ndarray | None = None,
 ) -> tuple[Projection, bool]:
     """:func:`project`, reused from the artifact cache: ``(projection, cache_hit)``.
 
-    ``embeddings_key`` must name the vectors (e.g. the run key); ``eligible`` should be
-    a function of them (it is not part of the key).
+    ``embeddings_key`` must name the vectors (e.g. the run key); ``eligible`` and
+    ``strata`` should be functions of what that key names (they are not part of it).
     """
     settings = settings or ProjectionSettings()
     key = settings.key(embeddings_key)
     return cache.cached(
         "projection",
         key,
-        build=lambda: project(vectors, settings, eligible, on_progress),
+        build=lambda: project(vectors, settings, eligible, on_progress, strata),
         save=_save,
         load=_load,
+    )
+
+
+def stored_projection(embeddings_key: str, settings: ProjectionSettings) -> Projection | None:
+    """The cached projection for these vectors and settings, or None if not built yet."""
+    folder = cache.artifact_dir("projection", settings.key(embeddings_key))
+    if not (folder / cache.DONE_MARKER).exists():
+        return None
+    try:
+        return _load(folder)
+    except (OSError, ValueError, KeyError):
+        return None
+
+
+# -- UMAP's epochs as progress -------------------------------------------------------------
+# UMAP draws a tqdm bar over its layout epochs when ``tqdm_kwds["disable"]`` is False;
+# the bar's text goes to a file-like object that turns "n/total" into a progress report.
+# Neighbour search and initial layout come before the first epoch (shown as 5-40%).
+_EPOCHS = re.compile(r"(\d+)/(\d+)")
+_LAYOUT_START = 0.4
+
+
+class _EpochWriter:
+    def __init__(self, on_progress: Progress | None) -> None:
+        self.on_progress = on_progress
+
+    def write(self, text: str) -> int:
+        found = _EPOCHS.findall(text)
+        if found:
+            done, total = (int(x) for x in found[-1])
+            share = _LAYOUT_START + (1 - _LAYOUT_START) * done / max(total, 1)
+            report(self.on_progress, min(share, 0.999), 1, f"layout: epoch {done} of {total}")
+        return len(text)
+
+    def flush(self) -> None:
+        return None
+
+
+def _epoch_progress(on_progress: Progress | None) -> dict[str, Any]:
+    return {
+        "disable": on_progress is None,
+        "file": _EpochWriter(on_progress),
+        "bar_format": "{n}/{total}",
+        "mininterval": 0.25,
+        "ascii": True,
+    }
+
+
+# -- a projection in a child process ---------------------------------------------------------
+
+
+class ProjectionJob:
+    """A projection built in a child process (``python -m recsys_core.explore.projection``).
+
+    The child writes its progress to a small JSON file and the finished projection to the
+    artifact cache (:func:`cached_projection`), so :meth:`poll` never blocks and a
+    finished job is reused by every later caller. The caller keeps the object (the app
+    keeps one per key in memory) and polls it.
+    """
+
+    def __init__(
+        self,
+        vectors: np.ndarray,
+        embeddings_key: str,
+        settings: ProjectionSettings,
+        eligible: np.ndarray | None = None,
+        strata: np.ndarray | None = None,
+    ) -> None:
+        self.embeddings_key = embeddings_key
+        self.settings = settings
+        self.folder = cache.artifact_dir("projection-job", settings.key(embeddings_key))
+        self.folder.mkdir(parents=True, exist_ok=True)
+        self.progress_file = self.folder / "progress.json"
+        self.started = time.monotonic()
+        self.result: Projection | None = stored_projection(embeddings_key, settings)
+        self.error = ""
+        self.done, self.message = (1.0, "cached") if self.result else (0.0, "starting")
+        self._child: subprocess.Popen | None = None
+        if self.result is not None:
+            return
+        arrays = {"vectors": np.asarray(vectors, dtype=np.float32)}
+        if eligible is not None:
+            arrays["eligible"] = np.asarray(eligible, dtype=bool)
+        if strata is not None:
+            arrays["strata"] = np.asarray(strata, dtype=np.int64)
+        cache.save_arrays(self.folder / "input.npz", **arrays)
+        cache.save_json(
+            self.folder / "input.json",
+            {"embeddings_key": embeddings_key, "settings": dataclasses.asdict(settings)},
+        )
+        self.progress_file.unlink(missing_ok=True)
+        env = os.environ.copy()
+        root = str(Path(__file__).resolve().parents[2])
+        env["PYTHONPATH"] = os.pathsep.join(p for p in (root, env.get("PYTHONPATH", "")) if p)
+        with open(self.folder / "child.log", "wb") as out:
+            self._child = subprocess.Popen(
+                [sys.executable, "-m", "recsys_core.explore.projection", str(self.folder)],
+                stdin=subprocess.DEVNULL,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                env=env,
+            )
+
+    @property
+    def finished(self) -> bool:
+        return self.result is not None
+
+    @property
+    def failed(self) -> bool:
+        return bool(self.error)
+
+    @property
+    def seconds(self) -> float:
+        return time.monotonic() - self.started
+
+    def poll(self) -> ProjectionJob:
+        """Read the child's progress; load the projection once it is done."""
+        if self.result is not None or self.error:
+            return self
+        try:
+            state = json.loads(self.progress_file.read_text())
+            self.done, self.message = float(state["done"]), str(state["message"])
+        except (OSError, ValueError, KeyError):
+            pass
+        code = self._child.poll() if self._child is not None else 0
+        if code is None:
+            return self
+        self.result = stored_projection(self.embeddings_key, self.settings)
+        if self.result is None:
+            log_tail = (self.folder / "child.log").read_text(errors="replace").strip()
+            last = log_tail.splitlines()[-1] if log_tail else f"exit status {code}"
+            self.error = f"the projection process stopped without a result ({last})"
+        else:
+            self.done, self.message = 1.0, "done"
+        return self
+
+    def cancel(self) -> None:
+        """Stop the child process (nothing is cached)."""
+        if self._child is not None and self._child.poll() is None:
+            self._child.terminate()
+            self._child.wait(timeout=10)
+        self.error = self.error or "cancelled"
+
+
+def _child_main(folder: Path) -> None:
+    arrays = cache.load_arrays(folder / "input.npz")
+    spec = cache.load_json(folder / "input.json")
+    settings = ProjectionSettings(**spec["settings"])
+    progress_file = folder / "progress.json"
+
+    def on_progress(done: float, total: float, message: str) -> None:
+        share = float(done) / float(total) if total else 0.0
+        with cache.atomic_path(progress_file) as tmp:
+            tmp.write_text(json.dumps({"done": share, "message": message}))
+
+    cached_projection(
+        arrays["vectors"],
+        spec["embeddings_key"],
+        settings,
+        arrays.get("eligible"),
+        on_progress,
+        arrays.get("strata"),
     )
 
 
@@ -226,3 +448,7 @@ def place(
         weights /= weights.sum(axis=1, keepdims=True)
         out[missing] = np.einsum("mk,mkd->md", weights, projection.xy[top])
     return out
+
+
+if __name__ == "__main__":
+    _child_main(Path(sys.argv[1]))

@@ -205,8 +205,11 @@ class TitleSearch:
         return np.asarray(out, dtype=np.int64)
 
     def label(self, product: int, width: int = 70) -> str:
-        """``ASIN - title`` for a selectbox option, title cut to ``width`` characters."""
-        title = self.titles[int(product)] or "(no title)"
+        """``title · ASIN`` for a selectbox option (title cut to ``width`` characters);
+        ``ASIN - (no title)`` without a title."""
+        title = self.titles[int(product)]
+        if not title:
+            return f"{self.asins[int(product)]} - (no title)"
         if len(title) > width:
             title = title[: width - 1] + "…"
-        return f"{self.asins[int(product)]} - {title}"
+        return f"{title} · {self.asins[int(product)]}"

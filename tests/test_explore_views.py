@@ -1,0 +1,101 @@
+"""Display views: domain-aware details, labels, default product, search hint, chart colours."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+
+from recsys_core.data.dataset import AMAZON, MOVIELENS, domain_of
+from recsys_core.explore.dataset_views import (
+    catalog_hint,
+    default_product,
+    degree_bucket,
+    product_details,
+    rarest_genre,
+    short_labels,
+)
+
+
+def movies() -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "asin": ["ml-1", "ml-2", "ml-3", "ml-4"],
+            "title": ["Alpha (1995)", "Beta (1977)", None, "Alpha (1995)"],
+            "genres": ["Drama|War", "Drama", "Comedy|Drama", None],
+            "year": pd.array([1995, 1977, None, 1995], dtype="Int64"),
+            "has_meta": [True, True, False, True],
+        }
+    )
+
+
+def test_domain_comes_from_the_dataset_name() -> None:
+    assert domain_of("movielens-100k") is MOVIELENS
+    assert domain_of("synthetic-20000") is AMAZON
+    assert "consecutive" in MOVIELENS.relations and "also_bought" in AMAZON.relations
+
+
+def test_movie_details_show_all_genres_and_year() -> None:
+    details = product_details(movies(), np.array([0, 2, 3]), MOVIELENS.fields)
+    assert list(details.columns) == ["asin", "title", "genres", "year"]
+    assert details["genres"].tolist() == ["Drama, War", "Comedy, Drama", "—"]
+    assert details["year"].tolist() == ["1995", "—", "1995"]
+
+
+def test_rarest_genre_and_unique_labels() -> None:
+    assert rarest_genre(movies()["genres"]).tolist() == ["War", "Drama", "Comedy", None]
+    labels = short_labels(movies(), np.arange(4))
+    assert labels == ["Alpha (1995) (ml-1)", "Beta (1977)", "ml-3", "Alpha (1995) (ml-4)"]
+
+
+def test_degree_buckets() -> None:
+    got = degree_bucket(np.array([0, 1, 2, 3, 4, 8, 100])).tolist()
+    assert got == ["0 (unseen)", "1", "2-3", "2-3", "4-7", "8-15", "64+"]
+
+
+def test_default_product_has_metadata_and_described_neighbours() -> None:
+    # 0 is the hub but has no metadata; 1 has metadata and two described neighbours.
+    edges = [(0, 1), (0, 2), (0, 3), (0, 4), (1, 2), (1, 3), (4, 5)]
+    a, b = np.array(edges).T
+    graph = sp.coo_matrix((np.ones(len(a)), (a, b)), shape=(6, 6)).tocsr()
+    graph = graph + graph.T
+    products = pd.DataFrame(
+        {"asin": list("abcdef"), "has_meta": [False, True, True, True, True, False]}
+    )
+    assert default_product(products, graph) == 1
+
+
+def test_catalog_hint_names_what_is_there() -> None:
+    hint = catalog_hint(movies(), "movie")
+    assert hint.startswith("The catalog holds 4 movies; most often Drama")
+    assert "Alpha (1995)" in hint
+
+
+def test_fixed_colours_for_series_and_models() -> None:
+    from ui import charts
+
+    live = pd.DataFrame(
+        {"step": [1, 2], "loss": [1.0, 0.9], "auc": [0.6, 0.7], "auc_seen": [0.6, 0.7],
+         "lr": [0.02, 0.01], "epoch_end": [False, False]}
+    )  # fmt: skip
+    done = pd.concat([live, live.assign(step=[3, 3], epoch_end=[True, True])])
+    colours = [
+        {t.name: t.line.color or t.marker.color for t in charts.training_curves(f).data}
+        for f in (live, done)
+    ]
+    assert all(colours[0][k] == colours[1][k] for k in colours[0])
+    runs = charts.run_colors({"#1 sgns": "sgns", "#2 eges": "eges", "#3 sgns": "sgns"})
+    assert runs["#1 sgns"] == charts.model_color("sgns") != runs["#3 sgns"]
+    assert runs["#2 eges"] == charts.model_color("eges")
+
+
+def test_below_chance_is_flagged() -> None:
+    from ui import charts, fmt
+
+    frame, flagged = fmt.flag_aucs(pd.DataFrame({"AUC all": [0.9, 0.27, None]}), ["AUC all"])
+    assert flagged and frame["AUC all"].tolist() == ["0.9000", "0.2700 · below chance", "—"]
+    assert not fmt.flag_aucs(pd.DataFrame({"AUC all": [0.495]}), ["AUC all"])[1]
+    curves = {"a": pd.DataFrame({"step": [1, 2], "auc": [0.45, 0.8]})}
+    shapes = charts.auc_overlay(curves).layout.shapes
+    assert len(shapes) == 2  # the chance line and the shaded band below it
+    assert not charts.auc_overlay({"a": curves["a"].assign(auc=[0.8, 0.9])}).layout.shapes
