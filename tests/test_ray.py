@@ -6,6 +6,12 @@ started once for the module and stopped after it. Skipped when Ray is not instal
 
 from __future__ import annotations
 
+import os
+import signal
+import threading
+import time
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -77,3 +83,97 @@ def test_walk_shards_written_by_workers_load_as_the_same_walks(ray_local, tmp_pa
     np.testing.assert_array_equal(shards.load_walks(tmp_path), expected)
     arrays, n_rows, _ = shards.shard_arrays(tmp_path)
     assert walks_digest(arrays, n_rows=n_rows) == walks_digest(expected)
+
+
+# -- runs executed on Ray ------------------------------------------------------------
+
+HERE = Path(__file__).resolve()
+
+
+@pytest.fixture
+def ray_store(ray_local, tmp_path, monkeypatch):
+    """A run store whose runs a Ray worker (in a thread of this process) executes."""
+    from recsys_core.jobs import RunStore
+    from recsys_core.jobs.ray_worker import RayWorker
+
+    monkeypatch.setenv("RECSYS_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setenv(cluster.ADDRESS_ENV, "local")
+    monkeypatch.setenv("RECSYS_CANCEL_GRACE", "30")
+    store = RunStore(tmp_path / "runs.sqlite", recover=False)
+    worker = RayWorker(store)
+    thread = threading.Thread(target=worker.loop, kwargs={"linger": 0, "poll": 0.05})
+    yield store, thread
+    if thread.is_alive():
+        for record in store.list("running"):
+            store.request_cancel(record.id)
+        thread.join(timeout=30)
+
+
+def enqueue(store, spec) -> int:
+    from recsys_core.jobs.specs import submission
+
+    sub = submission(spec)
+    run_id, _ = store.enqueue(sub.spec, sub.key, sub.model, sub.dataset)
+    return run_id
+
+
+def wait_for(predicate, timeout: float = 60.0, poll: float = 0.05):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(poll)
+    raise AssertionError("condition not met in time")
+
+
+def test_run_on_ray_same_auc_as_local(ray_store, tmp_path, monkeypatch):
+    from recsys_core import jobs, pipeline
+    from recsys_core.data.registry import DatasetSettings
+
+    store, thread = ray_store
+    spec = pipeline.RunSpec.create(
+        "sgns",
+        dataset=DatasetSettings(source="synthetic", products=600),
+        model_params={"epochs": 1, "vector_size": 16, "threads": 1, "eval_every": 20},
+    )
+    run_id = enqueue(store, spec)
+    thread.start()
+    thread.join(timeout=240)
+    record = store.get(run_id)
+    assert record.status == "finished", record.error
+    assert set(record.keys) == {"dataset", "split", "walks", "run"}
+    assert len(jobs.metrics(run_id, store=store)) >= 1  # the live curve's rows
+    assert jobs.load_outcome(run_id, store).evaluation.auc_all == record.summary["auc_all"]
+    # The same settings on this machine, from an empty cache: the same AUC.
+    monkeypatch.setenv("RECSYS_CACHE_DIR", str(tmp_path / "local-cache"))
+    monkeypatch.delenv(cluster.ADDRESS_ENV)
+    local = pipeline.run(spec)
+    assert record.summary["auc_all"] == pytest.approx(local.evaluation.auc_all, abs=1e-9)
+
+
+def test_cancel_and_crash_on_ray_give_the_local_statuses(ray_store, tmp_path, monkeypatch):
+    store, thread = ray_store
+    monkeypatch.setenv("RECSYS_JOBS_RUNNER", f"{HERE.with_name('ray_runners.py')}:endless_runner")
+    monkeypatch.setenv("RECSYS_MAX_CONCURRENT", "2")
+    training = enqueue(store, {"model": "endless", "n": 1})
+    stage = enqueue(store, {"model": "endless", "n": 2, "stage": True})
+    crash = enqueue(store, {"model": "endless", "n": 3})  # waits for a free slot
+    thread.start()
+    wait_for(lambda: store.metric_rows(training))  # live metrics flow back
+    wait_for(lambda: store.get(stage).progress_message == "preparing")
+    assert store.get(crash).status == "queued"
+    store.request_cancel(training)
+    store.request_cancel(stage)
+    record = wait_for(lambda: (r := store.get(training)).status == "cancelled" and r, timeout=20)
+    assert "training" in record.error
+    record = wait_for(lambda: (r := store.get(stage)).status == "cancelled" and r, timeout=20)
+    assert "preparing" in record.error
+
+    pid_file = tmp_path / "cache" / "pids" / "3"
+    wait_for(pid_file.exists, timeout=30)
+    os.kill(int(pid_file.read_text()), signal.SIGKILL)  # the Ray worker process of the run
+    record = wait_for(lambda: (r := store.get(crash)).status == "failed" and r, timeout=30)
+    assert "Ray worker process" in record.error and "died" in record.error
+    thread.join(timeout=30)
+    assert not thread.is_alive()
