@@ -2,8 +2,11 @@
 
 The graph is undirected, so it is stored as a symmetric CSR matrix (each pair appears as
 (a, b) and (b, a)) with float32 weights, sorted column indices and int32 index arrays when
-they fit. Sorted indices matter: the node2vec walk tests "is x a neighbour of y" by binary
-search in y's row.
+they fit. Sorted indices make the matrix canonical: the same pairs give the same arrays,
+so the walks' per-row alias tables, and with them the walks of a seed, do not depend on
+the order the pairs came in. (node2vec's "is x a neighbour of y" is a lookup in a hash
+set of the edges, :func:`recsys_core.walks.node2vec.build_edge_set`, not a search in y's
+row.)
 """
 
 from __future__ import annotations

@@ -60,7 +60,9 @@ def fake_runner(spec: dict, on_progress, callback):
     """Stand-in for pipeline.run, driven by the spec: stages, steps, failures, artifact.
 
     spec keys: artifact (name), steps, pause (s per step), prep_steps (progress reports
-    before training), stuck (seconds without any report), fail_at (step that raises).
+    before training), walk_steps (reports of a walks stage), stuck (seconds without any
+    report), fail_at (step that raises), quiet (training reports through the training
+    callback only), eval_steps (reports of an evaluation stage after training).
     """
     from recsys_core.jobs import JobResult
 
@@ -72,10 +74,15 @@ def fake_runner(spec: dict, on_progress, callback):
     on_progress(0, 1, "preparing")
     if spec.get("stuck"):
         time.sleep(spec["stuck"])  # a stage that reports nothing (e.g. compiled code)
+    walk_steps = spec.get("walk_steps", 0)
+    for i in range(walk_steps):
+        on_progress(i, walk_steps, "generating walks")
+        time.sleep(pause)
     steps = spec.get("steps", 5)
     t0 = time.perf_counter()
     for step in range(steps):
-        on_progress(step + 1, steps, "training fake")
+        if not spec.get("quiet"):
+            on_progress(step + 1, steps, "training fake")
         if spec.get("fail_at") == step:
             raise RuntimeError(f"boom at step {step}")
         if pause:
@@ -93,6 +100,10 @@ def fake_runner(spec: dict, on_progress, callback):
         if callback(event):
             return JobResult(cancelled=True)
     on_progress(0, 1, "evaluating")
+    eval_steps = spec.get("eval_steps", 0)
+    for i in range(eval_steps):
+        on_progress(i, eval_steps, "evaluating")
+        time.sleep(pause)
     folder = _fake_folder(spec)
     if not (folder / "done.json").exists():
         folder.mkdir(parents=True, exist_ok=True)
@@ -259,6 +270,216 @@ def test_cancel_running_queued_and_during_a_stage(store):
     rec = wait_for(lambda: (r := store.get(stuck_id)).status == "cancelled" and r, timeout=6)
     assert time.monotonic() - t0 < 3.5
     assert "did not stop" in rec.error
+
+
+def test_cancel_is_a_flag_checked_in_every_phase(store):
+    # Each run holds in one phase, reporting progress, until it is cancelled there.
+    phases = {
+        "preparing": {"prep_steps": 10**6},
+        "generating walks": {"walk_steps": 10**6},
+        "training fake": {"steps": 10**6},
+        "evaluating": {"steps": 2, "eval_steps": 10**6},
+    }
+    for i, (phase, holds) in enumerate(phases.items()):
+        run_id = jobs.submit({"model": "fake", "artifact": f"ph{i}", "pause": 0.01, **holds}, store)
+        wait_for(lambda run_id=run_id, phase=phase: store.get(run_id).progress_message == phase)
+        assert jobs.cancel(run_id, store) == "running"
+        assert store.cancel_requested(run_id)
+        rec = wait_for(lambda run_id=run_id: (r := store.get(run_id)).status == "cancelled" and r)
+        # Stopped by the flag in that phase (in training: by the progress report or by
+        # the training callback, whichever comes first), not cut short after the grace.
+        assert rec.error.startswith("cancelled during") and phase.split()[0] in rec.error
+        assert "did not stop" not in rec.error
+
+
+def test_training_stops_through_the_training_callback(store):
+    # A runner whose training reports through the training callback only still stops.
+    run_id = jobs.submit(
+        {"model": "fake", "artifact": "cb", "steps": 10**6, "pause": 0.01, "quiet": True}, store
+    )
+    wait_for(lambda: running_with_metrics(store, run_id))
+    jobs.cancel(run_id, store)
+    rec = wait_for(lambda: (r := store.get(run_id)).status == "cancelled" and r)
+    assert rec.error == "cancelled during training"
+
+
+def test_reporter_decides_cancel_by_the_flag_not_the_message(store):
+    from recsys_core.jobs.worker import Reporter
+
+    run_id, _ = store.enqueue({"model": "fake"}, "flag", "fake", "")
+    # This test process plays the worker: no thread, no subprocess.
+    assert store.claim(os.getpid(), None, None, None).id == run_id
+    try:
+        reporter = Reporter(store, run_id, grace=60)
+        event = FakeEvent(step=0, epoch=0, loss=1.0, lr=0.1, elapsed=0.0, total_steps=2)
+        for message in ("preparing", "training sgns", "evaluating"):
+            reporter.on_progress(0, 1, message)  # not cancelled: never raises
+        assert reporter.on_event(event) is False
+        store.request_cancel(run_id)
+        assert store.cancel_requested(run_id) and store.get(run_id).status == "running"
+        reporter._poll_cancel()
+        for message in ("preparing", "generating walks", "training sgns", "evaluating"):
+            with pytest.raises(jobs.Cancelled, match=message):
+                reporter.on_progress(1, 2, message)
+        assert reporter.on_event(event) is True
+    finally:
+        store.finish(run_id, "cancelled", error="test over")
+
+
+def test_an_overdue_heartbeat_marks_a_live_run_stuck_until_it_beats(env):
+    store = RunStore(env / "runs.sqlite", stuck_after=5.0)
+    run_id, _ = store.enqueue({"model": "fake"}, "beat", "fake", "")
+    assert store.claim(os.getpid(), None, None, None).id == run_id  # a live "worker"
+    try:
+        store.beat(run_id)
+        assert store.mark_stuck() == [] and store.get(run_id).status == "running"
+        with store.transaction() as tx:  # its last heartbeat a minute ago
+            tx.execute("UPDATE runs SET heartbeat = ? WHERE id = ?", (time.time() - 60, run_id))
+        rec = store.get(run_id)  # a reader notices
+        assert rec.status == "stuck" and rec.active
+        assert f"pid {os.getpid()}" in rec.error and "heartbeat" in rec.error
+        assert store.find_live("beat").id == run_id  # it keeps its settings key
+        waiting, _ = store.enqueue({"model": "fake", "n": 2}, "beat2", "fake", "")
+        assert store.claim(os.getpid(), None, None, None) is None  # and its slot
+        assert store.request_cancel(waiting) == "cancelled"
+        store.beat(run_id)  # the heartbeat resumes
+        rec = store.get(run_id)
+        assert rec.status == "running" and rec.error is None
+    finally:
+        store.finish(run_id, "cancelled", error="test over")
+
+
+class RemoteStore(RunStore):
+    """A store as an executor without local worker processes would use it."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        self.stopped: list[int] = []
+        super().__init__(*args, **kwargs)
+
+    def kill_worker(self, run_id, pid, token):
+        self.stopped.append(run_id)
+        return True
+
+
+def test_an_executor_without_local_pids_is_judged_by_its_heartbeat(env):
+    store = RemoteStore(env / "runs.sqlite", stuck_after=5.0)
+    run_id, _ = store.enqueue({"model": "fake"}, "remote", "fake", "")
+    assert store.claim(None, None, None, None).id == run_id
+    store.beat(run_id)
+    assert store.get(run_id).status == "running"  # no pid is not a dead process
+    with store.transaction() as tx:
+        tx.execute("UPDATE runs SET heartbeat = ? WHERE id = ?", (time.time() - 60, run_id))
+    assert store.mark_stuck() == [run_id]
+    assert store.request_cancel(run_id) == "cancelled"
+    assert store.stopped == [run_id] and "killed" in store.get(run_id).error
+
+
+def _process_state(pid: int) -> str:
+    text = Path(f"/proc/{pid}/stat").read_text()
+    return text[text.rfind(")") + 2]
+
+
+def _write_lock_free(path: Path) -> bool:
+    conn = sqlite3.connect(path, timeout=0.5, isolation_level=None)
+    try:
+        conn.execute("BEGIN IMMEDIATE")
+        conn.execute("ROLLBACK")
+        return True
+    except sqlite3.OperationalError:
+        return False
+    finally:
+        conn.close()
+
+
+def freeze(pid: int, db: Path) -> None:
+    """SIGSTOP ``pid`` at a moment it holds no write lock on the store (retrying if it does)."""
+    for _ in range(50):
+        os.kill(pid, signal.SIGSTOP)
+        wait_for(lambda: _process_state(pid) == "T", timeout=10)
+        if _write_lock_free(db):
+            return
+        os.kill(pid, signal.SIGCONT)
+        time.sleep(0.01)
+    raise AssertionError(f"pid {pid} always held the store's write lock")
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs Linux /proc")
+def test_a_frozen_worker_is_reported_stuck_and_cancelling_kills_it(env, monkeypatch, capsys):
+    from recsys_core.cli import main
+
+    monkeypatch.setenv("RECSYS_HEARTBEAT_SECONDS", "0.1")
+    monkeypatch.setenv("RECSYS_STUCK_SECONDS", "1.5")
+    monkeypatch.setenv("RECSYS_RUNS_DB", str(env / "runs.sqlite"))
+    store = RunStore(env / "runs.sqlite")
+    assert store.stuck_after == 1.5
+    try:
+        spec = {"model": "fake", "artifact": "frozen", "steps": 10**6, "pause": 0.01}
+        run_id = jobs.submit(spec, store)
+        rec = wait_for(lambda: running_with_metrics(store, run_id))
+        freeze(rec.pid, store.path)
+        try:
+            stuck = wait_for(lambda: (r := store.get(run_id)).status == "stuck" and r)
+            assert f"pid {rec.pid}" in stuck.error
+            assert [r.id for r in jobs.list_runs("stuck", store)] == [run_id]
+            capsys.readouterr()
+            assert main(["runs", "--json"]) == 0  # the CLI shows it
+            out = capsys.readouterr().out.strip().splitlines()
+            assert json.loads(out[-1])["runs"][0]["status"] == "stuck"
+            assert any("stuck" in line and "heartbeat" in line for line in out[:-1])
+        finally:
+            os.kill(rec.pid, signal.SIGCONT)
+        # Alive again: its next heartbeat makes it running.
+        wait_for(lambda: store.get(run_id).status == "running")
+        assert store.get(run_id).error is None
+
+        freeze(rec.pid, store.path)
+        wait_for(lambda: store.get(run_id).status == "stuck")
+        assert jobs.cancel(run_id, store) == "cancelled"  # it cannot react: killed
+        wait_for(lambda: not jobs.procs.is_alive(rec.pid, None), timeout=10)
+        after = store.get(run_id)
+        assert after.status == "cancelled"
+        assert "stuck" in after.error and "killed" in after.error
+    finally:
+        _kill_leftovers(store)
+
+
+V1_RUNS = """
+CREATE TABLE runs (
+    id INTEGER PRIMARY KEY AUTOINCREMENT, key TEXT NOT NULL, spec TEXT NOT NULL,
+    model TEXT NOT NULL, dataset TEXT NOT NULL,
+    status TEXT NOT NULL CHECK (status IN
+        ('queued', 'running', 'finished', 'failed', 'cancelled', 'interrupted')),
+    created REAL NOT NULL, started REAL, finished REAL, pid INTEGER, pid_token TEXT,
+    owner_pid INTEGER, owner_token TEXT, heartbeat REAL, error TEXT,
+    progress_done REAL NOT NULL DEFAULT 0, progress_total REAL NOT NULL DEFAULT 0,
+    progress_message TEXT NOT NULL DEFAULT '', cancel_requested INTEGER NOT NULL DEFAULT 0,
+    summary TEXT, keys TEXT
+);
+CREATE UNIQUE INDEX runs_live_key ON runs(key) WHERE status IN ('queued', 'running', 'finished');
+CREATE TABLE metrics (
+    run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE, step INTEGER NOT NULL,
+    epoch INTEGER, loss REAL, auc REAL, auc_seen REAL, lr REAL, elapsed REAL,
+    epoch_end INTEGER NOT NULL DEFAULT 0
+);
+INSERT INTO runs (key, spec, model, dataset, status, created)
+    VALUES ('old', '{}', 'sgns', 'd', 'finished', 1.0);
+INSERT INTO metrics (run_id, step, loss) VALUES (1, 0, 0.5), (1, 1, 0.4);
+PRAGMA user_version = 1;
+"""
+
+
+def test_a_version_1_store_gains_the_stuck_status_and_keeps_its_runs(env):
+    path = env / "old.sqlite"
+    conn = sqlite3.connect(path)
+    conn.executescript(V1_RUNS)
+    conn.close()
+    store = RunStore(path, recover=False)
+    assert store.get(1).status == "finished"
+    assert len(store.metric_rows(1)) == 2  # not cascaded away by the rebuild
+    run_id, _ = store.enqueue({"model": "fake"}, "new", "fake", "")
+    store.mark(run_id, "stuck", "test")  # the new status is accepted
+    assert store.find_live("new").id == run_id
+    assert store.enqueue({"model": "fake"}, "new", "fake", "") == (run_id, False)
 
 
 def test_sigterm_marks_interrupted(store):

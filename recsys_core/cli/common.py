@@ -10,7 +10,6 @@ import time
 from typing import Any
 
 from recsys_core.cli.cluster import add_ray_option
-from recsys_core.common.progress import Progress
 from recsys_core.data.registry import DatasetSettings
 
 
@@ -112,10 +111,6 @@ class ProgressBars:
 
 def progress_bar() -> ProgressBars:
     return ProgressBars()
-
-
-def as_progress(bars: ProgressBars) -> Progress:
-    return bars
 
 
 def parse_value(text: str) -> Any:

@@ -46,7 +46,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
     for name, func, text in (
         ("show", cmd_show, "settings, status, error, results and last metrics of a run"),
-        ("cancel", cmd_cancel, "cancel a queued or running run"),
+        ("cancel", cmd_cancel, "cancel a queued, running or stuck run (a stuck one is killed)"),
         ("delete", cmd_delete, "delete a run and the artifacts no other run uses"),
         ("restart", cmd_restart, "run a failed, cancelled or interrupted run again"),
     ):
@@ -102,6 +102,8 @@ def _result_text(rec: RunRecord) -> str:
             f"{fmt(s.get('auc_unseen'))}), HitRate@{k} {fmt(s.get('hit_rate'))}, "
             f"NDCG@{k} {fmt(s.get('ndcg'))}, trained in {s.get('train_seconds', 0):.1f} s"
         )
+    if rec.status == "stuck":  # the reason, not the stage it froze in
+        return f"{(rec.error or 'stuck').splitlines()[0]} (last stage: {rec.progress_message})"
     if rec.active:
         pct = f" {rec.progress:.0%}" if rec.progress_total else ""
         return f"{rec.progress_message}{pct}"
@@ -139,6 +141,8 @@ def follow(run_id: int, poll: float = 0.25) -> RunRecord:
             now = (rec.progress_done, rec.progress_total, rec.progress_message)
             if rec.status == "queued":
                 now = (0.0, 0.0, "queued: waiting for a free worker")
+            elif rec.status == "stuck":
+                now = (0.0, 0.0, f"stuck: no heartbeat (`cancel {run_id}` kills its worker)")
             if now != last and now[2]:
                 bars(*now)
                 last = now
@@ -190,6 +194,8 @@ def cmd_show(args: argparse.Namespace) -> int:
     detail = _result_text(rec)
     if detail and rec.status in ("finished", "queued", "running"):
         say(detail)
+    if rec.status == "stuck":
+        say(f"last stage: {rec.progress_message}; `cancel {rec.id}` kills its worker")
     if rec.error:
         say("error:")
         say(rec.error.rstrip())

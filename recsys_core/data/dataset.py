@@ -82,10 +82,6 @@ class Dataset:
     def asins(self) -> np.ndarray:
         return self.products["asin"].to_numpy()
 
-    def index_of(self) -> dict[str, int]:
-        """ASIN -> product id."""
-        return {asin: i for i, asin in enumerate(self.products["asin"].tolist())}
-
     def pair_arrays(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         return (
             self.pairs["a"].to_numpy(np.int32),

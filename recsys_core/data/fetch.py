@@ -21,6 +21,7 @@ from pathlib import Path, PurePosixPath
 
 from recsys_core.common import cache
 from recsys_core.common.progress import Progress, report
+from recsys_core.data.movielens import find_movielens
 
 logger = logging.getLogger(__name__)
 
@@ -42,8 +43,6 @@ def default_movielens_dir() -> Path:
 
 def movielens_available(folder: Path | None = None) -> bool:
     """True if ``folder`` (default :func:`default_movielens_dir`) holds a loadable copy."""
-    from recsys_core.data.movielens import find_movielens  # avoid a cycle at import time
-
     try:
         find_movielens(folder if folder is not None else default_movielens_dir())
     except (FileNotFoundError, ValueError):

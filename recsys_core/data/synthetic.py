@@ -120,18 +120,9 @@ class SyntheticSettings(Settings):
             0.0 < self.meta_coverage <= 1.0,
             f"meta_coverage must be in (0, 1], got {self.meta_coverage}",
         )
-        require(
-            0.0 <= self.brand_missing <= 1.0,
-            f"brand_missing must be in [0, 1], got {self.brand_missing}",
-        )
-        require(
-            0.0 <= self.price_missing <= 1.0,
-            f"price_missing must be in [0, 1], got {self.price_missing}",
-        )
-        require(
-            0.0 <= self.side_signal <= 1.0,
-            f"side_signal must be in [0, 1], got {self.side_signal}",
-        )
+        for name in ("brand_missing", "price_missing", "side_signal"):
+            value = getattr(self, name)
+            require(0.0 <= value <= 1.0, f"{name} must be in [0, 1], got {value}")
         require(
             4.0 <= self.avg_degree <= 200.0,
             f"avg_degree must be in [4, 200], got {self.avg_degree}",
@@ -689,7 +680,6 @@ def _complement_lines(rng: np.random.Generator, truth: _Truth) -> tuple[np.ndarr
     deg = leaf_off[leaf + 1] - leaf_off[leaf]
     pick = leaf_off[leaf] + (rng.random(len(src)) * deg).astype(np.int64)
     other = np.where(deg > 0, leaf_targets[np.minimum(pick, len(leaf_targets) - 1)], leaf)
-    # Lines of a leaf are contiguous ids: a uniform line of the target leaf.
     # Lines of a leaf are contiguous ids; a line is picked by its total popularity
     # (raised to LINE_HUB_EXPONENT), so popular lines complement many lines.
     weight = np.bincount(truth.line, truth.popularity, nl_lines) ** LINE_HUB_EXPONENT

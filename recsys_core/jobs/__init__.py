@@ -3,6 +3,8 @@
 Runs execute in worker processes (:mod:`.worker`); their settings, status, progress,
 per-step metrics and artifact checksums live in a SQLite run store (:mod:`.store`) next
 to the artifact cache. The functions below are the whole API the app and the CLI use.
+Cancelling sets a flag in the run's row that the worker checks in every phase; a worker
+whose heartbeat stops while its process lives is reported ``stuck`` (see :mod:`.store`).
 """
 
 from recsys_core.jobs.api import (

@@ -133,10 +133,12 @@ def metrics(run_id: int, since_step: int = -1, store: RunStore | None = None) ->
 
 
 def cancel(run_id: int, store: RunStore | None = None) -> str:
-    """Cancel a run at any stage; returns its status right after the request.
+    """Cancel a run in any phase; returns its status right after the request.
 
     A queued run is ``cancelled`` at once; a running one within a second or two (its
-    worker polls the flag twice a second); a finished or failed run is left as it is.
+    worker polls the run's cancel flag twice a second and stops at its next progress
+    report or training event); a ``stuck`` one at once, by killing its worker; a
+    finished or failed run is left as it is.
     """
     return _store(store).request_cancel(run_id)
 

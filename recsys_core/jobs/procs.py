@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -60,6 +61,22 @@ def is_alive(pid: int | None, token: str | None) -> bool:
     """True when ``pid`` is alive and is the same process that had ``token``."""
     current = process_token(pid)
     return current is not None and (token is None or current == token)
+
+
+def kill(pid: int | None, token: str | None) -> bool:
+    """SIGKILL ``pid`` if it is still the process that had ``token``; True when signalled.
+
+    SIGKILL, not SIGTERM: it also ends a stopped (SIGSTOP) or wedged process, which could
+    not run a handler. A process this one started is reaped by :func:`reap` later.
+    """
+    if not pid or not is_alive(pid, token):
+        return False
+    try:
+        os.kill(pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        return False
+    log.warning("killed worker pid %d", pid)
+    return True
 
 
 def reap() -> None:

@@ -8,10 +8,10 @@ by this side every quarter second into the worker's :class:`~.worker.Reporter`, 
 writes them to the store exactly as for a local run. So the Train page's live curves,
 cancel, and the statuses are the same:
 
-* cancel during training: the events' callback returns True, the actor's cancel flag is
-  set, the model stops at its next step and the run ends ``cancelled``;
-* cancel in any other stage (or while waiting for a free Ray worker): the reporter
-  raises :class:`~.runners.Cancelled` here; the actor is killed; ``cancelled``;
+* cancel, in any phase or while waiting for a free Ray worker: the store's cancel flag
+  makes the reporter raise :class:`~.runners.Cancelled` here at the next report (or the
+  events' callback return True, which sets the actor's own flag); the actor is killed
+  and the run ends ``cancelled``;
 * the Ray worker process dies (killed, out of memory, node lost): ``failed`` with the
   reason; a stop signal to the worker on the app's host: ``interrupted`` (its handler);
 * an error inside the run: ``failed`` with the same message as a local run.
@@ -114,7 +114,7 @@ class RunActor:
 
         def on_progress(done: float, total: float, message: str) -> None:
             self._items.append(("progress", (float(done), float(total), str(message))))
-            if self._cancel.is_set() and not message.startswith("training "):
+            if self._cancel.is_set():  # as the local Reporter: any phase
                 raise Cancelled(f"cancelled during: {message}")
 
         def on_event(event: Any) -> bool:

@@ -4,9 +4,25 @@ The file sits next to the artifact cache (``<cache>/runs.sqlite``, or ``$RECSYS_
 in WAL mode, so the app, the CLI and several workers read and write it at once. Every
 state change is one short ``BEGIN IMMEDIATE`` transaction; readers never block writers.
 
-Statuses: ``queued -> running -> finished | failed | cancelled | interrupted``. A settings
-key is unique among queued, running and finished runs (a partial UNIQUE index), so two
-processes submitting the same settings get one run.
+Statuses: ``queued -> running -> finished | failed | cancelled | interrupted``, and
+``running <-> stuck``. A settings key is unique among queued, running, stuck and finished
+runs (a partial UNIQUE index), so two processes submitting the same settings get one run.
+
+Cancellation and liveness are state in the run's row, not text: :meth:`RunStore.request_cancel`
+sets ``cancel_requested``, which the executor polls (:meth:`RunStore.cancel_requested`) and
+checks at every progress report and training event, whatever the phase; the executor calls
+:meth:`RunStore.beat` every few seconds while a run executes.
+
+Any executor can drive a run through this API: ``claim`` (or its own insert), ``beat``,
+``cancel_requested``, ``set_progress``, ``add_metrics``, ``finish``. One that claims
+without a local pid is judged by its heartbeat alone and overrides ``kill_worker``.
+
+Stuck workers (see :meth:`RunStore.mark_stuck`): a ``running`` run whose heartbeat is older
+than ``stuck_after`` seconds (``$RECSYS_STUCK_SECONDS``, default 300) while its worker
+process still lives becomes ``stuck`` - the process is frozen (SIGSTOP, a debugger),
+deadlocked, or held in compiled code that keeps the GIL. A stuck run keeps its slot and its
+settings key; it turns ``running`` again at its next heartbeat, and cancelling it kills its
+worker (:meth:`RunStore.kill_worker`).
 
 Dead workers (see :meth:`RunStore.recover`): a run left ``running`` whose worker process
 is gone becomes
@@ -42,21 +58,33 @@ log = logging.getLogger(__name__)
 
 DB_ENV = "RECSYS_RUNS_DB"
 CONCURRENCY_ENV = "RECSYS_MAX_CONCURRENT"
-STATUSES = ("queued", "running", "finished", "failed", "cancelled", "interrupted")
-LIVE = ("queued", "running", "finished")  # statuses that hold their settings key
+STUCK_ENV = "RECSYS_STUCK_SECONDS"
+DEFAULT_STUCK_SECONDS = 300.0
+STATUSES = ("queued", "running", "stuck", "finished", "failed", "cancelled", "interrupted")
+EXECUTING = ("running", "stuck")  # a worker process holds the run (and a slot)
+ACTIVE = ("queued", *EXECUTING)  # the run may still change
+LIVE = (*ACTIVE, "finished")  # statuses that hold their settings key
 DONE = ("finished", "failed", "cancelled", "interrupted")
 METRIC_COLUMNS = ("step", "epoch", "loss", "auc", "auc_seen", "lr", "elapsed", "epoch_end")
 
-SCHEMA_VERSION = 1
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS runs (
+
+def _sql_in(statuses: Sequence[str]) -> str:
+    """``('a','b')`` for a fixed tuple of status names (constants, never user input)."""
+    return "(" + ", ".join(f"'{s}'" for s in statuses) + ")"
+
+
+SQL_EXECUTING = _sql_in(EXECUTING)
+SQL_LIVE = _sql_in(LIVE)
+
+SCHEMA_VERSION = 2  # 2: status 'stuck'
+RUNS_TABLE = f"""
+CREATE TABLE IF NOT EXISTS {{name}} (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
     key TEXT NOT NULL,
     spec TEXT NOT NULL,
     model TEXT NOT NULL,
     dataset TEXT NOT NULL,
-    status TEXT NOT NULL CHECK (status IN
-        ('queued', 'running', 'finished', 'failed', 'cancelled', 'interrupted')),
+    status TEXT NOT NULL CHECK (status IN {_sql_in(STATUSES)}),
     created REAL NOT NULL,
     started REAL,
     finished REAL,
@@ -72,9 +100,11 @@ CREATE TABLE IF NOT EXISTS runs (
     cancel_requested INTEGER NOT NULL DEFAULT 0,
     summary TEXT,
     keys TEXT
-);
-CREATE UNIQUE INDEX IF NOT EXISTS runs_live_key ON runs(key)
-    WHERE status IN ('queued', 'running', 'finished');
+)
+"""
+SCHEMA = f"""
+{RUNS_TABLE.format(name="runs")};
+CREATE UNIQUE INDEX IF NOT EXISTS runs_live_key ON runs(key) WHERE status IN {SQL_LIVE};
 CREATE INDEX IF NOT EXISTS runs_status ON runs(status);
 CREATE TABLE IF NOT EXISTS metrics (
     run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
@@ -114,16 +144,29 @@ def default_db_path() -> Path:
     return cache.cache_root() / "runs.sqlite"
 
 
+def env_number(name: str, default: float, kind: type = float) -> Any:
+    """The job layer's settings from the environment: ``$name`` as a number > 0."""
+    text = os.environ.get(name)
+    if text is None:
+        return default
+    what = "a whole number >= 1" if kind is int else "a number > 0"
+    try:
+        value = kind(text)
+    except ValueError:
+        raise ValueError(f"{name} must be {what}, got {text!r}") from None
+    if not value > 0:
+        raise ValueError(f"{name} must be {what}, got {value}")
+    return value
+
+
 def default_max_concurrent() -> int:
     """``$RECSYS_MAX_CONCURRENT`` (default 1): how many runs execute at once."""
-    text = os.environ.get(CONCURRENCY_ENV, "1")
-    try:
-        value = int(text)
-    except ValueError:
-        raise ValueError(f"{CONCURRENCY_ENV} must be a whole number >= 1, got {text!r}") from None
-    if value < 1:
-        raise ValueError(f"{CONCURRENCY_ENV} must be >= 1, got {value}")
-    return value
+    return env_number(CONCURRENCY_ENV, 1, int)
+
+
+def default_stuck_seconds() -> float:
+    """``$RECSYS_STUCK_SECONDS`` (default 300): heartbeat age after which a run is stuck."""
+    return env_number(STUCK_ENV, DEFAULT_STUCK_SECONDS)
 
 
 @dataclasses.dataclass
@@ -160,8 +203,8 @@ class RunRecord:
 
     @property
     def active(self) -> bool:
-        """Queued or running: the run may still change."""
-        return self.status in ("queued", "running")
+        """Queued, running or stuck: the run may still change."""
+        return self.status in ACTIVE
 
     @property
     def progress(self) -> float:
@@ -185,29 +228,13 @@ class RunRecord:
 
     @classmethod
     def from_row(cls, row: sqlite3.Row) -> RunRecord:
-        return cls(
-            id=row["id"],
-            key=row["key"],
-            spec=json.loads(row["spec"]),
-            model=row["model"],
-            dataset=row["dataset"],
-            status=row["status"],
-            created=row["created"],
-            started=row["started"],
-            finished=row["finished"],
-            pid=row["pid"],
-            owner_pid=row["owner_pid"],
-            heartbeat=row["heartbeat"],
-            error=row["error"],
-            progress_done=row["progress_done"],
-            progress_total=row["progress_total"],
-            progress_message=row["progress_message"],
-            cancel_requested=bool(row["cancel_requested"]),
-            summary=json.loads(row["summary"]) if row["summary"] else None,
-            keys=json.loads(row["keys"]) if row["keys"] else {},
-            pid_token=row["pid_token"],
-            owner_token=row["owner_token"],
-        )
+        """The record of a ``runs`` row: columns by field name, JSON columns parsed."""
+        values = {f.name: row[f.name] for f in dataclasses.fields(cls)}
+        values["spec"] = json.loads(row["spec"])
+        values["cancel_requested"] = bool(row["cancel_requested"])
+        values["summary"] = json.loads(row["summary"]) if row["summary"] else None
+        values["keys"] = json.loads(row["keys"]) if row["keys"] else {}
+        return cls(**values)
 
 
 class RunStore:
@@ -222,6 +249,10 @@ class RunStore:
     recover:
         Settle runs whose worker died and start a worker for waiting runs, once, on open
         (what the app and the CLI want; workers open the store with False).
+    stuck_after:
+        Seconds without a heartbeat after which a running run whose worker lives is
+        marked ``stuck``; default ``$RECSYS_STUCK_SECONDS`` or 300. Keep it well above
+        the executor's heartbeat interval (``$RECSYS_HEARTBEAT_SECONDS``, default 1).
     """
 
     def __init__(
@@ -229,10 +260,12 @@ class RunStore:
         path: str | Path | None = None,
         max_concurrent: int | None = None,
         recover: bool = True,
+        stuck_after: float | None = None,
     ) -> None:
         self.path = Path(path).expanduser() if path is not None else default_db_path()
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self.max_concurrent = max_concurrent or default_max_concurrent()
+        self.stuck_after = float(stuck_after) if stuck_after else default_stuck_seconds()
         self._local = threading.local()
         self._init_schema()
         if recover:
@@ -267,11 +300,32 @@ class RunStore:
     def _init_schema(self) -> None:
         conn = self._conn()
         conn.execute("PRAGMA journal_mode = WAL")
-        with self.transaction() as tx:
-            for statement in SCHEMA.split(";"):
-                if statement.strip():
-                    tx.execute(statement)
-            tx.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+        # Off while the schema may be rebuilt: dropping the old runs table must not
+        # cascade to the metrics and artifacts that reference it.
+        conn.execute("PRAGMA foreign_keys = OFF")
+        try:
+            with self.transaction() as tx:
+                version = tx.execute("PRAGMA user_version").fetchone()[0]
+                exists = tx.execute(
+                    "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'runs'"
+                ).fetchone()
+                if exists is not None and version < 2:
+                    self._migrate_to_2(tx)
+                for statement in SCHEMA.split(";"):
+                    if statement.strip():
+                        tx.execute(statement)
+                tx.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+        finally:
+            conn.execute("PRAGMA foreign_keys = ON")
+
+    @staticmethod
+    def _migrate_to_2(tx: sqlite3.Connection) -> None:
+        """Version 1 -> 2: the status CHECK gains 'stuck' (SQLite rebuilds the table)."""
+        tx.execute(RUNS_TABLE.format(name="runs_v2"))
+        tx.execute("INSERT INTO runs_v2 SELECT * FROM runs")
+        tx.execute("DROP TABLE runs")  # its indexes go with it; SCHEMA makes them anew
+        tx.execute("ALTER TABLE runs_v2 RENAME TO runs")
+        log.info("run store migrated to schema version 2 (status 'stuck')")
 
     def close(self) -> None:
         conn = getattr(self._local, "conn", None)
@@ -287,9 +341,12 @@ class RunStore:
         if row is None:
             raise KeyError(f"no run {run_id} in {self.path}")
         record = RunRecord.from_row(row)
-        if record.status == "running" and not self._worker_alive(record):
+        if self._needs_settling(record):
             self.recover()
-            return self.get(run_id)
+            row = self._conn().execute("SELECT * FROM runs WHERE id = ?", (int(run_id),)).fetchone()
+            if row is None:
+                raise KeyError(f"no run {run_id} in {self.path}")
+            return RunRecord.from_row(row)
         return record
 
     def list(self, status: str | None = None) -> list[RunRecord]:
@@ -303,19 +360,17 @@ class RunStore:
             params = (status,)
         rows = self._conn().execute(sql + " ORDER BY id DESC", params).fetchall()
         records = [RunRecord.from_row(r) for r in rows]
-        if any(r.status == "running" and not self._worker_alive(r) for r in records):
+        if any(self._needs_settling(r) for r in records):
             self.recover()
-            return self.list(status)
+            rows = self._conn().execute(sql + " ORDER BY id DESC", params).fetchall()
+            records = [RunRecord.from_row(r) for r in rows]
         return records
 
     def find_live(self, key: str) -> RunRecord | None:
         """The queued, running or finished run with settings ``key``, if any."""
         row = (
             self._conn()
-            .execute(
-                "SELECT * FROM runs WHERE key = ? AND status IN ('queued','running','finished')",
-                (key,),
-            )
+            .execute(f"SELECT * FROM runs WHERE key = ? AND status IN {SQL_LIVE}", (key,))
             .fetchone()
         )
         return RunRecord.from_row(row) if row is not None else None
@@ -332,6 +387,10 @@ class RunStore:
         )
 
     def cancel_requested(self, run_id: int) -> bool:
+        """True once :meth:`request_cancel` was called for the run (or it was deleted).
+
+        Executors poll it while a run executes and stop the run at its next check.
+        """
         row = (
             self._conn()
             .execute("SELECT cancel_requested FROM runs WHERE id = ?", (int(run_id),))
@@ -379,17 +438,81 @@ class RunStore:
 
     @staticmethod
     def _worker_alive(record: RunRecord) -> bool:
-        return procs.is_alive(record.pid, record.pid_token or None)
+        return _executor_alive(record.pid, record.pid_token)
 
-    def _settle_dead(self, tx: sqlite3.Connection) -> list[int]:
-        """Inside a transaction: mark running runs whose worker is gone. Returns their ids."""
+    def _needs_settling(self, record: RunRecord) -> bool:
+        """A reader met a run whose worker died, or whose heartbeat is overdue."""
+        if record.status not in EXECUTING:
+            return False
+        if not self._worker_alive(record):
+            return True
+        return record.status == "running" and self._overdue(record.heartbeat, time.time())
+
+    def _overdue(self, heartbeat: float | None, now: float) -> bool:
+        return heartbeat is not None and now - heartbeat > self.stuck_after
+
+    def beat(self, run_id: int) -> None:
+        """The executor of ``run_id`` is alive: record the time; a stuck run runs again."""
+        self._conn().execute(
+            "UPDATE runs SET heartbeat = ?, "
+            "error = CASE WHEN status = 'stuck' THEN NULL ELSE error END, "
+            "status = CASE WHEN status = 'stuck' THEN 'running' ELSE status END "
+            f"WHERE id = ? AND status IN {SQL_EXECUTING}",
+            (time.time(), int(run_id)),
+        )
+
+    def mark_stuck(self) -> list[int]:
+        """Mark ``stuck`` the running runs whose heartbeat is older than ``stuck_after``.
+
+        Only runs whose worker process still lives: a dead one is settled as failed or
+        interrupted first (see :meth:`recover`). Readers (:meth:`get`, :meth:`list`) call
+        it when they meet an overdue heartbeat. Returns the ids marked.
+        """
+        with self.transaction() as tx:
+            self._settle_dead(tx)
+            return self._settle_stuck(tx)
+
+    def _settle_stuck(self, tx: sqlite3.Connection) -> list[int]:
+        """Inside a transaction: running runs with an overdue heartbeat become stuck."""
+        now = time.time()
         changed = []
         rows = tx.execute(
-            "SELECT id, pid, pid_token, owner_pid, owner_token FROM runs WHERE status = 'running'"
+            "SELECT id, pid, heartbeat FROM runs WHERE status = 'running' AND heartbeat < ?",
+            (now - self.stuck_after,),
+        ).fetchall()
+        for row in rows:
+            error = (
+                f"stuck: its worker (pid {row['pid']}) is alive but sent no heartbeat for "
+                f"{now - row['heartbeat']:.0f} s (frozen, deadlocked, or in compiled code "
+                "that holds the GIL). It runs again if the heartbeat resumes; cancel it to "
+                "kill the worker."
+            )
+            tx.execute(
+                "UPDATE runs SET status = 'stuck', error = ? WHERE id = ? AND status = 'running'",
+                (error, row["id"]),
+            )
+            changed.append(row["id"])
+            log.warning("run %d: %s", row["id"], error)
+        return changed
+
+    def kill_worker(self, run_id: int, pid: int | None, token: str | None) -> bool:
+        """Stop the worker of stuck run ``run_id`` (the local executor: SIGKILL its pid).
+
+        An executor whose workers are not local processes overrides this. True when the
+        worker was stopped.
+        """
+        return procs.kill(pid, token)
+
+    def _settle_dead(self, tx: sqlite3.Connection) -> list[int]:
+        """Inside a transaction: mark executing runs whose worker is gone. Returns their ids."""
+        changed = []
+        rows = tx.execute(
+            "SELECT id, pid, pid_token, owner_pid, owner_token FROM runs "
+            f"WHERE status IN {SQL_EXECUTING}"
         ).fetchall()
         now = time.time()
         for row in rows:
-            if procs.is_alive(row["pid"], row["pid_token"] or None):
+            if _executor_alive(row["pid"], row["pid_token"]):
                 continue
             if procs.is_alive(row["owner_pid"], row["owner_token"] or None):
                 status = "failed"
@@ -407,7 +530,7 @@ class RunStore:
                 )
             tx.execute(
                 "UPDATE runs SET status = ?, error = ?, finished = ? "
-                "WHERE id = ? AND status = 'running'",
+                f"WHERE id = ? AND status IN {SQL_EXECUTING}",
                 (status, error, now, row["id"]),
             )
             changed.append(row["id"])
@@ -429,7 +552,7 @@ class RunStore:
         with self.transaction() as tx:
             idle = self._idle_alive(tx)
             queued = tx.execute("SELECT COUNT(*) FROM runs WHERE status = 'queued'").fetchone()
-            running = tx.execute("SELECT COUNT(*) FROM runs WHERE status = 'running'").fetchone()
+            running = tx.execute(_COUNT_EXECUTING).fetchone()
         return queued[0] > idle and running[0] < self.max_concurrent
 
     def set_idle(self, pid: int, token: str | None) -> None:
@@ -448,7 +571,7 @@ class RunStore:
         """
         with self.transaction() as tx:
             queued = tx.execute("SELECT COUNT(*) FROM runs WHERE status = 'queued'").fetchone()
-            running = tx.execute("SELECT COUNT(*) FROM runs WHERE status = 'running'").fetchone()
+            running = tx.execute(_COUNT_EXECUTING).fetchone()
             if queued[0] and running[0] < self.max_concurrent:
                 return False
             tx.execute("DELETE FROM idle_workers WHERE pid = ?", (pid,))
@@ -460,13 +583,15 @@ class RunStore:
         return [int(r[0]) for r in rows]
 
     def recover(self, start_queued: bool = True) -> list[int]:
-        """Settle runs whose worker died; start a worker when runs wait with none to run them.
+        """Settle runs whose worker died, mark stuck ones; start a worker when runs wait.
 
         Called when the store is opened (app start, CLI) and by any reader that meets a
-        ``running`` run whose worker is gone. Returns the ids of runs it marked.
+        running run whose worker is gone or whose heartbeat is overdue. Returns the ids
+        of runs it marked.
         """
         with self.transaction() as tx:
             changed = self._settle_dead(tx)
+            changed += self._settle_stuck(tx)
         if start_queued and self.workers_needed():
             self.start_worker()
         return changed
@@ -481,7 +606,7 @@ class RunStore:
         """Start a preloaded idle worker unless one is idle already or all slots are busy."""
         with self.transaction() as tx:
             idle = self._idle_alive(tx)
-            running = tx.execute("SELECT COUNT(*) FROM runs WHERE status = 'running'").fetchone()
+            running = tx.execute(_COUNT_EXECUTING).fetchone()
         if idle or running[0] >= self.max_concurrent:
             return False
         self.start_worker(preload=True)
@@ -497,8 +622,7 @@ class RunStore:
         """
         with self.transaction() as tx:
             row = tx.execute(
-                "SELECT id FROM runs WHERE key = ? AND status IN ('queued','running','finished')",
-                (key,),
+                f"SELECT id FROM runs WHERE key = ? AND status IN {SQL_LIVE}", (key,)
             ).fetchone()
             if row is not None:
                 return int(row[0]), False
@@ -510,12 +634,16 @@ class RunStore:
             return int(cur.lastrowid), True
 
     def claim(
-        self, pid: int, token: str | None, owner_pid: int | None, owner_token: str | None
+        self, pid: int | None, token: str | None, owner_pid: int | None, owner_token: str | None
     ) -> RunRecord | None:
-        """Atomically take the oldest queued run, unless enough runs are running already."""
+        """Atomically take the oldest queued run, unless enough runs are running already.
+
+        ``pid`` is the local process that executes it, or None for an executor whose
+        workers are not processes of this machine (then its heartbeat alone tells).
+        """
         with self.transaction() as tx:
             self._settle_dead(tx)
-            running = tx.execute("SELECT COUNT(*) FROM runs WHERE status = 'running'").fetchone()
+            running = tx.execute(_COUNT_EXECUTING).fetchone()
             if running[0] >= self.max_concurrent:
                 return None
             row = tx.execute(
@@ -536,10 +664,11 @@ class RunStore:
         return RunRecord.from_row(claimed)
 
     def set_progress(self, run_id: int, done: float, total: float, message: str) -> None:
+        """The stage progress of a run (what the app's bar and the CLI show)."""
         self._conn().execute(
-            "UPDATE runs SET progress_done = ?, progress_total = ?, progress_message = ?, "
-            "heartbeat = ? WHERE id = ?",
-            (float(done), float(total), str(message), time.time(), int(run_id)),
+            "UPDATE runs SET progress_done = ?, progress_total = ?, progress_message = ? "
+            "WHERE id = ?",
+            (float(done), float(total), str(message), int(run_id)),
         )
 
     def add_metrics(self, run_id: int, rows: Sequence[tuple]) -> None:
@@ -565,14 +694,14 @@ class RunStore:
         keys: dict[str, str] | None = None,
         artifacts: Sequence[FileRecord] = (),
     ) -> bool:
-        """End a running run with ``status``; False when it was not running any more."""
+        """End an executing (running or stuck) run with ``status``; False when it was not."""
         if status not in DONE:
             raise ValueError(f"finish() needs one of {', '.join(DONE)}, got {status!r}")
         with self.transaction() as tx:
             cur = tx.execute(
                 "UPDATE runs SET status = ?, error = ?, summary = ?, keys = ?, finished = ?, "
                 "heartbeat = ?, progress_message = CASE WHEN ? = 'finished' THEN 'finished' "
-                "ELSE progress_message END WHERE id = ? AND status = 'running'",
+                f"ELSE progress_message END WHERE id = ? AND status IN {SQL_EXECUTING}",
                 (
                     status,
                     error,
@@ -614,25 +743,49 @@ class RunStore:
             )
 
     def request_cancel(self, run_id: int) -> str:
-        """Cancel ``run_id``: a queued run at once, a running one through its worker.
+        """Cancel ``run_id`` in whatever phase it is; returns the status right after.
 
-        Returns the status right after the request.
+        A queued run is cancelled at once. A running one gets its cancel flag set: its
+        executor stops it at the next progress report or training event (see
+        :meth:`cancel_requested`). A stuck one (including a running one whose heartbeat
+        is overdue now) cannot react, so its worker is killed and the run cancelled here.
         """
+        killed = False
         with self.transaction() as tx:
-            row = tx.execute("SELECT status FROM runs WHERE id = ?", (int(run_id),)).fetchone()
+            self._settle_dead(tx)
+            self._settle_stuck(tx)
+            row = tx.execute(
+                "SELECT status, pid, pid_token, heartbeat FROM runs WHERE id = ?", (int(run_id),)
+            ).fetchone()
             if row is None:
                 raise KeyError(f"no run {run_id} in {self.path}")
-            status = row[0]
+            status = row["status"]
+            if status in ACTIVE:
+                tx.execute("UPDATE runs SET cancel_requested = 1 WHERE id = ?", (int(run_id),))
             if status == "queued":
                 tx.execute(
-                    "UPDATE runs SET status = 'cancelled', cancel_requested = 1, finished = ?, "
+                    "UPDATE runs SET status = 'cancelled', finished = ?, "
                     "error = 'cancelled before it started' WHERE id = ?",
                     (time.time(), int(run_id)),
                 )
                 return "cancelled"
-            if status == "running":
-                tx.execute("UPDATE runs SET cancel_requested = 1 WHERE id = ?", (int(run_id),))
-            return status
+            if status == "stuck":
+                killed = self.kill_worker(int(run_id), row["pid"], row["pid_token"] or None)
+                silent = time.time() - (row["heartbeat"] or time.time())
+                tx.execute(
+                    "UPDATE runs SET status = 'cancelled', finished = ?, error = ? WHERE id = ?",
+                    (
+                        time.time(),
+                        f"cancelled while stuck: its worker (pid {row['pid']}) had sent no "
+                        f"heartbeat for {silent:.0f} s and was "
+                        + ("killed" if killed else "already gone"),
+                        int(run_id),
+                    ),
+                )
+                status = "cancelled"
+        if killed and self.workers_needed():
+            self.start_worker()  # the killed worker's queue needs a new one
+        return status
 
     def delete(self, run_id: int) -> list[str]:
         """Delete the run, its metrics and artifact records.
@@ -655,6 +808,18 @@ class RunStore:
                 if used is None:
                     orphaned.append(folder)
         return orphaned
+
+
+_COUNT_EXECUTING = f"SELECT COUNT(*) FROM runs WHERE status IN {SQL_EXECUTING}"
+
+
+def _executor_alive(pid: int | None, token: str | None) -> bool:
+    """Whether the process executing a run lives.
+
+    A run claimed without a pid (an executor whose workers are not processes of this
+    machine) has no process to check: its heartbeat alone tells (see ``mark_stuck``).
+    """
+    return pid is None or procs.is_alive(pid, token or None)
 
 
 def _like_prefix(folder: str) -> str:

@@ -7,15 +7,23 @@ callback)`` - and claims the next until none is left. It then stays idle for
 process's imports; submitters see it in the ``idle_workers`` table and start no other.
 
 While a run executes, a background thread (:class:`Reporter`) writes the training
-events to the metrics table in batches (every 0.5 s or 50 events), the stage progress
-and a heartbeat into the run's row, and polls the run's cancel flag. The training
-thread only appends to a queue, so metric writes cost training almost nothing.
+events to the metrics table in batches (every 0.5 s or 50 events) and the stage progress
+into the run's row, beats the run's heartbeat every ``RECSYS_HEARTBEAT_SECONDS``
+(default 1; :meth:`RunStore.beat`) and polls the run's cancel flag
+(:meth:`RunStore.cancel_requested`). The training thread only appends to a queue, so
+metric writes cost training almost nothing. The heartbeat comes from that thread, so it
+stops when the whole process is frozen or held by code that keeps the GIL; the store
+then reports the run ``stuck`` (see :mod:`.store`).
 
-Cancelling: the training callback returns True (the model stops at its next step), and
-any other stage raises :class:`Cancelled` at its next progress report. A stage that
-reports nothing for ``RECSYS_CANCEL_GRACE`` seconds (default 5) after a cancel is cut
-short: the run is marked cancelled and the worker exits (a fresh worker takes over the
-queue). Artifacts are written atomically, so nothing half-written is ever trusted.
+Cancelling is decided by the flag alone, the same way in every phase (prepare, walks,
+training, evaluation): once it is set, the next progress report raises
+:class:`Cancelled` and the next training event returns True (the model stops at its
+next step). Both are called on the run's own thread between steps, never from inside
+compiled code or a model's worker threads, so raising there unwinds the run cleanly.
+A stage that reports nothing for ``RECSYS_CANCEL_GRACE`` seconds (default 5) after a
+cancel is cut short: the run is marked cancelled and the worker exits (a fresh worker
+takes over the queue). Artifacts are written atomically, so nothing half-written is ever
+trusted.
 
 Signals: SIGTERM, SIGINT and SIGHUP mark the current run ``interrupted`` and stop the
 worker; they are handled on a thread of their own, so even a stage deep in compiled
@@ -39,13 +47,15 @@ from typing import Any
 
 from recsys_core.jobs import artifacts, procs
 from recsys_core.jobs.runners import Cancelled, Runner, resolve_runner
-from recsys_core.jobs.store import RunRecord, RunStore
+from recsys_core.jobs.store import RunRecord, RunStore, env_number
 
 log = logging.getLogger(__name__)
 
 NICE_ENV = "RECSYS_WORKER_NICE"
 GRACE_ENV = "RECSYS_CANCEL_GRACE"
 LINGER_ENV = "RECSYS_WORKER_LINGER"
+HEARTBEAT_ENV = "RECSYS_HEARTBEAT_SECONDS"
+DEFAULT_HEARTBEAT = 1.0
 FLUSH_SECONDS = 0.5
 FLUSH_EVENTS = 50
 _SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
@@ -70,6 +80,7 @@ class Reporter:
         grace: float | None = None,
         mirror: Any = None,
         owner: tuple[int | None, str | None] | None = None,
+        heartbeat: float | None = None,
     ) -> None:
         self.store = store
         self.owner = owner
@@ -77,13 +88,16 @@ class Reporter:
         self.interval = interval
         self.batch = batch
         self.grace = grace if grace is not None else float(os.environ.get(GRACE_ENV, "5"))
+        self.heartbeat = (
+            heartbeat if heartbeat is not None else env_number(HEARTBEAT_ENV, DEFAULT_HEARTBEAT)
+        )
         self.mirror = mirror
         self.cancel = threading.Event()
         self.events_written = 0
         self.write_seconds = 0.0  # CPU time spent writing, for the overhead benchmark
         self._events: collections.deque = collections.deque()
         self._progress: tuple[float, float, str] | None = None
-        self._train_message: str | None = None
+        self._last_beat = -math.inf
         self._cancel_seen_at: float | None = None
         self._wake = threading.Event()
         self._stop = threading.Event()
@@ -94,26 +108,16 @@ class Reporter:
     # -- called from the training thread (cheap) -------------------------------------
 
     def on_event(self, event: Any) -> bool:
-        """Training callback: queue the event; True asks the model to stop."""
+        """Training callback: queue the event; True (once cancelled) stops the model."""
         self._events.append(event)
-        if self._progress is not None:
-            self._train_message = self._progress[2]
         if len(self._events) >= self.batch:
             self._wake.set()
         return self.cancel.is_set()
 
     def on_progress(self, done: float, total: float, message: str) -> None:
-        """Stage progress; raises :class:`Cancelled` outside training once cancelled."""
+        """Stage progress, any phase; raises :class:`Cancelled` once the run is cancelled."""
         self._progress = (done, total, message)
-        # Inside training the callback stops the model cleanly (the pipeline reports
-        # "training <model>" from within the model's callback, where raising would tear
-        # through the model's own threads); any other stage, or the evaluation after a
-        # stopped training, is abandoned at its next report.
-        if (
-            self.cancel.is_set()
-            and message != self._train_message
-            and not message.startswith("training ")
-        ):
+        if self.cancel.is_set():
             raise Cancelled(f"cancelled during: {message}")
 
     # -- background thread -----------------------------------------------------------
@@ -131,13 +135,20 @@ class Reporter:
 
     def _loop(self) -> None:
         while not self._stop.is_set():
-            self._wake.wait(self.interval)
+            self._wake.wait(min(self.interval, self.heartbeat))
             self._wake.clear()
             try:
                 self.flush()
+                self._beat()
                 self._poll_cancel()
             except Exception:  # the store may be busy; training must go on regardless
                 log.exception("run %d: could not write progress", self.run_id)
+
+    def _beat(self) -> None:
+        now = time.monotonic()
+        if now - self._last_beat >= self.heartbeat:
+            self.store.beat(self.run_id)
+            self._last_beat = now
 
     def flush(self) -> None:
         with self._lock:
@@ -178,9 +189,14 @@ class Reporter:
             if time.monotonic() - self._cancel_seen_at > self.grace:
                 self._cut_short()
 
+    @property
+    def stage(self) -> str | None:
+        """The message of the last progress report (what the run was doing)."""
+        return self._progress[2] if self._progress else None
+
     def _cut_short(self) -> None:
         """A stage ignores the cancel: end the run and this worker without waiting."""
-        msg = self._progress[2] if self._progress else "starting"
+        msg = self.stage or "starting"
         self.store.finish(
             self.run_id,
             "cancelled",
@@ -209,6 +225,8 @@ class Worker:
         self.owner_pid = owner_pid
         self.owner_token = owner_token
         self.current: Reporter | None = None
+        # Read once, before any run is claimed: a bad value stops the worker, not a run.
+        self.heartbeat = env_number(HEARTBEAT_ENV, DEFAULT_HEARTBEAT)
         self.pid = os.getpid()
         self.token = procs.process_token(self.pid)
 
@@ -255,7 +273,11 @@ class Worker:
 
         mirror = mlflow_mirror.start(record)
         reporter = Reporter(
-            self.store, record.id, mirror=mirror, owner=(self.owner_pid, self.owner_token)
+            self.store,
+            record.id,
+            mirror=mirror,
+            owner=(self.owner_pid, self.owner_token),
+            heartbeat=self.heartbeat,
         )
         self.current = reporter
         reporter.start()

@@ -79,23 +79,6 @@ def build_edge_set(indptr: np.ndarray, indices: np.ndarray) -> np.ndarray:
     return table
 
 
-@njit(cache=True, inline="always")
-def has_edge(table: np.ndarray, n: int, u: int, v: int) -> bool:
-    """Whether u -- v is in the edge set (u != v)."""
-    lo = min(u, v)
-    hi = max(u, v)
-    code = np.int64(lo) * n + hi
-    mask = np.uint64(table.shape[0] - 1)
-    slot = mix64(np.uint64(code)) & mask
-    while True:
-        value = table[slot]
-        if value == code:
-            return True
-        if value < 0:
-            return False
-        slot = (slot + np.uint64(1)) & mask
-
-
 @njit(cache=True, parallel=True)
 def node2vec_pass(
     indptr: np.ndarray,
