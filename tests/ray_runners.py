@@ -47,3 +47,22 @@ def endless_runner(spec: dict, on_progress, callback):
                 return JobResult(cancelled=True)
         time.sleep(0.01)
     return JobResult(summary={"auc_all": 0.5})
+
+
+def pair_runner(spec: dict, on_progress, callback):
+    """Finishes only once run ``spec["other"]`` has started too: proof of parallel runs."""
+    from pathlib import Path
+
+    from recsys_core.jobs import JobResult
+
+    started = Path(os.environ["RECSYS_CACHE_DIR"]) / "started"
+    started.mkdir(parents=True, exist_ok=True)
+    (started / str(spec["n"])).write_text("")
+    deadline = time.monotonic() + 60
+    while not (started / str(spec["other"])).exists():
+        on_progress(0, 1, "waiting for the other run")
+        if time.monotonic() > deadline:
+            raise RuntimeError("the other run never started: runs are not parallel")
+        time.sleep(0.02)
+    callback(Event(0, 0, 1.0, 0.025, 0.0, auc=0.5 + spec["n"] / 10, epoch_end=True))
+    return JobResult(summary={"auc_all": 0.5 + spec["n"] / 10, "k": 10})

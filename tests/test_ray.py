@@ -177,3 +177,40 @@ def test_cancel_and_crash_on_ray_give_the_local_statuses(ray_store, tmp_path, mo
     assert "Ray worker process" in record.error and "died" in record.error
     thread.join(timeout=30)
     assert not thread.is_alive()
+
+
+def test_grid_points_and_sweep_specs():
+    from recsys_core.cli.common import parse_value
+    from recsys_core.jobs.ray_sweep import grid_points, parse_grid, sweep_specs
+    from recsys_core.pipeline import RunSpec
+
+    grid = parse_grid(["dim=32,64", "window=3,5"], parse_value)
+    assert grid == {"vector_size": [32, 64], "window": [3, 5]}
+    assert grid_points(grid)[1] == {"vector_size": 32, "window": 5}
+    specs = sweep_specs(RunSpec.create("sgns", model_params={"epochs": 1}), grid)
+    assert [dict(s.model_params) for s in specs][-1] == {
+        "epochs": 1,
+        "vector_size": 64,
+        "window": 5,
+    }
+    assert len({s.key() for s in specs}) == 4
+    with pytest.raises(ValueError, match="NAME=V1"):
+        parse_grid(["dim"])
+    with pytest.raises(Exception, match="no setting"):
+        sweep_specs(RunSpec.create("sgns"), {"nonsense": [1]})
+
+
+def test_sweep_runs_in_parallel_on_ray_as_ordinary_runs(ray_local, tmp_path, monkeypatch):
+    from recsys_core.jobs import RunStore
+    from recsys_core.jobs.ray_sweep import run_all
+
+    monkeypatch.setenv("RECSYS_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setenv(cluster.ADDRESS_ENV, "local")
+    monkeypatch.setenv("RECSYS_JOBS_RUNNER", f"{HERE.with_name('ray_runners.py')}:pair_runner")
+    store = RunStore(tmp_path / "runs.sqlite", recover=False)
+    specs = [{"model": "pair", "n": 1, "other": 2}, {"model": "pair", "n": 2, "other": 1}]
+    ids = run_all(specs, store, timeout=120)
+    records = [store.get(i) for i in ids]
+    assert [r.status for r in records] == ["finished", "finished"], [r.error for r in records]
+    assert [r.summary["auc_all"] for r in records] == [0.6, 0.7]
+    assert {r.id for r in store.list()} == set(ids)

@@ -1,4 +1,4 @@
-"""The ``--ray ADDRESS|local`` option every dataset command shares.
+"""The ``--ray ADDRESS|local`` option every dataset command shares, and ``sweep``.
 
 ``--ray`` sets ``RECSYS_RAY_ADDRESS`` for this process and the workers it starts (see
 :mod:`recsys_core.cluster`); without it the environment decides, and unset means the
@@ -36,3 +36,9 @@ def apply_ray_option(args: argparse.Namespace) -> None:
             cluster.connect()
         except cluster.ClusterError as exc:
             raise ValueError(str(exc)) from exc
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    from recsys_core.cli.sweep import register_sweep
+
+    register_sweep(sub)
