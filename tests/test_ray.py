@@ -6,8 +6,11 @@ started once for the module and stopped after it. Skipped when Ray is not instal
 
 from __future__ import annotations
 
+import json
 import os
 import signal
+import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
@@ -214,3 +217,91 @@ def test_sweep_runs_in_parallel_on_ray_as_ordinary_runs(ray_local, tmp_path, mon
     assert [r.status for r in records] == ["finished", "finished"], [r.error for r in records]
     assert [r.summary["auc_all"] for r in records] == [0.6, 0.7]
     assert {r.id for r in store.list()} == set(ids)
+
+
+# -- safe by default: token authentication, a head reached by address ----------------
+
+CLIENT = (
+    "import sys, ray\n"
+    "ray.init(address=sys.argv[1], log_to_driver=False)\n"
+    "print('CPUS', ray.cluster_resources().get('CPU'))\n"
+)
+
+
+def client_env(tmp_path: Path, **extra: str) -> dict[str, str]:
+    """A client environment with none of this process's Ray credentials."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("RAY_")}
+    home = tmp_path / "home"
+    home.mkdir(exist_ok=True)  # no ~/.ray/auth_token there
+    env.update(HOME=str(home), RAY_gcs_server_port_wait_time_s="1", **extra)
+    return env
+
+
+def try_client(address: str, env: dict[str, str]) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-c", CLIENT, address],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def assert_refused(result: subprocess.CompletedProcess) -> None:
+    out = result.stdout + result.stderr
+    assert result.returncode != 0 and "CPUS" not in out
+    assert "token" in out.lower() and ("Authentication" in out or "Unauthenticated" in out), out
+
+
+def test_a_client_without_the_token_is_refused(ray_local, tmp_path):
+    head = cluster.connect.__globals__["_HEAD"]  # the module's local head
+    assert_refused(try_client(head.address, client_env(tmp_path)))
+    wrong = client_env(tmp_path, RAY_AUTH_MODE="token", RAY_AUTH_TOKEN="0" * 64)
+    assert_refused(try_client(head.address, wrong))
+
+
+def test_separate_head_reached_by_address_gives_the_same_walks(tmp_path):
+    from recsys_core.cluster.connect import LocalHead, free_block
+
+    # `ray start --head --port P` (token auth, no dashboard, every port from one free
+    # block of the range) in a folder of its own, stopped at the end.
+    head = LocalHead(num_cpus=1, base_port=free_block(26579))  # short socket paths: /tmp
+    head.start()
+    try:
+        assert head.address.endswith(f":{head.base_port}")
+        assert_refused(try_client(head.address, client_env(tmp_path)))
+        env = client_env(tmp_path, RAY_AUTH_TOKEN_PATH=str(head.token_path))
+        env["RECSYS_CACHE_DIR"] = str(tmp_path / "cache")
+        argv = ["walks", "--products", "300", "--json", "--ray", head.address]
+        by_address = subprocess.run(
+            [sys.executable, "-m", "recsys_core", *argv],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=240,
+        )
+        assert by_address.returncode == 0, by_address.stderr[-3000:]
+        ray_record = json.loads(by_address.stdout.strip().splitlines()[-1])
+        # The same walks on this machine, in this process, for the same command line.
+        from recsys_core.cli import build_parser
+        from recsys_core.cli.common import dataset_settings_from_args
+        from recsys_core.cli.data import split_settings_from_args
+        from recsys_core.pipeline import prepare
+
+        args = build_parser().parse_args(argv)
+        prepared = prepare(dataset_settings_from_args(args), split_settings_from_args(args))
+        settings = WalkSettings(
+            walks_per_node=args.walks_per_node,
+            length=args.length,
+            p=args.p,
+            q=args.q,
+            seed=args.walk_seed,
+        )
+        expected = generate_walks(prepared.graph, settings)
+        assert ray_record["walks"] == expected.shape[0] > 0
+        assert ray_record["walks_hash"] == walks_digest(expected)
+        shard_index = Path(ray_record["artifacts"]["walks"]) / shards.INDEX
+        assert shard_index.exists()  # written as shards by the head's workers
+    finally:
+        head.stop()
+    assert head.proc is None
