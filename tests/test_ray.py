@@ -254,14 +254,14 @@ def assert_refused(result: subprocess.CompletedProcess) -> None:
 
 
 def test_a_client_without_the_token_is_refused(ray_local, tmp_path):
-    head = cluster.connect.__globals__["_HEAD"]  # the module's local head
+    head = cluster.local_head()  # the module's
     assert_refused(try_client(head.address, client_env(tmp_path)))
     wrong = client_env(tmp_path, RAY_AUTH_MODE="token", RAY_AUTH_TOKEN="0" * 64)
     assert_refused(try_client(head.address, wrong))
 
 
 def test_separate_head_reached_by_address_gives_the_same_walks(tmp_path):
-    from recsys_core.cluster.connect import LocalHead, free_block
+    from recsys_core.cluster.executor import LocalHead, free_block
 
     # `ray start --head --port P` (token auth, no dashboard, every port from one free
     # block of the range) in a folder of its own, stopped at the end.
@@ -305,3 +305,24 @@ def test_separate_head_reached_by_address_gives_the_same_walks(tmp_path):
     finally:
         head.stop()
     assert head.proc is None
+
+
+def test_executor_setting_and_ports(monkeypatch):
+    from recsys_core.cluster import executor as conn
+
+    monkeypatch.delenv(cluster.ADDRESS_ENV, raising=False)
+    if not cluster.connected():
+        assert cluster.address() is None and not cluster.enabled()
+        assert cluster.describe()["executor"] == "local workers"
+    monkeypatch.setenv(cluster.ADDRESS_ENV, " 10.0.0.5:26379 ")
+    assert cluster.address() == "10.0.0.5:26379" and cluster.enabled()
+    monkeypatch.setenv(conn.PORTS_ENV, "26379-26999")
+    ports = conn.head_ports(conn.port_range()[0])
+    assert min(ports.values()) == 26379 and max(ports.values()) <= 26379 + conn.BLOCK - 1
+    assert 6379 not in ports.values() and 8265 not in ports.values()
+    monkeypatch.setenv(conn.PORTS_ENV, "80-90")
+    with pytest.raises(cluster.ClusterError, match="at least"):
+        conn.port_range()
+    monkeypatch.setenv("RAY_AUTH_MODE", "disabled")
+    with pytest.raises(cluster.ClusterError, match="token"):
+        cluster.connect("10.0.0.5:26379")

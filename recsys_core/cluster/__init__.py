@@ -4,7 +4,7 @@ Nothing here imports Ray until a Ray address is set (``RECSYS_RAY_ADDRESS`` or `
 without one, runs use the local worker processes as before.
 """
 
-from recsys_core.cluster.connect import (
+from recsys_core.cluster.executor import (
     ADDRESS_ENV,
     LOCAL,
     ClusterError,
@@ -14,6 +14,7 @@ from recsys_core.cluster.connect import (
     connected,
     describe,
     enabled,
+    local_head,
     set_address,
     shutdown,
 )
@@ -28,6 +29,7 @@ __all__ = [
     "connected",
     "describe",
     "enabled",
+    "local_head",
     "set_address",
     "shutdown",
 ]

@@ -86,7 +86,7 @@ def port_range() -> tuple[int, int]:
         low, high = int(low_text), int(high_text)
     except ValueError:
         raise ClusterError(f"{PORTS_ENV} must look like 26379-26999, got {text!r}") from None
-    if not 1024 <= low and high - low + 1 >= BLOCK and high <= 65535:
+    if not (1024 <= low and high - low + 1 >= BLOCK and high <= 65535):
         raise ClusterError(f"{PORTS_ENV}: need a range of at least {BLOCK} ports above 1023")
     return low, high
 
@@ -353,6 +353,11 @@ def shutdown() -> None:
             head.stop()
             for name in ("RAY_AUTH_TOKEN_PATH",):
                 os.environ.pop(name, None)
+
+
+def local_head() -> LocalHead | None:
+    """The local head this process started, if any."""
+    return _HEAD
 
 
 def connected() -> bool:
