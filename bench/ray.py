@@ -48,6 +48,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--walks-per-node", type=int, default=10)
     parser.add_argument("--length", type=int, default=10)
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument(
+        "--train",
+        action="store_true",
+        help="also: Ray Train data-parallel skip-gram, AUC and time with 1 and 2 workers",
+    )
     parser.add_argument("--json", action="store_true", help="end with one JSON line")
     args = parser.parse_args(argv)
 
@@ -99,10 +104,13 @@ def main(argv: list[str] | None = None) -> int:
     t0 = time.perf_counter()
     cluster.connect("local", num_cpus=2)
     start_seconds = time.perf_counter() - t0
+    train_rows: list[dict] = []
     try:
         for workers in (1, 2):
             median, times = timed(on_ray(workers), args.repeat)
             rows.append({"variant": f"Ray, {workers} worker(s)", "seconds": median, "runs": times})
+        if args.train:
+            train_rows = ray_train(prepared, generate_walks(graph, settings), work)
     finally:
         cluster.shutdown()
     if len(set(hashes.values())) != 1:
@@ -120,6 +128,11 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{row['variant']:<28} {row['seconds']:8.2f} {row['ratio']:6.2f}")
     print(f"local Ray head start + connect: {start_seconds:.1f} s (once per process)")
     print(f"walks hash (all variants): {next(iter(hashes.values()))}")
+    for row in train_rows:
+        print(
+            f"Ray Train sgns (torch DDP, gloo), {row['workers']} worker(s): AUC {row['auc']:.4f}"
+            f" in {row['seconds']:.1f} s"
+        )
     if args.json:
         print(
             json.dumps(
@@ -130,10 +143,36 @@ def main(argv: list[str] | None = None) -> int:
                     "ray_start_seconds": start_seconds,
                     "walks_hash": next(iter(hashes.values())),
                     "load_average": os.getloadavg()[0],
+                    "ray_train": train_rows,
                 }
             )
         )
     return 0
+
+
+def ray_train(prepared: object, walks: np.ndarray, work: Path) -> list[dict]:
+    """AUC and time of the data-parallel torch skip-gram with 1 and 2 Ray Train workers."""
+    from recsys_core.evaluation.evaluate import evaluate
+    from recsys_core.jobs.ray_train import train_data_parallel
+    from recsys_core.models.base import Embeddings
+    from recsys_core.models.sgns import SkipGramSettings
+
+    n = prepared.dataset.n_products
+    settings = SkipGramSettings(vector_size=32, epochs=3, batch_size=1024, seed=1)
+    trained = np.bincount(walks.ravel(), minlength=n) > 0
+    rows = []
+    for workers in (1, 2):
+        t0 = time.perf_counter()
+        vectors = train_data_parallel(walks, n, settings, workers, work / "train")
+        seconds = time.perf_counter() - t0
+        report = evaluate(
+            Embeddings(vectors=vectors, trained=trained),
+            prepared.split.val,
+            prepared.split.seen_products,
+            train_graph=prepared.graph,
+        )
+        rows.append({"workers": workers, "auc": float(report.auc_all), "seconds": seconds})
+    return rows
 
 
 if __name__ == "__main__":

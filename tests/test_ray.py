@@ -326,3 +326,33 @@ def test_executor_setting_and_ports(monkeypatch):
     monkeypatch.setenv("RAY_AUTH_MODE", "disabled")
     with pytest.raises(cluster.ClusterError, match="token"):
         cluster.connect("10.0.0.5:26379")
+
+
+@pytest.mark.skipif(
+    not os.environ.get("RECSYS_TEST_RAY_TRAIN"),
+    reason="Ray Train takes minutes (two trainer start-ups); RECSYS_TEST_RAY_TRAIN=1 runs it",
+)
+def test_ray_train_two_workers_same_auc_as_one(ray_local, tmp_path):
+    from recsys_core.data.registry import DatasetSettings
+    from recsys_core.evaluation.evaluate import evaluate
+    from recsys_core.jobs.ray_train import train_data_parallel
+    from recsys_core.models.base import Embeddings
+    from recsys_core.models.sgns import SkipGramSettings
+    from recsys_core.pipeline import prepare
+
+    prepared = prepare(DatasetSettings(source="synthetic", products=600))
+    walks = generate_walks(prepared.graph, WalkSettings())
+    settings = SkipGramSettings(vector_size=32, epochs=3, batch_size=1024, seed=1)
+    trained = np.bincount(walks.ravel(), minlength=prepared.dataset.n_products) > 0
+    aucs = []
+    for workers in (1, 2):
+        vectors = train_data_parallel(
+            walks, prepared.dataset.n_products, settings, workers, tmp_path
+        )
+        embeddings = Embeddings(vectors=vectors, trained=trained)
+        report = evaluate(
+            embeddings, prepared.split.val, prepared.split.seen_products, train_graph=prepared.graph
+        )
+        aucs.append(report.auc_all)
+    assert aucs[0] > 0.8  # it learned
+    assert abs(aucs[1] - aucs[0]) <= 0.01
