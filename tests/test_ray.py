@@ -182,6 +182,25 @@ def test_cancel_and_crash_on_ray_give_the_local_statuses(ray_store, tmp_path, mo
     assert not thread.is_alive()
 
 
+def test_a_cache_the_ray_worker_cannot_see_fails_the_run_clearly(ray_store, tmp_path, monkeypatch):
+    from recsys_core.jobs import ray_runner
+
+    store, thread = ray_store
+    monkeypatch.setenv("RECSYS_JOBS_RUNNER", f"{HERE.with_name('ray_runners.py')}:endless_runner")
+    # As on a cluster whose nodes do not mount the cache: the marker the worker must read
+    # is not where the driver says it is.
+    monkeypatch.setattr(
+        ray_runner, "_write_marker", lambda: (tmp_path / "cache" / "not-there.txt", "x")
+    )
+    run_id = enqueue(store, {"model": "endless", "n": 9})
+    thread.start()
+    thread.join(timeout=60)
+    record = store.get(run_id)
+    assert record.status == "failed"
+    assert "RECSYS_CACHE_DIR" in record.error and "not shared" in record.error
+    assert not (tmp_path / "cache" / "pids" / "9").exists()  # the run never started
+
+
 def test_grid_points_and_sweep_specs():
     from recsys_core.cli.common import parse_value
     from recsys_core.jobs.ray_sweep import grid_points, parse_grid, sweep_specs
