@@ -9,9 +9,9 @@ stage and earlier ones:
 ``common`` is the plumbing every stage may use (settings, cache, progress, alias tables,
 the kernels' RNG). ``graph`` and ``split`` both turn the data into what the walks and
 models read and do not import each other. ``cluster`` (the Ray executor's connection
-and walk shards) needs only the walks; the pipeline uses it when connected. ``jobs`` executes pipeline runs; a study
-submits runs through jobs, and the CLI fronts all of it. Imports inside functions count
-like any other: a lazy import is still a dependency.
+and walk shards) needs only the walks; the pipeline uses it when connected. ``jobs``
+executes pipeline runs; a study submits runs through jobs, and the CLI fronts all of it.
+Imports inside functions count like any other: a lazy import is still a dependency.
 """
 
 from __future__ import annotations
