@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import streamlit as st
 
-from recsys_core.studies import side_info as study
 from recsys_core.common.settings import SettingsError
 from recsys_core.pipeline import RunSpec
+from recsys_core.studies import side_info as study
 from ui import charts, fmt, load, runs, state
 
 st.title("Side information")
