@@ -88,16 +88,27 @@ def prepare(
 def make_walks(
     prepared: Prepared, walk_settings: Any, on_progress: Progress | None = None
 ) -> tuple[np.ndarray, str, bool]:
-    """Walks over the train graph for ``walk_settings``: ``(walks, key, cache_hit)``."""
+    """Walks over the train graph for ``walk_settings``: ``(walks, key, cache_hit)``.
+
+    In a process connected to Ray (:mod:`recsys_core.cluster`) the walks are built as
+    shards by Ray workers: the same walks, stored in parts.
+    """
+    from recsys_core import cluster
+    from recsys_core.cluster.shards import load_walks
     from recsys_core.walks import generate_walks
 
     key = walk_settings.key(prepared.split_key)
+    if cluster.connected():
+        from recsys_core.cluster.walks import cached_walks
+
+        walks, hit = cached_walks(prepared.graph, walk_settings, key, on_progress)
+        return walks, key, hit
     walks, hit = cache.cached(
         "walks",
         key,
         build=lambda: generate_walks(prepared.graph, walk_settings, on_progress=on_progress),
         save=lambda folder, w: cache.save_arrays(folder / "walks.npz", walks=w),
-        load=lambda folder: cache.load_arrays(folder / "walks.npz")["walks"],
+        load=load_walks,
     )
     return walks, key, hit
 

@@ -3,14 +3,15 @@
 Stages run in the order of the pipeline diagram, and a module may import only its own
 stage and earlier ones:
 
-    common < data < graph, split < walks < models < evaluation < explore < pipeline
-           < jobs < studies < cli
+    common < data < graph, split < walks < cluster < models < evaluation < explore
+           < pipeline < jobs < studies < cli
 
 ``common`` is the plumbing every stage may use (settings, cache, progress, alias tables,
 the kernels' RNG). ``graph`` and ``split`` both turn the data into what the walks and
-models read and do not import each other. ``jobs`` executes pipeline runs; a study
-submits runs through jobs, and the CLI fronts all of it. Imports inside functions count
-like any other: a lazy import is still a dependency.
+models read and do not import each other. ``cluster`` (the Ray executor's connection
+and walk shards) needs only the walks; the pipeline uses it when connected. ``jobs``
+executes pipeline runs; a study submits runs through jobs, and the CLI fronts all of it.
+Imports inside functions count like any other: a lazy import is still a dependency.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ STAGES: tuple[tuple[str, ...], ...] = (
     ("data",),
     ("graph", "split"),
     ("walks",),
+    ("cluster",),
     ("models",),
     ("evaluation",),
     ("explore",),

@@ -11,9 +11,15 @@ import importlib
 import logging
 import sys
 
+from recsys_core.cli.cluster import apply_ray_option
 from recsys_core.common.settings import SettingsError
 
-COMMAND_MODULES = ("recsys_core.cli.data", "recsys_core.cli.train", "recsys_core.cli.runs")
+COMMAND_MODULES = (
+    "recsys_core.cli.data",
+    "recsys_core.cli.train",
+    "recsys_core.cli.runs",
+    "recsys_core.cli.cluster",
+)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -45,6 +51,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help()
         return 0
     try:
+        apply_ray_option(args)
         return int(args.func(args) or 0)
     except (SettingsError, FileNotFoundError, ValueError) as exc:
         # A user mistake: say what is wrong and how to fix it, without a traceback.

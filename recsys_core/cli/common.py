@@ -9,6 +9,7 @@ import sys
 import time
 from typing import Any
 
+from recsys_core.cli.cluster import add_ray_option
 from recsys_core.data.registry import DatasetSettings
 
 
@@ -34,6 +35,7 @@ def add_dataset_options(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--seed", type=int, help="synthetic: generator seed")
     group.add_argument("--amazon", metavar="PATH", help="Amazon metadata file (.json[.gz])")
     group.add_argument("--movielens", metavar="DIR", help="MovieLens-100k folder or zip")
+    add_ray_option(parser)
 
 
 def add_json_option(parser: argparse.ArgumentParser) -> None:

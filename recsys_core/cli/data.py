@@ -211,6 +211,7 @@ def cmd_prepare(args: argparse.Namespace) -> int:
 def cmd_walks(args: argparse.Namespace) -> int:
     from recsys_core.pipeline import make_walks, prepare
     from recsys_core.walks import WalkSettings
+    from recsys_core.walks.digest import walks_digest
 
     walk_settings = WalkSettings(
         walks_per_node=args.walks_per_node,
@@ -237,6 +238,8 @@ def cmd_walks(args: argparse.Namespace) -> int:
         say("             " + " ".join(asins[row]))
     path = cache.artifact_dir("walks", key)
     say(f"artifact     walks: {path}")
+    digest = walks_digest(walks)
+    say(f"walks hash   {digest}")
     summary.update(
         {
             "walks": int(walks.shape[0]),
@@ -244,6 +247,7 @@ def cmd_walks(args: argparse.Namespace) -> int:
             "walk_products": len(np.unique(walks)) if walks.size else 0,
             "walk_seconds": round(walk_seconds, 3),
             "walks_cache_hit": hit,
+            "walks_hash": digest,
             "peak_memory_mb": round(peak_memory_mb(), 1),
         }
     )

@@ -209,6 +209,12 @@ def cmd_compare(args: argparse.Namespace) -> int:
     names = with_baselines([m.strip() for m in args.models.split(",") if m.strip()])
     for name in names:
         model_class(name)  # fail before any work on an unknown name
+    from recsys_core import cluster
+
+    if cluster.enabled():  # every model a run, in parallel on Ray (recsys_core.jobs.ray_sweep)
+        from recsys_core.cli.sweep import run_specs
+
+        return run_specs(args, [spec_from_args(args, name) for name in names])
     t0 = time.perf_counter()
     bars = progress_bar()
     prepared = prepare(dataset_settings_from_args(args), split_settings_from_args(args), bars)

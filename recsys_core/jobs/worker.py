@@ -386,7 +386,10 @@ def main(argv: list[str] | None = None) -> int:
     except (OSError, ValueError):
         pass
     store = RunStore(args.db, max_concurrent=args.max_concurrent, recover=False)
-    worker = Worker(store, owner_pid=args.owner_pid, owner_token=args.owner_token or None)
+    worker_cls = Worker
+    if os.environ.get("RECSYS_RAY_ADDRESS", "").strip():  # runs execute on Ray
+        from recsys_core.jobs.ray_worker import RayWorker as worker_cls
+    worker = worker_cls(store, owner_pid=args.owner_pid, owner_token=args.owner_token or None)
     _watch_signals(worker)
     if args.preload:
         # Say "idle" first so submitters count on this worker while it imports.
