@@ -14,6 +14,7 @@ import sys
 from recsys_core.common.settings import SettingsError
 
 COMMAND_MODULES = ("recsys_core.cli.data", "recsys_core.cli.train", "recsys_core.cli.runs")
+COMMAND_MODULES += ("recsys_core.cli.study",)  # findings: declared studies
 
 
 def build_parser() -> argparse.ArgumentParser:
