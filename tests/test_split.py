@@ -1,4 +1,5 @@
-"""Split invariants: the method's 33/67 split with balanced, truly negative negatives."""
+"""Split invariants: the method's 67/33 split and the train/validation/test default, with
+balanced, truly negative negatives under every protocol."""
 
 from __future__ import annotations
 
@@ -7,7 +8,14 @@ import pytest
 
 from recsys_core.common.settings import SettingsError
 from recsys_core.data import pairs_from_edges
-from recsys_core.split import SplitSettings, split_pairs
+from recsys_core.split import (
+    NEGATIVE_PROTOCOLS,
+    Split,
+    SplitSettings,
+    degree_bucket,
+    split_pairs,
+    train_degree,
+)
 
 
 @pytest.fixture(scope="module")
@@ -26,8 +34,9 @@ def codes(frame, n):
 
 def test_split_invariants(pairs):
     frame, n = pairs
-    split = split_pairs(frame, n, SplitSettings(seed=3))
+    split = split_pairs(frame, n, SplitSettings.method(seed=3))
     val, train = split.val, split.train
+    assert len(split.test) == 0 and split.reported_part == "validation"
     pos, neg = val[val["label"] == 1], val[val["label"] == 0]
     assert len(pos) == round(len(frame) * 0.33)
     assert len(pos) == len(neg), "labels must be balanced"
@@ -71,18 +80,20 @@ def test_complete_graph_fails_clearly():
     a, b = np.triu_indices(n, 1)
     frame = pairs_from_edges(a, b, np.ones(len(a)), n)
     with pytest.raises(SettingsError, match="negative pairs"):
-        split_pairs(frame, n, SplitSettings(val_fraction=0.5))
+        split_pairs(frame, n, SplitSettings.method(val_fraction=0.5))
 
 
 def test_settings_key_is_stable_and_sensitive():
     assert SplitSettings().key("x") == SplitSettings().key("x")
     assert SplitSettings().key("x") != SplitSettings(seed=1).key("x")
     assert SplitSettings().key("x") != SplitSettings().key("y")
+    assert SplitSettings().key("x") != SplitSettings(negatives="degree-matched").key("x")
+    assert SplitSettings().key("x") != SplitSettings.method().key("x")
 
 
 def test_holdout_products_are_unseen_and_keep_the_validation_share(pairs):
     frame, n = pairs
-    split = split_pairs(frame, n, SplitSettings(holdout_products=0.1, seed=2))
+    split = split_pairs(frame, n, SplitSettings.method(holdout_products=0.1, seed=2))
     val, train = split.val, split.train
     pos = val[val["label"] == 1]
     assert len(pos) == round(len(frame) * 0.33)
@@ -91,10 +102,126 @@ def test_holdout_products_are_unseen_and_keep_the_validation_share(pairs):
     assert len(unseen) >= round(len(linked) * 0.1), "held-out products must be unseen"
     assert not codes(pos, n) & codes(train, n)
     # with no hold-out, the same seed leaves far fewer products unseen
-    plain = split_pairs(frame, n, SplitSettings(seed=2))
+    plain = split_pairs(frame, n, SplitSettings.method(seed=2))
     assert (~plain.seen_products[linked]).sum() < len(unseen)
 
 
 def test_holdout_share_is_validated():
     with pytest.raises(SettingsError, match="holdout_products"):
         SplitSettings(holdout_products=0.7)
+
+
+def test_train_validation_test_parts_are_disjoint(pairs, tmp_path):
+    frame, n = pairs
+    settings = SplitSettings(seed=4)
+    split = split_pairs(frame, n, settings)
+    val_pos = split.val[split.val["label"] == 1]
+    test_pos = split.test[split.test["label"] == 1]
+    assert len(val_pos) == round(len(frame) * settings.val_fraction)
+    assert len(test_pos) == round(len(frame) * settings.test_fraction)
+    assert len(split.train) + len(val_pos) + len(test_pos) == len(frame)
+    assert not codes(val_pos, n) & codes(test_pos, n)
+    assert not codes(test_pos, n) & codes(split.train, n)
+    assert (split.test["label"] == 0).sum() == len(test_pos)
+    seen = split.seen_products
+    np.testing.assert_array_equal(split.test["seen"], seen[split.test["a"]] & seen[split.test["b"]])
+    assert split.reported_part == settings.reported_part == "test"
+    assert split.reported() is split.test
+    split.save(tmp_path)
+    back = Split.load(tmp_path)
+    assert back.test.equals(split.test) and back.negatives == "uniform"
+
+
+def test_method_preset_is_67_33_without_test():
+    method = SplitSettings.method()
+    assert (method.val_fraction, method.test_fraction) == (0.33, 0.0)
+    assert method.negatives == "uniform" and method.reported_part == "validation"
+
+
+def test_holdout_products_go_to_validation_and_test(pairs):
+    frame, n = pairs
+    split = split_pairs(frame, n, SplitSettings(holdout_products=0.1, seed=2))
+    for part in (split.val, split.test):
+        assert (~part["seen"] & (part["label"] == 1)).sum() > 0
+
+
+@pytest.mark.parametrize("protocol", NEGATIVE_PROTOCOLS)
+def test_every_protocol_draws_true_negatives(pairs, protocol):
+    frame, n = pairs
+    split = split_pairs(frame, n, SplitSettings(negatives=protocol, seed=1))
+    real = codes(frame, n)
+    for part in (split.val, split.test):
+        pos, neg = part[part["label"] == 1], part[part["label"] == 0]
+        assert len(pos) == len(neg) > 0
+        assert not codes(neg, n) & real, "a negative is a real pair"
+        assert (neg["a"] < neg["b"]).all(), "a negative is a self-pair or unordered"
+
+
+def test_degree_matched_negatives_share_the_positives_degree_buckets(pairs):
+    frame, n = pairs
+    split = split_pairs(frame, n, SplitSettings(negatives="degree-matched", seed=1))
+    bucket = degree_bucket(split.train_degree())
+    test = split.test
+    pos, neg = test[test["label"] == 1], test[test["label"] == 0]
+    # every negative keeps one product of its positive and matches the other's bucket
+    # (a bucket fully linked to the kept product widens to its neighbours)
+    pos_hist = np.bincount(np.r_[bucket[pos["a"]], bucket[pos["b"]]], minlength=20)
+    neg_hist = np.bincount(np.r_[bucket[neg["a"]], bucket[neg["b"]]], minlength=20)
+    distance = np.abs(pos_hist - neg_hist).sum() / pos_hist.sum() / 2
+    assert distance < 0.1, distance
+    uniform = split_pairs(frame, n, SplitSettings(seed=1)).test
+    uni_neg = uniform[uniform["label"] == 0]
+    uni_hist = np.bincount(np.r_[bucket[uni_neg["a"]], bucket[uni_neg["b"]]], minlength=20)
+    assert np.abs(pos_hist - uni_hist).sum() / pos_hist.sum() / 2 > 2 * distance
+
+
+def test_two_hop_negatives_are_two_steps_away(pairs):
+    frame, n = pairs
+    split = split_pairs(frame, n, SplitSettings(negatives="two-hop", seed=1))
+    deg = split.train_degree()
+    adj = np.zeros((n, n), dtype=bool)
+    adj[split.train["a"], split.train["b"]] = adj[split.train["b"], split.train["a"]] = True
+    two_hop = (adj.astype(np.int32) @ adj.astype(np.int32)) > 0
+    neg = split.test[split.test["label"] == 0]
+    near = two_hop[neg["a"], neg["b"]]
+    # only pairs with an unseen product fall back to degree matching
+    with_unseen = (deg[neg["a"]] == 0) | (deg[neg["b"]] == 0)
+    assert near[~with_unseen].mean() > 0.95
+
+
+def test_degree_bucket_is_log2():
+    np.testing.assert_array_equal(
+        degree_bucket(np.array([0, 1, 2, 3, 4, 7, 8])), [0, 1, 2, 2, 3, 3, 4]
+    )
+    frame = pairs_from_edges(np.array([0, 0]), np.array([1, 2]), np.ones(2), 4)
+    np.testing.assert_array_equal(train_degree(4, frame), [2, 1, 1, 0])
+
+
+def test_popularity_scores_half_under_degree_matched_negatives():
+    """The protocol's purpose: with popularity controlled, popularity ranks at chance."""
+    from recsys_core.data.registry import DatasetSettings, load_dataset
+    from recsys_core.evaluation.evaluate import evaluate
+    from recsys_core.graph import build_graph
+    from recsys_core.models.base import TrainingData
+    from recsys_core.models.heuristic import HeuristicSettings, Popularity
+
+    dataset, _ = load_dataset(DatasetSettings(source="synthetic", products=3000, seed=7))
+    aucs = {}
+    for protocol in ("uniform", "degree-matched"):
+        split = split_pairs(dataset.pairs, dataset.n_products, SplitSettings(negatives=protocol))
+        graph = build_graph(dataset.n_products, *split.train_arrays())
+        data = TrainingData(
+            dataset.n_products,
+            dataset.products,
+            (),
+            split.train,
+            graph,
+            None,
+            None,
+            split.seen_products,
+        )
+        emb = Popularity(HeuristicSettings(dim=0)).fit(data)
+        report = evaluate(emb, split.test, split.seen_products, train_graph=graph)
+        aucs[protocol] = report.auc_all
+    assert abs(aucs["degree-matched"] - 0.5) <= 0.03, aucs
+    assert aucs["uniform"] > 0.6, aucs  # the bias the protocol removes

@@ -18,7 +18,7 @@ from recsys_core.cli.common import (
 )
 from recsys_core.common import cache
 from recsys_core.pipeline import Prepared
-from recsys_core.split import SplitSettings
+from recsys_core.split import NEGATIVE_PROTOCOLS, SplitSettings
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -54,18 +54,56 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def add_split_options(p: argparse.ArgumentParser) -> None:
-    group = p.add_argument_group("split")
-    group.add_argument("--val-fraction", type=float, default=0.33)
+    defaults = SplitSettings()
+    group = p.add_argument_group(
+        "split (default: train 67%, validation 15%, test 18%; reported tables use test)"
+    )
+    group.add_argument(
+        "--val-fraction", type=float, default=None, help=f"default {defaults.val_fraction}"
+    )
+    group.add_argument(
+        "--test-fraction",
+        type=float,
+        default=None,
+        help=f"default {defaults.test_fraction}; 0 reports on validation",
+    )
+    group.add_argument(
+        "--method-split",
+        action="store_true",
+        help="the method's 67/33 train/validation split, no test (tables then use validation)",
+    )
+    group.add_argument(
+        "--negatives",
+        choices=NEGATIVE_PROTOCOLS,
+        default=defaults.negatives,
+        help="negative pairs: uniform (the method's), degree-matched (controls for "
+        "popularity), two-hop (hard negatives near the query in the train graph)",
+    )
+    group.add_argument(
+        "--holdout-products",
+        type=float,
+        default=0.0,
+        help="share of products held out as new to the catalog (cold start); default 0",
+    )
     group.add_argument("--split-seed", type=int, default=0)
     group.add_argument(
-        "--seen-only", action="store_true", help="keep only validation pairs of seen products"
+        "--seen-only", action="store_true", help="keep only held-out pairs of seen products"
     )
 
 
 def split_settings_from_args(args: argparse.Namespace) -> SplitSettings:
-    return SplitSettings(
-        val_fraction=args.val_fraction, seed=args.split_seed, seen_only=args.seen_only
-    )
+    base = SplitSettings.method() if args.method_split else SplitSettings()
+    changes = {
+        "negatives": args.negatives,
+        "holdout_products": args.holdout_products,
+        "seed": args.split_seed,
+        "seen_only": args.seen_only,
+    }
+    if args.val_fraction is not None:
+        changes["val_fraction"] = args.val_fraction
+    if args.test_fraction is not None:
+        changes["test_fraction"] = args.test_fraction
+    return base.replace(**changes)  # type: ignore[return-value]
 
 
 def cmd_datasets(args: argparse.Namespace) -> int:
@@ -145,8 +183,10 @@ def print_prepare_summary(summary: dict) -> None:
     say(f"metadata     {cov}")
     say(
         f"split        {split['train_pairs']:,} train pairs, {split['val_positives']:,} "
-        f"validation positives + {split['val_negatives']:,} negatives; "
-        f"{split['val_products_unseen_share']:.1%} of validation products unseen"
+        f"validation positives + {split['val_negatives']:,} negatives, "
+        f"{split['test_positives']:,} test positives + {split['test_negatives']:,} negatives "
+        f"({split['negatives']}); {split['val_products_unseen_share']:.1%} of validation "
+        f"products unseen; reported tables use {split['reported_part']}"
     )
     hits = ", ".join(f"{k} {'cached' if v else 'built'}" for k, v in summary["cache_hits"].items())
     secs = ", ".join(f"{k} {v:.1f}s" for k, v in summary["seconds"].items())

@@ -83,7 +83,14 @@ class DatasetSettings(Settings):
             if path.exists():
                 stat = path.stat()
                 fields["file"] = [str(path.resolve()), stat.st_size, int(stat.st_mtime)]
-        return stable_hash({"stage": "dataset", "fields": fields, "inputs": list(input_keys)})
+        return stable_hash(
+            {
+                "stage": "dataset",
+                "code_version": self.code_version(),
+                "fields": fields,
+                "inputs": list(input_keys),
+            }
+        )
 
     def synthetic_settings(self) -> Any:
         from recsys_core.data.synthetic import PRESETS

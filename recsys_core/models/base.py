@@ -118,7 +118,19 @@ class Embeddings:
         Named arrays for display (e.g. EGES weights per product and field).
     info:
         Small JSON-able facts (e.g. mean weight per side field, field names).
+
+    Each subclass that scores pairs its own way (``score_pairs``, ``score_block``) has a
+    ``kind``; :meth:`save` writes it and :meth:`load` rebuilds that subclass, so a loaded
+    vectors object scores itself and evaluation needs no list of model classes.
     """
+
+    kind: ClassVar[str] = "vectors"
+    kinds: ClassVar[dict[str, type[Embeddings]]] = {}
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        cls.kind = cls.__dict__.get("kind", cls.__name__)
+        Embeddings.kinds[cls.kind] = cls
 
     vectors: np.ndarray
     trained: np.ndarray
@@ -162,11 +174,17 @@ class Embeddings:
             cache.save_arrays(folder / "extras.npz", **self.extras)
         cache.save_json(
             folder / "embeddings.json",
-            {"global_bias": self.global_bias, "score": self.score, "info": self.info},
+            {
+                "kind": self.kind,
+                "global_bias": self.global_bias,
+                "score": self.score,
+                "info": self.info,
+            },
         )
 
     @classmethod
     def load(cls, folder: Path, mmap: bool = False) -> Embeddings:
+        """Load saved vectors as the subclass that saved them (its ``kind``)."""
         mode = "r" if mmap else None
 
         def arr(name: str) -> np.ndarray | None:
@@ -175,7 +193,7 @@ class Embeddings:
 
         meta = cache.load_json(folder / "embeddings.json")
         extras_path = folder / "extras.npz"
-        return cls(
+        return embeddings_class(meta.get("kind", "vectors"))(
             vectors=arr("vectors"),
             trained=arr("trained"),
             cold_start=arr("cold_start"),
@@ -185,6 +203,19 @@ class Embeddings:
             extras=cache.load_arrays(extras_path) if extras_path.exists() else {},
             info=meta["info"],
         )
+
+
+def embeddings_class(kind: str) -> type[Embeddings]:
+    """The :class:`Embeddings` subclass saved as ``kind`` (importing the model modules)."""
+    if kind == Embeddings.kind:
+        return Embeddings
+    if kind not in Embeddings.kinds:
+        from recsys_core.models.registry import model_classes
+
+        model_classes()  # importing the model modules registers their kinds
+    if kind not in Embeddings.kinds:
+        raise ValueError(f"unknown embeddings kind {kind!r}; known: {sorted(Embeddings.kinds)}")
+    return Embeddings.kinds[kind]
 
 
 def cosine_pairs(va: np.ndarray, vb: np.ndarray) -> np.ndarray:

@@ -1,11 +1,16 @@
-"""Graph-heuristic baseline: Adamic-Adar on the train graph, no training.
+"""No-training baselines on the train graph: Adamic-Adar and popularity.
 
-``score(a, b) = sum over common neighbours z of 1 / log(deg z)`` (degree = number of
+Popularity: ``score(a, b) = log(1 + deg a) + log(1 + deg b)`` (degree = number of
+neighbours in the train graph). It knows nothing of who links to whom, only how often
+each product links at all; under the method's uniform negatives it already scores high,
+which is why every table shows it and each model's lift over it.
+
+Adamic-Adar: ``score(a, b) = sum over common neighbours z of 1 / log(deg z)`` (degree = number of
 neighbours in the train graph). It needs the graph, not vectors, so its
 :class:`AdamicAdarEmbeddings` keeps the graph's CSR arrays in ``extras`` (saved and loaded
 with the embeddings) and overrides :meth:`score_pairs` and ``score_block``.
 
-Its ``vectors`` are a truncated SVD of the symmetrically normalised adjacency
+Both keep display ``vectors``: a truncated SVD of the symmetrically normalised adjacency
 ``D^-1/2 A D^-1/2`` (spectral embedding, ``U * sqrt(S)``), only so the neighbours and UMAP
 pages have something to show; they are *not* what the AUC scores. Products with no train
 pair have a zero vector and score 0 with everything.
@@ -56,6 +61,8 @@ class HeuristicSettings(Settings):
 
 class AdamicAdarEmbeddings(Embeddings):
     """Embeddings whose pair score is Adamic-Adar on the stored train graph."""
+
+    kind = "adamic-adar"
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -115,22 +122,83 @@ class AdamicAdar(Model):
             },
             info={"vectors": f"truncated SVD ({vectors.shape[1]}) of D^-1/2 A D^-1/2"},
         )
-        if callback is not None:
-            auc, auc_seen = data.live_auc(embeddings)
-            callback(
-                TrainEvent(
-                    step=0,
-                    epoch=0,
-                    loss=float("nan"),
-                    lr=0.0,
-                    elapsed=clock(),
-                    auc=auc,
-                    auc_seen=auc_seen,
-                    epoch_end=True,
-                    total_steps=1,
-                )
-            )
+        report_once(data, embeddings, clock, callback)
         return embeddings
+
+
+class PopularityEmbeddings(Embeddings):
+    """Embeddings whose pair score is ``log(1 + deg a) + log(1 + deg b)``.
+
+    ``extras["degree"]`` holds each product's train degree. The vectors are the same
+    spectral display vectors as Adamic-Adar's (not what the AUC scores).
+    """
+
+    kind = "popularity"
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        self.score = "popularity"
+        self._log_degree = np.log1p(np.asarray(self.extras["degree"], dtype=np.float64))
+
+    def score_pairs(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        a = np.asarray(a, dtype=np.int64)
+        b = np.asarray(b, dtype=np.int64)
+        return self._log_degree[a] + self._log_degree[b]
+
+    def score_block(self, queries: np.ndarray, candidates: np.ndarray) -> np.ndarray:
+        """Popularity of every (query, candidate): the same ranking for every query."""
+        q = self._log_degree[np.asarray(queries, dtype=np.int64)]
+        c = self._log_degree[np.asarray(candidates, dtype=np.int64)]
+        return (q[:, None] + c[None, :]).astype(np.float32)
+
+
+class Popularity(Model):
+    """Popularity, ``log(1 + deg a) + log(1 + deg b)`` on the train graph; a no-training
+    baseline that every table shows, so a reader sees what a model adds beyond it."""
+
+    name = "popularity"
+    label = "Popularity (degree baseline)"
+    settings_cls = HeuristicSettings
+    uses_walks = False
+
+    def fit(self, data: TrainingData, callback: Callback | None = None) -> Embeddings:
+        settings: HeuristicSettings = self.settings  # type: ignore[assignment]
+        clock = Clock()
+        graph = sp.csr_matrix(data.graph)
+        graph.sort_indices()
+        degree = np.diff(graph.indptr).astype(np.int64)
+        vectors = spectral_vectors(graph, settings.dim, settings.svd_iter, settings.seed)
+        embeddings = PopularityEmbeddings(
+            vectors=vectors,
+            trained=degree > 0,
+            score="popularity",
+            extras={"degree": degree},
+            info={"vectors": f"truncated SVD ({vectors.shape[1]}) of D^-1/2 A D^-1/2"},
+        )
+        report_once(data, embeddings, clock, callback)
+        return embeddings
+
+
+def report_once(
+    data: TrainingData, embeddings: Embeddings, clock: Clock, callback: Callback | None
+) -> None:
+    """The one event of a no-training model: its live AUC, as the end of epoch 0."""
+    if callback is None:
+        return
+    auc, auc_seen = data.live_auc(embeddings)
+    callback(
+        TrainEvent(
+            step=0,
+            epoch=0,
+            loss=float("nan"),
+            lr=0.0,
+            elapsed=clock(),
+            auc=auc,
+            auc_seen=auc_seen,
+            epoch_end=True,
+            total_steps=1,
+        )
+    )
 
 
 def spectral_vectors(graph: sp.csr_matrix, dim: int, n_iter: int, seed: int) -> np.ndarray:

@@ -10,6 +10,10 @@ import importlib
 
 from recsys_core.models.base import Model
 
+# No-training baselines that every results table includes, popularity first: each
+# model's lift is its AUC minus popularity's under the same split and protocol.
+BASELINES = ("popularity", "adamic-adar")
+
 MODEL_MODULES = (
     "recsys_core.models.gensim_w2v",
     "recsys_core.models.sgns",
