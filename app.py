@@ -24,6 +24,7 @@ PAGES = (
     ("pages/neighbours.py", "Neighbours", ":material/join_inner:"),
     ("pages/embedding_map.py", "Embedding map", ":material/scatter_plot:"),
     ("pages/side_info.py", "Side info", ":material/category:"),
+    ("pages/findings.py", "Findings", ":material/lightbulb:"),
 )
 
 

@@ -371,6 +371,29 @@ def run_in_jobs(
     return {key: jobs.load_outcome(record.id) for key, record in records.items()}, ids
 
 
+def collect_finished(
+    study: Study,
+    trials: Sequence[Trial],
+    records: dict[str, Any],
+    notes: Sequence[str] = (),
+    products: int | None = None,
+) -> StudyResult:
+    """Score a plan whose runs all finished in the job store (``records`` by spec key)."""
+    from recsys_core import jobs
+
+    outcomes = {key: jobs.load_outcome(record.id) for key, record in records.items()}
+    runs = {key: record.id for key, record in records.items()}
+    return collect(study, trials, outcomes, notes, products=products, runs=runs)
+
+
+def forget_runs(records: Iterable[Any]) -> None:
+    """Delete a study's runs (cancelling active ones) so that submitting trains anew."""
+    from recsys_core import jobs
+
+    for record in records:
+        jobs.delete(record.id)
+
+
 def run_in_process(trials: Sequence[Trial], on_progress: Progress | None = None) -> dict[str, Any]:
     """Run the plan here, one run after another (each stage still cached on disk)."""
     from recsys_core.pipeline import prepare, run
@@ -483,6 +506,8 @@ def score(
             "stage": "study-score",
             "version": SCORE_VERSION,
             "run": outcome.keys.get("run", spec.key()),
+            # a rerun of the same settings trains new vectors: never reuse the old scores
+            "vectors": _fingerprint(outcome.embeddings),
             "split": split.key(spec.dataset.key()),
             "eval": settings.as_dict(),
         }
@@ -518,6 +543,13 @@ def score(
         load=lambda folder: cache.load_json(folder / "score.json"),
     )
     return value
+
+
+def _fingerprint(embeddings: Any) -> str:
+    import hashlib
+
+    vectors = np.ascontiguousarray(np.asarray(embeddings.vectors))
+    return hashlib.sha1(vectors.tobytes()).hexdigest()[:16]
 
 
 def _clean(value: Any) -> float | None:
@@ -589,7 +621,7 @@ def compare_arms(
             f"{a} vs {b}: one seed only, no spread to judge a difference of "
             f"{_fmt(metric, abs(diff))} by",
         )  # fmt: skip
-    if abs(diff) <= width:
+    if abs(diff) <= width + 1e-12:  # equal within rounding is not "exceeds"
         return Comparison(
             None, a, b, diff, width, seeds,
             f"no clear difference between {a} and {b} ({label} differs by "
