@@ -327,7 +327,7 @@ with st.expander("Study size", expanded=False):
 size = {"products": int(products), "seeds": int(seeds), "datasets": datasets or ["builtin"]}
 
 st.subheader("All verdicts")
-fmt_table = summary(studies, size).fillna("—")
+fmt_table = summary(studies, size).astype(object).fillna("—")
 st.dataframe(fmt_table, hide_index=True, key="findings.summary")
 for module, problem in problems.items():
     st.caption(f"Study {module} is not available: {problem}")

@@ -284,10 +284,14 @@ def _page(entry: Path):
     return at
 
 
+def _summary(at):
+    return next(d.value for d in at.dataframe if "study" in d.value.columns)
+
+
 def test_findings_page_runs_a_study(entry: Path) -> None:
     at = _page(entry)
     assert at.title[0].value == "Findings"
-    summary = at.dataframe(key="findings.summary").value
+    summary = _summary(at)
     assert len(summary) >= 7
     assert summary["verdict"].str.startswith("not run yet").all()
     for name in all_studies()[0]:
@@ -304,10 +308,19 @@ def test_findings_page_runs_a_study(entry: Path) -> None:
     assert any(b.key == "findings.mf-walks-vs-pairs.rerun" for b in at.button), [
         e.value for e in at.error
     ]
-    verdicts = at.dataframe(key="findings.mf-walks-vs-pairs.verdicts").value
+    tables = [d.value for d in at.dataframe if "metric" in d.value.columns]
+    assert len(tables) == 1  # only this study's card has verdicts
+    verdicts = tables[0]
     assert set(verdicts["protocol"]) == {"uniform", "degree-matched"}
+    assert set(verdicts["metric"]) == {"AUC", "train seconds"}
     assert verdicts["verdict"].str.len().gt(20).all()
-    summary = at.dataframe(key="findings.summary").value
+    links = [e.proto for e in at.get("page_link")]
+    assert len(links) == 1 and "Evaluate" in links[0].label
+    from urllib.parse import parse_qs
+
+    ids = parse_qs(links[0].query_string)["runs"][0].split(",")
+    assert len(ids) == 2 and all(i.isdigit() for i in ids)  # the seed-0 run of each arm
+    summary = _summary(at)
     rows = summary[summary["study"] == "MF on walk sequences against MF on pairs"]
     assert len(rows) == 2 and not rows["verdict"].str.startswith("not run").any()
     assert not at.error, [e.value for e in at.error]

@@ -283,6 +283,12 @@ def plan(
             if not _applies(arm, base):
                 continue
             dataset = dataclasses.replace(base, **dict(arm.synthetic)) if arm.synthetic else base
+            if dataset.source == "synthetic":
+                try:
+                    dataset.synthetic_settings()
+                except SettingsError as exc:
+                    notes.append(f"{arm.name} left out at {products:,} products: {exc}")
+                    continue
             for seed in range(seeds):
                 spec = _with_seed(dataclasses.replace(arm.spec, dataset=dataset), seed)
                 trials.append(Trial(name, arm.name, seed, spec))
@@ -657,8 +663,14 @@ def group_verdict(
             return float(np.mean(v)) if v else float("-inf" if higher else "inf")
 
         ref = max(arms, key=mean) if higher else min(arms, key=mean)
+    def short(arm: Arm) -> str:
+        # the group is said once, in front of the sentence
+        if not group:
+            return arm.name
+        return arm.name.removesuffix(f" · {group}").removeprefix(f"{group} · ")
+
     return [
-        compare_arms(a.name, values[a.name], ref.name, values[ref.name], metric)
+        compare_arms(short(a), values[a.name], short(ref), values[ref.name], metric)
         for a in arms
         if a is not ref
     ]
