@@ -663,6 +663,7 @@ def group_verdict(
             return float(np.mean(v)) if v else float("-inf" if higher else "inf")
 
         ref = max(arms, key=mean) if higher else min(arms, key=mean)
+
     def short(arm: Arm) -> str:
         # the group is said once, in front of the sentence
         if not group:
