@@ -1,21 +1,27 @@
-"""Benchmark: every model on the same data, one results table per dataset.
+"""Benchmark: every model on the same data, one results table per dataset and protocol.
 
     python -m bench.compare                                   # default catalog + MovieLens
-    python -m bench.compare --datasets default,movielens,electronics --epochs 1
-    python -m bench.compare --datasets default --models sgns,eges --out bench/results
+    python -m bench.compare --readme README.md                # ... and rewrite its results
+    python -m bench.compare --datasets default --models sgns,eges --protocols degree-matched
 
-For each dataset the split and walks are built once and shared by every model (node2vec
-gets its own p/q walks). Each model trains with its defaults (``--epochs`` overrides the
-epochs of models that have them), is evaluated the same way (AUC on all / seen / unseen
-pairs with the method's median policy, side-info models with their cold-start vectors,
-HitRate@10 and NDCG@10), and lands in one table written as Markdown and CSV under
-``--out`` (default ``bench/results``). A model that fails is reported, not fatal.
+For each dataset the split (train 67%, validation 15%, test 18%) and the walks are built
+once and shared by every model (node2vec gets its own p/q walks). Each model trains once
+with its defaults (``--epochs`` overrides the epochs of models that have them) and is
+evaluated on the **test** pairs under each negative protocol (``--protocols``, default
+uniform and degree-matched): a protocol changes only the negatives of the held-out
+parts, never the train pairs (checked), so the same vectors are scored against each set
+of negatives. The unseen policy is the default "auto" (cold-start vectors where a model
+has them, the method's median otherwise), shown per row. The no-training baselines
+(popularity, Adamic-Adar) are in every table, and every row shows its lift over
+popularity. Tables land as Markdown and CSV under ``--out`` (default ``bench/results``),
+one per dataset and protocol. A model that fails is reported, not fatal.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import re
 import time
 import traceback
 from pathlib import Path
@@ -24,12 +30,14 @@ import pandas as pd
 
 from recsys_core.data.fetch import default_movielens_dir, fetch_movielens_100k
 from recsys_core.data.registry import DatasetSettings
-from recsys_core.evaluation.evaluate import EvalSettings
 from recsys_core.evaluation.results import results_table, to_markdown
-from recsys_core.models.registry import model_classes
-from recsys_core.pipeline import RunSpec, prepare, run
+from recsys_core.models.registry import BASELINES, model_classes
+from recsys_core.pipeline import Prepared, RunOutcome, RunSpec, evaluate_run, prepare, run
+from recsys_core.split import SplitSettings
 
-SIDE_INFO_MODELS = ("sgns-side-mean", "eges", "eges-skip-missing")
+PROTOCOLS = ("uniform", "degree-matched")
+README_START = "<!-- results:start -->"
+README_END = "<!-- results:end -->"
 
 
 def dataset_settings(name: str) -> DatasetSettings:
@@ -41,30 +49,26 @@ def dataset_settings(name: str) -> DatasetSettings:
     return DatasetSettings(source="synthetic", preset=name)
 
 
-def compare_dataset(
-    name: str, models: list[str], epochs: int | None, out: Path
-) -> tuple[pd.DataFrame, dict]:
-    settings = dataset_settings(name)
-    t0 = time.perf_counter()
-    prepared = prepare(settings)
-    prep_seconds = time.perf_counter() - t0
-    print(
-        f"\n== {settings.describe()}: {prepared.dataset.n_products:,} products, "
-        f"{len(prepared.dataset.pairs):,} pairs (prepared in {prep_seconds:.1f} s)",
-        flush=True,
-    )
+def dataset_label(name: str, settings: DatasetSettings) -> str:
+    """How a table names its dataset: no machine-specific path."""
+    if settings.source == "movielens":
+        return "MovieLens-100k (ratings of 4 and 5 linking movies rated by the same user)"
+    return settings.describe()
+
+
+def train_all(
+    settings: DatasetSettings,
+    split: SplitSettings,
+    prepared: Prepared,
+    models: list[str],
+    epochs: int | None,
+) -> tuple[list[RunOutcome], dict[str, str]]:
     classes = model_classes()
     outcomes, failures = [], {}
     for model in models:
-        fields = {f for f in classes[model].settings_cls.__dataclass_fields__}
+        fields = set(classes[model].settings_cls.__dataclass_fields__)
         params = {"epochs": epochs} if epochs is not None and "epochs" in fields else {}
-        policy = "cold-start" if model in SIDE_INFO_MODELS else "median"
-        spec = RunSpec.create(
-            model,
-            dataset=settings,
-            model_params=params,
-            evaluation=EvalSettings(unseen_policy=policy),
-        )
+        spec = RunSpec.create(model, dataset=settings, split=split, model_params=params)
         t1 = time.perf_counter()
         try:
             outcome = run(spec, prepared=prepared)
@@ -74,51 +78,144 @@ def compare_dataset(
             traceback.print_exc()
             continue
         outcomes.append(outcome)
-        ev = outcome.evaluation
+        cached = ", cached" if outcome.cache_hits.get("run") else ""
+        wall = time.perf_counter() - t1
         print(
-            f"  {model:<18} AUC all {ev.auc_all:.4f} seen {ev.auc_seen:.4f} "
-            f"unseen {ev.auc_unseen:.4f} HR@10 {ev.hit_rate:.4f}  "
-            f"train {outcome.train_seconds:.1f} s (wall {time.perf_counter() - t1:.1f} s"
-            f"{', cached' if outcome.cache_hits.get('run') else ''})",
+            f"  {model:<18} trained in {outcome.train_seconds:.1f} s (wall {wall:.1f} s{cached})",
             flush=True,
         )
-    table = results_table([o.results_entry() for o in outcomes])
-    out.mkdir(parents=True, exist_ok=True)
-    table.to_csv(out / f"{name}.csv", index=False)
-    markdown = to_markdown(table, title=f"### {name}")
-    (out / f"{name}.md").write_text(markdown + "\n")
-    print(markdown, flush=True)
-    facts = {
-        "dataset": settings.describe(),
-        "products": prepared.dataset.n_products,
-        "pairs": len(prepared.dataset.pairs),
-        "split": prepared.split.summary(),
-        "failures": failures,
-    }
-    return table, facts
+    return outcomes, failures
+
+
+def compare_dataset(
+    name: str, models: list[str], protocols: list[str], epochs: int | None, out: Path
+) -> tuple[list[str], dict]:
+    """Train every model once, evaluate on test under each protocol; Markdown per table."""
+    settings = dataset_settings(name)
+    label = dataset_label(name, settings)
+    t0 = time.perf_counter()
+    splits = {protocol: SplitSettings(negatives=protocol) for protocol in protocols}
+    base = prepare(settings, splits[protocols[0]])
+    print(
+        f"\n== {label}: {base.dataset.n_products:,} products, {len(base.dataset.pairs):,} "
+        f"pairs (prepared in {time.perf_counter() - t0:.1f} s)",
+        flush=True,
+    )
+    outcomes, failures = train_all(settings, splits[protocols[0]], base, models, epochs)
+    markdowns, facts = [], {"dataset": label, "products": base.dataset.n_products}
+    facts |= {"pairs": len(base.dataset.pairs), "failures": failures, "tables": {}}
+    for protocol in protocols:
+        prepared = base if protocol == protocols[0] else prepare(settings, splits[protocol])
+        if not prepared.split.train.equals(base.split.train):
+            raise RuntimeError("protocols must share the train pairs; the split changed")
+        entries = []
+        for outcome in outcomes:
+            report = (
+                outcome.evaluation
+                if prepared is base
+                else evaluate_run(outcome.spec, prepared, outcome.embeddings)
+            )
+            cls = model_classes()[outcome.spec.model]
+            entries.append(
+                (
+                    outcome.spec.model,
+                    cls.label,
+                    report,
+                    outcome.train_seconds,
+                    outcome.spec.model_settings().as_dict(),
+                    label,
+                )
+            )
+        table = results_table(entries)
+        stem = f"{name}-{protocol}"
+        out.mkdir(parents=True, exist_ok=True)
+        table.to_csv(out / f"{stem}.csv", index=False)
+        title = f"#### {short_name(name)}, {protocol} negatives, test pairs"
+        markdown = to_markdown(table, title=title)
+        (out / f"{stem}.md").write_text(markdown + "\n")
+        buckets = bucket_markdown(entries)
+        (out / f"{stem}-buckets.md").write_text(buckets + "\n")
+        print(markdown + "\n" + buckets, flush=True)
+        markdowns += [markdown, buckets]
+        facts["tables"][protocol] = {
+            "split": prepared.split.summary(),
+            "rows": table.drop(columns=["settings"]).to_dict("records"),
+        }
+    return markdowns, facts
+
+
+def short_name(name: str) -> str:
+    return {"movielens": "MovieLens-100k", "default": "Built-in catalog (default, 20k)"}.get(
+        name, name
+    )
+
+
+def bucket_markdown(entries: list[tuple]) -> str:
+    """AUC per popularity bucket of the pair, one column per bucket, one row per model."""
+    rows = []
+    for _name, label, report, *_ in entries:
+        frame = report.by_bucket.set_index("bucket")
+        row = {"model": label}
+        for bucket, r in frame.iterrows():
+            row[f"AUC {bucket} ({int(r['min_degree_from'])}-{int(r['min_degree_to'])})"] = r["auc"]
+        rows.append(row)
+    return to_markdown(
+        pd.DataFrame(rows), title="AUC by popularity bucket of the pair's rarer product:"
+    )
+
+
+def rewrite_readme(path: Path, sections: list[str]) -> None:
+    """Replace what stands between the results markers of ``path`` with ``sections``."""
+    text = path.read_text()
+    pattern = re.compile(re.escape(README_START) + ".*?" + re.escape(README_END), re.S)
+    if not pattern.search(text):
+        raise ValueError(f"{path} has no {README_START} ... {README_END} section")
+    body = "\n".join([README_START, *sections, README_END])
+    path.write_text(pattern.sub(lambda _: body, text, count=1))
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--datasets", default="default,movielens")
     parser.add_argument("--models", default="all", help="comma-separated names, or all")
+    parser.add_argument("--protocols", default=",".join(PROTOCOLS))
     parser.add_argument("--epochs", type=int, help="override epochs of every model")
     parser.add_argument("--out", default="bench/results")
+    parser.add_argument("--readme", metavar="PATH", help="rewrite this README's results section")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args(argv)
-    models = (
+    chosen = (
         list(model_classes())
         if args.models == "all"
         else [m.strip() for m in args.models.split(",") if m.strip()]
     )
+    models = [*BASELINES, *(m for m in chosen if m not in BASELINES)]
+    protocols = [p.strip() for p in args.protocols.split(",") if p.strip()]
     out = Path(args.out)
-    record = {}
+    record, sections = {}, []
     for name in [d.strip() for d in args.datasets.split(",") if d.strip()]:
-        table, facts = compare_dataset(name, models, args.epochs, out)
-        record[name] = {**facts, "rows": table.drop(columns=["settings"]).to_dict("records")}
+        markdowns, facts = compare_dataset(name, models, protocols, args.epochs, out)
+        record[name] = facts
+        sections += markdowns
+    if args.readme:
+        rewrite_readme(Path(args.readme), [readme_intro(args), *sections])
     if args.json:
         print(json.dumps(record, default=str))
     return 0
+
+
+def readme_intro(args: argparse.Namespace) -> str:
+    epochs = f"{args.epochs} epochs" if args.epochs else "each model's default epochs"
+    return (
+        "Generated by `python -m bench.compare --readme README.md` "
+        f"({epochs}; tables, CSV and per-bucket AUC in `bench/results/`). "
+        "Every model trains once on 67% of the pairs; the figures are on the **test** pairs "
+        "(18%, never used for tuning), under the method's uniform negatives and under "
+        "degree-matched negatives, which control for popularity. Products without a vector "
+        "get the method's median score, except in side-information models, which place "
+        "them with their cold-start vectors (the `unseen_policy` column). "
+        "`lift_over_popularity` is AUC all minus the popularity baseline's.\n"
+    )
 
 
 if __name__ == "__main__":

@@ -2,6 +2,10 @@
 
     dataset -> split -> train graph -> walks -> training -> evaluation
 
+Training watches validation (the live AUC, under the run's unseen policy); the final
+evaluation scores the split's test part, or validation in the method's split, and says
+which in its report.
+
 Every function here is a thin composition of the stage modules; the stages themselves know
 nothing of caching or of each other.
 """
@@ -104,7 +108,13 @@ class RunSpec(Settings):
 
     ``walks=None`` uses the model's own walk defaults (node2vec biases p and q);
     ``model_params`` are keyword settings of the model's settings class.
+
+    Its key hashes the keys of every stage it runs (dataset, split, walks, model
+    settings, evaluation), each with its stage's ``CODE_VERSION``, and its own version:
+    bump :attr:`CODE_VERSION` when the training or saving of runs changes.
     """
+
+    CODE_VERSION = 2  # 2: final evaluation on test, live AUC under the run's policy
 
     model: str = "sgns"
     dataset: DatasetSettings = dataclasses.field(default_factory=DatasetSettings)
@@ -154,15 +164,17 @@ class RunSpec(Settings):
         return self.evaluation if self.evaluation is not None else EvalSettings()
 
     def key(self, *input_keys: str) -> str:
+        dataset_key = self.dataset.key()
         return stable_hash(
             {
                 "stage": "run",
+                "code_version": self.code_version(),
                 "model": self.model,
-                "dataset": self.dataset.key(),
-                "split": self.split.as_dict(),
-                "walks": self.walk_settings().as_dict(),
-                "model_settings": self.model_settings().as_dict(),
-                "evaluation": self.eval_settings().as_dict(),
+                "dataset": dataset_key,
+                "split": self.split.key(dataset_key),
+                "walks": self.walk_settings().key(),
+                "model_settings": self.model_settings().key(),
+                "evaluation": self.eval_settings().key(),
                 "monitor_pairs": self.monitor_pairs,
                 "inputs": list(input_keys),
             }
@@ -208,7 +220,14 @@ def monitor_sample(val: pd.DataFrame, size: int, seed: int) -> pd.DataFrame:
     return val.iloc[np.sort(rng.choice(len(val), size=size, replace=False))].reset_index(drop=True)
 
 
-def training_data(prepared: Prepared, walks: np.ndarray | None, monitor_pairs: int) -> TrainingData:
+def training_data(
+    prepared: Prepared,
+    walks: np.ndarray | None,
+    monitor_pairs: int,
+    unseen_policy: str = "auto",
+) -> TrainingData:
+    """What a model trains from; its live monitor scores validation pairs under
+    ``unseen_policy``, the policy of the run's final evaluation."""
     from recsys_core.evaluation.auc import make_monitor
 
     return TrainingData(
@@ -218,7 +237,9 @@ def training_data(prepared: Prepared, walks: np.ndarray | None, monitor_pairs: i
         train_pairs=prepared.split.train,
         graph=prepared.graph,
         walks=walks,
-        monitor=make_monitor(monitor_sample(prepared.split.val, monitor_pairs, seed=0)),
+        monitor=make_monitor(
+            monitor_sample(prepared.split.val, monitor_pairs, seed=0), unseen_policy
+        ),
         seen_products=prepared.split.seen_products,
     )
 
@@ -234,43 +255,89 @@ def run(
     A run cancelled through ``callback`` still returns (and evaluates) what it trained,
     with ``cancelled=True``, but is not cached as finished.
     """
-    from recsys_core.evaluation.evaluate import EvalReport, evaluate
-
     prepared = prepared or prepare(spec.dataset, spec.split, on_progress)
     seconds = dict(prepared.seconds)
     hits = dict(prepared.cache_hits)
-    cls = model_class(spec.model)
     walks, walks_key = None, None
-    if cls.uses_walks:
+    if model_class(spec.model).uses_walks:
         t0 = time.perf_counter()
         report(on_progress, 0, 1, "generating walks")
         walks, walks_key, hits["walks"] = make_walks(prepared, spec.walk_settings(), on_progress)
         seconds["walks"] = time.perf_counter() - t0
-    run_key = spec.key(prepared.split_key)
-    keys = {"dataset": prepared.dataset_key, "split": prepared.split_key, "run": run_key}
+    keys = {
+        "dataset": prepared.dataset_key,
+        "split": prepared.split_key,
+        "run": spec.key(prepared.split_key),
+    }
     if walks_key:
         keys["walks"] = walks_key
 
-    folder = cache.artifact_dir("run", run_key)
-    marker = folder / cache.DONE_MARKER
-    if marker.exists():
-        try:
-            record = cache.load_json(folder / "run.json")
-            outcome = RunOutcome(
-                spec=spec,
-                embeddings=Embeddings.load(folder / "embeddings"),
-                evaluation=EvalReport.load(folder / "evaluation"),
-                events=record["events"],
-                train_seconds=record["train_seconds"],
-                seconds=record["seconds"],
-                keys=keys,
-                cache_hits={**hits, "run": True},
-            )
-            return outcome
-        except (OSError, ValueError, KeyError) as exc:
-            log.warning("run artifact %s unreadable (%s); training again", run_key, exc)
-            marker.unlink(missing_ok=True)
+    finished = load_finished(spec, keys, hits)
+    if finished is not None:
+        return finished
 
+    embeddings, events, cancelled, seconds["train"] = train(
+        spec, prepared, walks, on_progress, callback
+    )
+    t0 = time.perf_counter()
+    report(on_progress, 0, 1, "evaluating")
+    evaluation = evaluate_run(spec, prepared, embeddings)
+    seconds["evaluate"] = time.perf_counter() - t0
+    outcome = RunOutcome(
+        spec=spec,
+        embeddings=embeddings,
+        evaluation=evaluation,
+        events=events,
+        train_seconds=seconds["train"],
+        seconds=seconds,
+        keys=keys,
+        cache_hits={**hits, "run": False},
+        cancelled=cancelled,
+    )
+    if not cancelled:
+        save_outcome(outcome)
+    return outcome
+
+
+def load_finished(spec: RunSpec, keys: dict[str, str], hits: dict[str, bool]) -> RunOutcome | None:
+    """The finished run ``keys["run"]`` from its artifacts, or None (absent or unreadable:
+    the caller trains again)."""
+    from recsys_core.evaluation.evaluate import EvalReport
+
+    folder = cache.artifact_dir("run", keys["run"])
+    marker = folder / cache.DONE_MARKER
+    if not marker.exists():
+        return None
+    try:
+        record = cache.load_json(folder / "run.json")
+        return RunOutcome(
+            spec=spec,
+            embeddings=Embeddings.load(folder / "embeddings"),
+            evaluation=EvalReport.load(folder / "evaluation"),
+            events=record["events"],
+            train_seconds=record["train_seconds"],
+            seconds=record["seconds"],
+            keys=keys,
+            cache_hits={**hits, "run": True},
+        )
+    except (OSError, ValueError, KeyError) as exc:
+        log.warning("run artifact %s unreadable (%s); training again", keys["run"], exc)
+        marker.unlink(missing_ok=True)
+        return None
+
+
+def train(
+    spec: RunSpec,
+    prepared: Prepared,
+    walks: np.ndarray | None,
+    on_progress: Progress | None = None,
+    callback: Callback | None = None,
+) -> tuple[Embeddings, list[dict[str, Any]], bool, float]:
+    """Fit the spec's model: ``(embeddings, events, cancelled, seconds)``.
+
+    Every training event is recorded and passed on to ``callback``; a callback that
+    returns True cancels, and the model returns what it has.
+    """
     events: list[dict[str, Any]] = []
     cancelled = False
 
@@ -284,37 +351,31 @@ def run(
             cancelled = True
         return stop
 
-    data = training_data(prepared, walks, spec.monitor_pairs)
+    policy = spec.eval_settings().unseen_policy
+    data = training_data(prepared, walks, spec.monitor_pairs, policy)
     t0 = time.perf_counter()
-    model = cls(spec.model_settings())
+    model = model_class(spec.model)(spec.model_settings())
     embeddings = model.fit(data, callback=listen)
-    train_seconds = time.perf_counter() - t0
-    seconds["train"] = train_seconds
+    return embeddings, events, cancelled, time.perf_counter() - t0
 
-    t0 = time.perf_counter()
-    report(on_progress, 0, 1, "evaluating")
+
+def evaluate_run(spec: RunSpec, prepared: Prepared, embeddings: Embeddings) -> Any:
+    """The run's reported evaluation: the split's test part (validation in the method's
+    split), under the split's protocol and the run's unseen policy."""
+    from recsys_core.evaluation.evaluate import evaluate
+
+    split = prepared.split
     evaluation = evaluate(
         embeddings,
-        prepared.split.val,
-        prepared.split.seen_products,
+        split.reported(),
+        split.seen_products,
         spec.eval_settings(),
         train_graph=prepared.graph,
+        part=split.reported_part,
+        protocol=split.negatives,
     )
-    seconds["evaluate"] = time.perf_counter() - t0
-    outcome = RunOutcome(
-        spec=spec,
-        embeddings=embeddings,
-        evaluation=evaluation,
-        events=events,
-        train_seconds=train_seconds,
-        seconds=seconds,
-        keys=keys,
-        cache_hits={**hits, "run": False},
-        cancelled=cancelled,
-    )
-    if not cancelled:
-        save_outcome(outcome)
-    return outcome
+    evaluation.info["split_key"] = prepared.split_key
+    return evaluation
 
 
 def save_outcome(outcome: RunOutcome) -> Path:

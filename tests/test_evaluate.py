@@ -75,7 +75,9 @@ def _val() -> pd.DataFrame:
 def test_evaluate_aucs_and_median_policy() -> None:
     emb = _embeddings()
     val, seen_products = _val()
-    report = evaluate(emb, val, seen_products, EvalSettings(ranking_queries=0))
+    settings = EvalSettings(unseen_policy="median", ranking_queries=0)
+    report = evaluate(emb, val, seen_products, settings)
+    assert report.unseen_policy == "median"
     scores = emb.score_pairs(val["a"].to_numpy(), val["b"].to_numpy())
     seen = val["seen"].to_numpy()
     median = np.median(scores[seen])
@@ -103,6 +105,67 @@ def test_cold_start_and_random_policies() -> None:
     assert rand.counts["filled_pairs"] == 0
     raw = emb.score_pairs(val["a"].to_numpy(), val["b"].to_numpy())
     assert rand.auc_all == pytest.approx(roc_auc_score(val["label"], raw))
+
+
+def test_auto_policy_cold_starts_only_models_that_can() -> None:
+    emb = _embeddings()
+    val, seen_products = _val()
+    auto = evaluate(emb, val, seen_products)
+    cold = evaluate(emb, val, seen_products, EvalSettings(unseen_policy="cold-start"))
+    assert auto.settings["unseen_policy"] == "auto" and auto.unseen_policy == "cold-start"
+    assert auto.auc_all == cold.auc_all and auto.counts == cold.counts
+    plain = Embeddings(vectors=emb.vectors, trained=emb.trained)  # no cold-start vectors
+    auto = evaluate(plain, val, seen_products)
+    median = evaluate(plain, val, seen_products, EvalSettings(unseen_policy="median"))
+    assert auto.unseen_policy == "median" and auto.auc_all == median.auc_all
+
+
+def test_live_monitor_uses_the_final_policy() -> None:
+    from recsys_core.evaluation.auc import make_monitor
+
+    emb = _embeddings()
+    val, seen_products = _val()
+    for policy in ("auto", "median", "cold-start", "random"):
+        report = evaluate(emb, val, seen_products, EvalSettings(unseen_policy=policy))
+        assert make_monitor(val, policy)(emb) == pytest.approx(
+            (report.auc_all, report.auc_seen), nan_ok=True
+        )
+
+
+def test_by_bucket_splits_pairs_by_their_rarer_product() -> None:
+    rng = np.random.default_rng(0)
+    n = 300
+    # a star-heavy train graph: degrees spread from 0 to ~100
+    src = rng.integers(0, n, 3000)
+    dst = np.minimum(rng.zipf(1.5, 3000), n) - 1
+    graph = sp.coo_matrix((np.ones(6000), (np.r_[src, dst], np.r_[dst, src])), shape=(n, n))
+    graph = sp.csr_matrix((graph.tocsr() > 0).astype(np.float32))
+    graph.setdiag(0)
+    graph.eliminate_zeros()
+    degree = np.diff(graph.indptr)
+    a = rng.integers(0, n, 2000)
+    b = rng.integers(0, n, 2000)
+    labels = rng.random(2000) < 0.5
+    vectors = rng.normal(size=(n, 4)).astype(np.float32)
+    emb = Embeddings(vectors=vectors, trained=degree > 0)
+    val = pd.DataFrame({"a": a, "b": b, "label": labels.astype(np.int8)})
+    report = evaluate(emb, val, degree > 0, EvalSettings(unseen_policy="random"), graph)
+    table = report.by_bucket
+    assert table["bucket"].tolist() == ["head", "torso", "tail", "unseen"]
+    assert table["pairs"].sum() == len(val), "every pair in exactly one bucket"
+    min_degree = np.minimum(degree[a], degree[b])
+    for row in table.itertuples():
+        inside = (min_degree >= row.min_degree_from) & (min_degree <= row.min_degree_to)
+        assert inside.sum() == row.pairs
+        scores = emb.score_pairs(a[inside], b[inside])
+        if 0 < labels[inside].sum() < inside.sum():
+            assert row.auc == pytest.approx(roc_auc_score(labels[inside], scores))
+    unseen = table.set_index("bucket").loc["unseen"]
+    assert unseen["pairs"] == (min_degree == 0).sum()
+    # tertiles of the seen positives: the three seen buckets hold similar positive counts
+    seen_pos = table.set_index("bucket").loc[["head", "torso", "tail"], "positives"]
+    assert seen_pos.min() > 0.15 * seen_pos.sum()
+    assert table["hit_rate"].notna().any()
 
 
 def test_bad_policy_is_a_settings_error() -> None:
@@ -154,26 +217,34 @@ def test_report_roundtrip_and_results_table(tmp_path) -> None:
     emb = _embeddings()
     val, seen_products = _val()
     graph = sp.csr_matrix(([1.0, 1.0], ([0, 1], [1, 0])), shape=(6, 6))
-    report = evaluate(emb, val, seen_products, train_graph=graph)
+    report = evaluate(
+        emb, val, seen_products, train_graph=graph, part="test", protocol="degree-matched"
+    )
     assert report.counts["ranking_queries"] == 8
+    assert (report.part, report.protocol) == ("test", "degree-matched")
     report.save(tmp_path / "r")
     back = EvalReport.load(tmp_path / "r")
     assert back.metrics() == pytest.approx(report.metrics(), nan_ok=True)
     for name, frame in report.curves.items():
         pd.testing.assert_frame_equal(frame, back.curves[name])
+    pd.testing.assert_frame_equal(back.by_bucket, report.by_bucket)
+    assert back.part == "test" and back.unseen_policy == "cold-start"
     df = results_table([("gensim-sg", "gensim word2vec", report, 90.0, {"epochs": 5}, "toy")])
-    assert list(df.columns[:7]) == [
+    assert list(df.columns[:8]) == [
         "model",
         "AUC all",
         "AUC seen",
         "AUC unseen",
+        "lift_over_popularity",
         "HitRate@10",
         "NDCG@10",
         "minutes",
     ]
     assert df["minutes"].iloc[0] == 1.5
+    assert np.isnan(df["lift_over_popularity"].iloc[0])  # no popularity row to compare to
     md = to_markdown(df)
     assert md.startswith("Dataset: toy") and "| gensim word2vec |" in md
+    assert "Pairs: test; Negatives: degree-matched" in md
     path = save_results(df, tmp_path / "results.csv")
     assert pd.read_csv(path)["settings"].iloc[0] == '{"epochs": 5}'
 
@@ -189,3 +260,29 @@ def test_auc_curve_frame_marks_restarts() -> None:
     assert frame["step"].tolist() == [1, 2, 3]
     assert frame["restart"].tolist() == [True, False, True]
     assert frame.attrs["restarts"] == [1, 3]
+
+
+def test_lift_over_popularity_compares_the_same_pairs() -> None:
+    emb = _embeddings()
+    val, seen_products = _val()
+    graph = sp.csr_matrix(([1.0, 1.0], ([0, 1], [1, 0])), shape=(6, 6))
+
+    def report(protocol: str, policy: str) -> EvalReport:
+        settings = EvalSettings(unseen_policy=policy)
+        return evaluate(emb, val, seen_products, settings, graph, "test", protocol)
+
+    entries = [
+        ("popularity", "Popularity", report("uniform", "median"), 0.0, {}, "toy"),
+        ("sgns", "skip-gram", report("uniform", "random"), 1.0, {}, "toy"),
+        ("sgns", "skip-gram", report("degree-matched", "random"), 1.0, {}, "toy"),
+    ]
+    df = results_table(entries)
+    pop, sg, _ = (e[2].auc_all for e in entries)
+    assert df["lift_over_popularity"].iloc[0] == 0.0
+    assert df["lift_over_popularity"].iloc[1] == pytest.approx(sg - pop)
+    assert np.isnan(df["lift_over_popularity"].iloc[2]), "no popularity under that protocol"
+    assert df["unseen_policy"].tolist() == ["median", "random", "random"]
+    md = to_markdown(df)
+    header = next(line for line in md.splitlines() if line.startswith("| model"))
+    assert "protocol" in header and "part" not in header, "mixed protocols get a column"
+    assert "Pairs: test" in md

@@ -10,7 +10,14 @@ from planted import labelled, planted
 from recsys_core.evaluation.evaluate import evaluate, scoring_view
 from recsys_core.graph import build_graph
 from recsys_core.models.base import Embeddings, TrainingData
-from recsys_core.models.heuristic import AdamicAdar, AdamicAdarEmbeddings, HeuristicSettings
+from recsys_core.models.heuristic import (
+    AdamicAdar,
+    AdamicAdarEmbeddings,
+    HeuristicSettings,
+    Popularity,
+    PopularityEmbeddings,
+)
+from recsys_core.models.registry import BASELINES, model_class
 
 
 def _toy_data() -> TrainingData:
@@ -47,6 +54,7 @@ def test_save_load_keeps_scoring(tmp_path) -> None:
     emb.save(tmp_path / "aa")
     generic = Embeddings.load(tmp_path / "aa")
     assert generic.score == "adamic-adar"
+    assert isinstance(generic, AdamicAdarEmbeddings), "load rebuilds the scoring subclass"
     back = scoring_view(generic)
     assert isinstance(back, AdamicAdarEmbeddings)
     a, b = np.array([0, 1, 2]), np.array([3, 4, 0])
@@ -68,3 +76,27 @@ def test_learns_planted_clusters() -> None:
     nearest = sim.argmax(axis=1)
     assert (nearest % 8 == np.arange(len(v)) % 8).mean() > 0.6
     assert sp.issparse(data.graph)
+
+
+def test_popularity_known_scores_and_roundtrip(tmp_path) -> None:
+    data = _toy_data()
+    events = []
+    emb = Popularity(HeuristicSettings(dim=2)).fit(data, events.append)
+    deg = np.array([2, 3, 3, 3, 1, 0])
+    a, b = np.array([0, 1, 4, 5]), np.array([3, 4, 5, 2])
+    np.testing.assert_allclose(emb.score_pairs(a, b), np.log1p(deg[a]) + np.log1p(deg[b]))
+    np.testing.assert_array_equal(emb.trained, deg > 0)
+    block = emb.score_block(np.array([0, 4]), np.arange(6))
+    np.testing.assert_allclose(block, np.log1p(deg[[0, 4]])[:, None] + np.log1p(deg)[None, :])
+    assert len(events) == 1 and events[0].auc is not None
+    emb.save(tmp_path / "pop")
+    back = Embeddings.load(tmp_path / "pop")
+    assert isinstance(back, PopularityEmbeddings) and back.kind == "popularity"
+    np.testing.assert_allclose(back.score_pairs(a, b), emb.score_pairs(a, b))
+
+
+def test_baselines_are_registered() -> None:
+    assert BASELINES == ("popularity", "adamic-adar")
+    assert model_class("popularity") is Popularity
+    assert model_class("adamic-adar") is AdamicAdar
+    assert not Popularity.uses_walks

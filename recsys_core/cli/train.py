@@ -19,6 +19,7 @@ from recsys_core.cli.common import (
     say,
 )
 from recsys_core.cli.data import add_split_options, split_settings_from_args
+from recsys_core.evaluation.auc import UNSEEN_POLICIES
 from recsys_core.models.base import TrainEvent
 
 
@@ -46,7 +47,11 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="train several models on the same walks and print the results table",
         description=f"Models: {models}",
     )
-    p.add_argument("--models", default="gensim-sg,sgns,mf-bias", help="comma-separated names")
+    p.add_argument(
+        "--models",
+        default="gensim-sg,sgns,mf-bias",
+        help="comma-separated names; the baselines popularity and adamic-adar are always added",
+    )
     p.add_argument("--out", metavar="DIR", help="write results.csv and results.md here")
     add_common(p)
     p.set_defaults(func=cmd_compare)
@@ -63,10 +68,10 @@ def add_common(p: argparse.ArgumentParser) -> None:
     group.add_argument("--q", type=float)
     group.add_argument(
         "--unseen-policy",
-        choices=["median", "cold-start", "random"],
+        choices=UNSEEN_POLICIES,
         default=None,
-        help="score of pairs with a product that has no trained vector (default: median, "
-        "the method's; side-info models use cold-start vectors when it is cold-start)",
+        help="score of pairs with a product that has no trained vector (default: auto, "
+        "cold-start vectors for models that have them, else the method's median)",
     )
     add_json_option(p)
 
@@ -129,17 +134,33 @@ def train_one(args: argparse.Namespace, model: str, prepared: Any = None) -> Any
     return outcome
 
 
-def outcome_record(outcome: Any) -> dict[str, Any]:
-    row = outcome.evaluation.as_row()
+def outcome_record(outcome: Any, lift: float | None = None) -> dict[str, Any]:
+    """One model's figures for --json: AUC all / seen / unseen, ranking metrics, lift over
+    popularity, which part, protocol and unseen policy they come from, and the same per
+    popularity bucket of the pair."""
+    report = outcome.evaluation
+    row = report.as_row()
     row.update(
         {
             "model": outcome.spec.model,
+            "lift_over_popularity": lift,
+            "part": report.part,
+            "protocol": report.protocol,
+            "unseen_policy": report.unseen_policy,
+            "by_bucket": report.bucket_records(),
             "train_seconds": round(outcome.train_seconds, 3),
             "cached": outcome.cache_hits.get("run", False),
             "artifact": str(outcome.artifact_dir),
         }
     )
     return row
+
+
+def with_baselines(names: list[str]) -> list[str]:
+    """``names`` with the no-training baselines first (each once)."""
+    from recsys_core.models.registry import BASELINES
+
+    return [*BASELINES, *(n for n in names if n not in BASELINES)]
 
 
 def cmd_train(args: argparse.Namespace) -> int:
@@ -179,11 +200,13 @@ def export_outcome(args: argparse.Namespace, outcome: Any) -> dict[str, str]:
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
+    import math
+
     from recsys_core.evaluation.results import results_table, to_markdown
     from recsys_core.models.registry import model_class
     from recsys_core.pipeline import prepare
 
-    names = [m.strip() for m in args.models.split(",") if m.strip()]
+    names = with_baselines([m.strip() for m in args.models.split(",") if m.strip()])
     for name in names:
         model_class(name)  # fail before any work on an unknown name
     t0 = time.perf_counter()
@@ -205,11 +228,17 @@ def cmd_compare(args: argparse.Namespace) -> int:
         table.to_csv(folder / "results.csv", index=False)
         (folder / "results.md").write_text(markdown + "\n")
         say(f"written: {folder / 'results.csv'}, {folder / 'results.md'}")
+    lifts = [None if math.isnan(v) else v for v in table["lift_over_popularity"]]
     emit_json(
         args,
         {
             "dataset": prepared.dataset.name,
-            "models": {o.spec.model: outcome_record(o) for o in outcomes},
+            "part": prepared.split.reported_part,
+            "protocol": prepared.split.negatives,
+            "models": {
+                o.spec.model: outcome_record(o, lift)
+                for o, lift in zip(outcomes, lifts, strict=True)
+            },
             "seconds_total": round(time.perf_counter() - t0, 3),
             "peak_memory_mb": round(peak_memory_mb(), 1),
         },

@@ -1,19 +1,14 @@
-"""Evaluation of trained embeddings on the validation pairs.
+"""Evaluation of trained embeddings on held-out pairs (the split's test part, or
+validation in the method's split).
 
 AUC-ROC over all pairs, over pairs whose two products were seen in training, and over the
 pairs that involve an unseen product; the data behind the method's plots (ROC curve,
-precision and recall versus threshold, precision-recall trade-off) as plain frames; and
-ranking metrics (HitRate@k, NDCG@k, see :mod:`recsys_core.evaluation.ranking`).
+precision and recall versus threshold, precision-recall trade-off) as plain frames;
+ranking metrics (HitRate@k, NDCG@k, see :mod:`recsys_core.evaluation.ranking`); and all
+of these per popularity bucket of the pair (:func:`bucket_table`), the view that shows
+where a model does better than popularity.
 
-Unseen policies (what a pair gets when a product has no usable vector):
-
-- ``"median"`` (the method's): pairs with a product that was not *trained* get the median
-  score of the other pairs. Many pairs then share one score, which is the "cliff" in the
-  precision/recall-versus-threshold curves.
-- ``"cold-start"``: cold-start vectors (side-information models) count as usable; the
-  median for the rest.
-- ``"random"``: score whatever vector is there (zeros for gensim, which score 0; random
-  initial vectors for the PyTorch models, like the original code).
+Unseen policies (``"auto"`` by default) are described in :mod:`recsys_core.evaluation.auc`.
 
 Curves agree with scikit-learn's ``roc_curve`` and ``precision_recall_curve`` (same
 algorithm), thinned to about ``curve_points`` points on large validation sets.
@@ -32,11 +27,40 @@ import scipy.sparse as sp
 
 from recsys_core.common import cache
 from recsys_core.common.settings import Settings, require
-from recsys_core.evaluation.auc import rank_auc
-from recsys_core.evaluation.ranking import rank_partners
+from recsys_core.evaluation.auc import (
+    UNSEEN_POLICIES,
+    effective_policy,
+    pair_scores,
+    rank_auc,
+    usable_mask,
+)
+from recsys_core.evaluation.ranking import RankingResult, rank_partners
 from recsys_core.models.base import Embeddings, TrainEvent
 
-UNSEEN_POLICIES = ("median", "cold-start", "random")
+__all__ = [
+    "BUCKETS",
+    "UNSEEN_POLICIES",
+    "EvalReport",
+    "EvalSettings",
+    "bucket_table",
+    "evaluate",
+    "pair_scores",
+    "usable_mask",
+]
+
+# Popularity buckets of a pair, most popular first (see bucket_table).
+BUCKETS = ("head", "torso", "tail", "unseen")
+BUCKET_COLUMNS = (
+    "bucket",
+    "min_degree_from",
+    "min_degree_to",
+    "pairs",
+    "positives",
+    "negatives",
+    "auc",
+    "hit_rate",
+    "ndcg",
+)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -46,7 +70,8 @@ class EvalSettings(Settings):
     Parameters
     ----------
     unseen_policy:
-        "median" (the method's), "cold-start" or "random"; see the module notes.
+        "auto" (cold-start vectors where the model has them, else the method's median),
+        "median", "cold-start" or "random"; see :mod:`recsys_core.evaluation.auc`.
     ranking_k:
         Cut-off of HitRate@k and NDCG@k.
     ranking_sample:
@@ -61,7 +86,9 @@ class EvalSettings(Settings):
         Seed of the ranking samples.
     """
 
-    unseen_policy: str = "median"
+    CODE_VERSION = 2  # 2: auto policy, per-bucket metrics, part and protocol in info
+
+    unseen_policy: str = "auto"
     ranking_k: int = 10
     ranking_sample: int = 100_000
     ranking_queries: int = 2000
@@ -97,6 +124,11 @@ class EvalReport:
     ``precision``, ``recall`` (``precision_recall_curve`` without its final (1, 0) point).
     Plot precision and recall against ``threshold`` for the method's threshold plot,
     ``precision`` against ``recall`` for the trade-off.
+
+    ``by_bucket`` has one row per popularity bucket of the pair (:func:`bucket_table`);
+    ``info`` says which part of the split (``part``: "test" or "validation"), which
+    negative protocol (``protocol``) and which unseen policy (``unseen_policy``, resolved
+    from "auto") the figures come from.
     """
 
     auc_all: float
@@ -111,6 +143,29 @@ class EvalReport:
     curves: dict[str, pd.DataFrame]
     settings: dict[str, Any]
     info: dict[str, Any] = dataclasses.field(default_factory=dict)
+    by_bucket: pd.DataFrame = dataclasses.field(
+        default_factory=lambda: pd.DataFrame(columns=list(BUCKET_COLUMNS))
+    )
+
+    @property
+    def part(self) -> str | None:
+        """ "test" or "validation": the split part these figures come from."""
+        return self.info.get("part")
+
+    @property
+    def protocol(self) -> str | None:
+        """The negative protocol of the evaluated pairs (uniform, degree-matched, ...)."""
+        return self.info.get("protocol")
+
+    @property
+    def unseen_policy(self) -> str:
+        """The unseen policy applied (``"auto"`` resolved for this model)."""
+        return str(self.info.get("unseen_policy") or self.settings.get("unseen_policy"))
+
+    def bucket_records(self) -> list[dict[str, Any]]:
+        """``by_bucket`` as JSON-able records (NaN as None)."""
+        frame = self.by_bucket.astype(object).where(self.by_bucket.notna(), None)
+        return frame.to_dict("records")
 
     def metrics(self) -> dict[str, float]:
         return {
@@ -152,6 +207,7 @@ class EvalReport:
                 "settings": self.settings,
                 "info": self.info,
                 "curve_columns": {name: list(f.columns) for name, f in self.curves.items()},
+                "by_bucket": self.bucket_records(),
             },
         )
 
@@ -171,34 +227,10 @@ class EvalReport:
             curves=curves,
             settings=meta["settings"],
             info=meta["info"],
+            by_bucket=pd.DataFrame(meta["by_bucket"], columns=list(BUCKET_COLUMNS)).astype(
+                {c: float for c in BUCKET_COLUMNS if c != "bucket"}
+            ),
         )
-
-
-def usable_mask(embeddings: Embeddings, policy: str) -> np.ndarray:
-    """Products whose vector may be scored under ``policy``."""
-    if policy == "median":
-        return np.asarray(embeddings.trained, dtype=bool)
-    if policy == "cold-start":
-        return np.asarray(embeddings.usable, dtype=bool)
-    return np.ones(len(embeddings.trained), dtype=bool)
-
-
-def pair_scores(
-    embeddings: Embeddings, a: np.ndarray, b: np.ndarray, policy: str = "median"
-) -> tuple[np.ndarray, np.ndarray]:
-    """Scores of pairs under an unseen policy: ``(scores float64, filled bool)``.
-
-    ``filled`` marks pairs that got the median instead of their own score.
-    """
-    a = np.asarray(a, dtype=np.int64)
-    b = np.asarray(b, dtype=np.int64)
-    scores = np.asarray(embeddings.score_pairs(a, b), dtype=np.float64)
-    usable = usable_mask(embeddings, policy)
-    ok = usable[a] & usable[b]
-    filled = ~ok
-    if filled.any():
-        scores[filled] = np.median(scores[ok]) if ok.any() else 0.0
-    return scores, filled
 
 
 def binary_curve(scores: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, ...]:
@@ -262,24 +294,31 @@ def evaluate(
     seen_products: np.ndarray,
     settings: EvalSettings | None = None,
     train_graph: sp.csr_matrix | None = None,
+    part: str | None = None,
+    protocol: str | None = None,
 ) -> EvalReport:
-    """AUCs, curves and ranking metrics of ``embeddings`` on validation pairs.
+    """AUCs, curves, ranking metrics and per-bucket metrics of ``embeddings`` on held-out
+    pairs.
 
     Parameters
     ----------
     embeddings:
         Trained vectors (any model; its own ``score_pairs`` scores the pairs).
     val:
-        Validation pairs ``a``, ``b``, ``label`` and optionally ``seen``.
+        Held-out pairs ``a``, ``b``, ``label`` and optionally ``seen`` (the split's test
+        part for reported figures, validation in the method's split).
     seen_products:
         Bool per product: has a train pair (defines seen / unseen pairs).
     settings:
         :class:`EvalSettings`; defaults when None.
     train_graph:
-        Train adjacency; its neighbours are filtered out of the ranking candidates.
+        Train adjacency; its neighbours are filtered out of the ranking candidates and its
+        degrees define the popularity buckets (none without it).
+    part, protocol:
+        Which split part ("test" or "validation") and negative protocol the pairs are;
+        recorded in the report's ``info`` so every table can say so.
     """
     settings = settings or EvalSettings()
-    embeddings = scoring_view(embeddings)
     seen_products = np.asarray(seen_products, dtype=bool)
     a = val["a"].to_numpy(np.int64)
     b = val["b"].to_numpy(np.int64)
@@ -289,19 +328,61 @@ def evaluate(
         if "seen" in val
         else seen_products[a] & seen_products[b]
     )
-    scores, filled = pair_scores(embeddings, a, b, settings.unseen_policy)
+    policy = effective_policy(embeddings, settings.unseen_policy)
+    scores, filled = pair_scores(embeddings, a, b, policy)
+    ranking, query_pairs = _ranking(embeddings, a, b, labels, seen, settings, policy, train_graph)
+    ranking_metrics = ranking.metrics() if ranking is not None else {}
+    by_bucket = (
+        bucket_table(pair_min_degree(train_graph, a, b), scores, labels, ranking, query_pairs)
+        if train_graph is not None
+        else pd.DataFrame(columns=list(BUCKET_COLUMNS))
+    )
+    nan = float("nan")
+    info = {
+        "part": part,
+        "protocol": protocol,
+        "unseen_policy": policy,
+        "median_score": float(scores[filled][0]) if filled.any() else None,
+        "score": embeddings.score,
+        "ranking": (
+            "partner's rank among all products (or a fixed sample plus the partner), "
+            "excluding the query, its train neighbours and its other held-out partners; "
+            "both directions of each positive; ties count half"
+        ),
+        "buckets": BUCKET_NOTE,
+    }
+    return EvalReport(
+        auc_all=rank_auc(scores, labels),
+        auc_seen=rank_auc(scores[seen], labels[seen]),
+        auc_unseen=rank_auc(scores[~seen], labels[~seen]),
+        hit_rate=ranking_metrics.get("hit_rate", nan),
+        ndcg=ranking_metrics.get("ndcg", nan),
+        hit_rate_seen=ranking_metrics.get("hit_rate_seen", nan),
+        ndcg_seen=ranking_metrics.get("ndcg_seen", nan),
+        k=settings.ranking_k,
+        counts=_counts(labels, seen, filled, ranking),
+        curves=_curves(scores, labels, seen, settings.curve_points),
+        settings=settings.as_dict(),
+        info=info,
+        by_bucket=by_bucket,
+    )
 
-    points = settings.curve_points
-    curves = {
+
+def _curves(
+    scores: np.ndarray, labels: np.ndarray, seen: np.ndarray, points: int
+) -> dict[str, pd.DataFrame]:
+    return {
         "roc_all": roc_frame(scores, labels, points),
         "roc_seen": roc_frame(scores[seen], labels[seen], points),
         "pr_all": pr_frame(scores, labels, points),
         "pr_seen": pr_frame(scores[seen], labels[seen], points),
     }
-    ranking = _ranking(embeddings, a, b, labels, seen, settings, train_graph)
-    ranking_metrics = ranking.metrics() if ranking is not None else {}
-    nan = float("nan")
-    counts = {
+
+
+def _counts(
+    labels: np.ndarray, seen: np.ndarray, filled: np.ndarray, ranking: RankingResult | None
+) -> dict[str, int]:
+    return {
         "pairs": len(labels),
         "positives": int(labels.sum()),
         "negatives": int((~labels).sum()),
@@ -314,30 +395,78 @@ def evaluate(
         "ranking_queries_seen": int(ranking.seen.sum()) if ranking is not None else 0,
         "ranking_candidates": ranking.n_candidates if ranking is not None else 0,
     }
-    info = {
-        "unseen_policy": settings.unseen_policy,
-        "median_score": float(scores[filled][0]) if filled.any() else None,
-        "score": embeddings.score,
-        "ranking": (
-            "partner's rank among all products (or a fixed sample plus the partner), "
-            "excluding the query, its train neighbours and its other validation partners; "
-            "both directions of each positive; ties count half"
-        ),
-    }
-    return EvalReport(
-        auc_all=rank_auc(scores, labels),
-        auc_seen=rank_auc(scores[seen], labels[seen]),
-        auc_unseen=rank_auc(scores[~seen], labels[~seen]),
-        hit_rate=ranking_metrics.get("hit_rate", nan),
-        ndcg=ranking_metrics.get("ndcg", nan),
-        hit_rate_seen=ranking_metrics.get("hit_rate_seen", nan),
-        ndcg_seen=ranking_metrics.get("ndcg_seen", nan),
-        k=settings.ranking_k,
-        counts=counts,
-        curves=curves,
-        settings=settings.as_dict(),
-        info=info,
-    )
+
+
+BUCKET_NOTE = (
+    "a pair's popularity is the train degree of its rarer product, min(deg a, deg b): a "
+    "pair is only as well known as its least known product. unseen: min degree 0 (a "
+    "product with no train pair); tail, torso, head: the lower, middle and upper third "
+    "of the seen positive pairs by that degree (min_degree_from..min_degree_to, both "
+    "inclusive). Each bucket's AUC compares its positives with its negatives; HitRate and "
+    "NDCG rank the partners of its positives"
+)
+
+
+def pair_min_degree(train_graph: sp.csr_matrix, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Train degree (number of neighbours) of the rarer product of each pair."""
+    degree = np.diff(sp.csr_matrix(train_graph).indptr)
+    return np.minimum(degree[a], degree[b])
+
+
+def bucket_edges(min_degree: np.ndarray, labels: np.ndarray) -> list[tuple[str, int, int]]:
+    """``(bucket, from, to)`` min-degree ranges, both ends inclusive: the tertiles of the
+    seen positive pairs (ties keep a degree in one bucket, so a bucket may be empty)."""
+    seen_pos = min_degree[labels & (min_degree > 0)]
+    top = int(min_degree.max()) if len(min_degree) else 0
+    if len(seen_pos) == 0:
+        return [("unseen", 0, 0), ("tail", 1, top)]
+    q1, q2 = (int(np.quantile(seen_pos, q, method="lower")) for q in (1 / 3, 2 / 3))
+    return [
+        ("head", q2 + 1, max(top, q2 + 1)),
+        ("torso", q1 + 1, q2),
+        ("tail", 1, q1),
+        ("unseen", 0, 0),
+    ]
+
+
+def bucket_table(
+    min_degree: np.ndarray,
+    scores: np.ndarray,
+    labels: np.ndarray,
+    ranking: RankingResult | None = None,
+    query_pairs: np.ndarray | None = None,
+) -> pd.DataFrame:
+    """AUC, HitRate@k and NDCG@k per popularity bucket of the pair (see ``BUCKET_NOTE``).
+
+    ``query_pairs[i]`` is the index (into the evaluated pairs) of ranking query ``i``.
+    """
+    hits = gains = None
+    if ranking is not None and query_pairs is not None:
+        hits, gains = ranking.hits(), ranking.gains()
+        query_degree = min_degree[query_pairs]
+    rows = []
+    nan = float("nan")
+    for name, lo, hi in bucket_edges(min_degree, labels):
+        inside = (min_degree >= lo) & (min_degree <= hi)
+        row = {
+            "bucket": name,
+            "min_degree_from": lo,
+            "min_degree_to": hi,
+            "pairs": int(inside.sum()),
+            "positives": int((inside & labels).sum()),
+            "negatives": int((inside & ~labels).sum()),
+            "auc": rank_auc(scores[inside], labels[inside]),
+            "hit_rate": nan,
+            "ndcg": nan,
+        }
+        if hits is not None:
+            q = (query_degree >= lo) & (query_degree <= hi)
+            if q.any():
+                row["hit_rate"] = float(hits[q].mean())
+                row["ndcg"] = float(gains[q].mean())
+        rows.append(row)
+    frame = pd.DataFrame(rows, columns=list(BUCKET_COLUMNS))
+    return frame.astype({c: float for c in BUCKET_COLUMNS if c != "bucket"})
 
 
 def _ranking(
@@ -347,54 +476,46 @@ def _ranking(
     labels: np.ndarray,
     seen: np.ndarray,
     settings: EvalSettings,
+    policy: str,
     train_graph: sp.csr_matrix | None,
-):
+) -> tuple[RankingResult | None, np.ndarray | None]:
+    """Ranks of the positives' partners, and the pair index of each ranking query."""
     if settings.ranking_queries == 0 or not labels.any():
-        return None
+        return None, None
     n = len(embeddings.trained)
-    pa, pb, pseen = a[labels], b[labels], seen[labels]
+    positives = np.flatnonzero(labels)
+    pa, pb, pseen = a[positives], b[positives], seen[positives]
     queries = np.concatenate([pa, pb])
     targets = np.concatenate([pb, pa])
     qseen = np.concatenate([pseen, pseen])
+    qpairs = np.concatenate([positives, positives])
     if len(queries) > settings.ranking_queries:
         rng = np.random.default_rng(settings.seed)
         pick = np.sort(rng.choice(len(queries), size=settings.ranking_queries, replace=False))
-        queries, targets, qseen = queries[pick], targets[pick], qseen[pick]
-    val_graph = sp.coo_matrix(
+        queries, targets, qseen, qpairs = queries[pick], targets[pick], qseen[pick], qpairs[pick]
+    held_graph = sp.coo_matrix(
         (np.ones(2 * len(pa), dtype=np.float32), (np.r_[pa, pb], np.r_[pb, pa])), shape=(n, n)
     ).tocsr()
-    known = val_graph if train_graph is None else (val_graph + train_graph).tocsr()
+    known = held_graph if train_graph is None else (held_graph + train_graph).tocsr()
     known.sort_indices()
-    return rank_partners(
+    result = rank_partners(
         embeddings,
         queries,
         targets,
         qseen,
-        usable_mask(embeddings, settings.unseen_policy),
+        usable_mask(embeddings, policy),
         known,
         k=settings.ranking_k,
         max_candidates=settings.ranking_sample,
         seed=settings.seed,
     )
+    return result, qpairs
 
 
 def scoring_view(embeddings: Embeddings) -> Embeddings:
-    """The embeddings with their model's own scoring, also after a generic ``load``.
-
-    ``Embeddings.load`` returns the base class; models whose score is not one the base
-    class knows (the Adamic-Adar heuristic, MF with separate context vectors) keep what
-    they need in ``extras`` and are rebuilt here into their scoring subclass.
-    """
-    if type(embeddings) is not Embeddings:
-        return embeddings
-    if embeddings.score == "adamic-adar":
-        from recsys_core.models.heuristic import AdamicAdarEmbeddings
-
-        return AdamicAdarEmbeddings.from_embeddings(embeddings)
-    if embeddings.score == "dot-sigmoid" and "context" in embeddings.extras:
-        from recsys_core.models.mf import MFEmbeddings
-
-        return MFEmbeddings.from_embeddings(embeddings)
+    """The embeddings as they are: a vectors object scores its pairs itself, and
+    :meth:`Embeddings.load` already returns the subclass that saved them (its ``kind``).
+    Kept for callers written before that."""
     return embeddings
 
 

@@ -1,8 +1,13 @@
-"""The results table: one row per trained model, in the method's shape.
+"""The results table: one row per trained model, in the method's shape, with baselines.
 
-Columns: model (human label), AUC all, AUC seen, AUC unseen, HitRate@k, NDCG@k, minutes,
-then the model's registry name, the dataset and its settings (JSON), so a table written
-to CSV or Markdown says what produced it.
+Columns: model (human label), AUC all, AUC seen, AUC unseen, lift_over_popularity,
+HitRate@k, NDCG@k, minutes, then which split part (test / validation), negative protocol
+and unseen policy each row used, the model's registry name, the dataset and its settings
+(JSON), so a table written to CSV or Markdown says what produced it.
+
+``lift_over_popularity`` is a row's AUC all minus the popularity baseline's AUC all on
+the same pairs (same dataset, split, part and protocol); blank when the table has no
+popularity row for those pairs.
 """
 
 from __future__ import annotations
@@ -20,6 +25,9 @@ from recsys_core.evaluation.evaluate import EvalReport
 
 Entry = tuple[str, str, EvalReport, float, dict[str, Any], str]
 METRIC_COLUMNS = ("AUC all", "AUC seen", "AUC unseen")
+POPULARITY = "popularity"
+# What makes two rows comparable: the same pairs under the same protocol.
+GROUP_COLUMNS = ("dataset", "split", "part", "protocol")
 
 
 def results_table(entries: Iterable[Entry]) -> pd.DataFrame:
@@ -35,16 +43,35 @@ def results_table(entries: Iterable[Entry]) -> pd.DataFrame:
             {
                 "model": label,
                 **{c: row[c] for c in METRIC_COLUMNS},
+                "lift_over_popularity": float("nan"),
                 f"HitRate@{k}": row[f"HitRate@{k}"],
                 f"NDCG@{k}": row[f"NDCG@{k}"],
                 "minutes": seconds / 60.0,
+                "part": report.part or "",
+                "protocol": report.protocol or "",
+                "unseen_policy": report.unseen_policy,
                 "name": name,
                 "dataset": dataset,
-                "unseen_policy": report.settings.get("unseen_policy"),
+                "split": report.info.get("split_key") or "",
                 "settings": json.dumps(settings, sort_keys=True, default=str),
             }
         )
-    return pd.DataFrame(rows)
+    return add_lift(pd.DataFrame(rows))
+
+
+def add_lift(df: pd.DataFrame) -> pd.DataFrame:
+    """Fill ``lift_over_popularity``: AUC all minus popularity's within each group of
+    comparable rows (:data:`GROUP_COLUMNS`)."""
+    if df.empty:
+        return df
+    df = df.copy()
+    for _, group in df.groupby(list(GROUP_COLUMNS), sort=False, dropna=False):
+        base = group[group["name"] == POPULARITY]
+        if len(base):
+            df.loc[group.index, "lift_over_popularity"] = group["AUC all"] - float(
+                base["AUC all"].iloc[0]
+            )
+    return df
 
 
 def _cell(value: Any, digits: int) -> str:
@@ -55,6 +82,10 @@ def _cell(value: Any, digits: int) -> str:
     return str(value).replace("|", "\\|").replace("\n", " ")
 
 
+HIDDEN = ("name", "settings", "dataset", "split")
+SHARED = (("part", "Pairs"), ("protocol", "Negatives"))
+
+
 def to_markdown(
     df: pd.DataFrame,
     columns: Sequence[str] | None = None,
@@ -63,11 +94,14 @@ def to_markdown(
 ) -> str:
     """A GitHub Markdown table of ``df`` (NaN shown as "-").
 
-    By default shows the method's columns and, when all rows share one dataset, a header
-    line naming it instead of a dataset column.
+    By default shows the method's columns, the lift over popularity and the unseen policy;
+    the dataset, the split part and the protocol go in a header line when every row shares
+    them, and into columns otherwise.
     """
+    auto = columns is None
     if columns is None:
-        columns = [c for c in df.columns if c not in ("name", "settings", "dataset")]
+        columns = [c for c in df.columns if c not in HIDDEN]
+    columns = list(columns)
     lines = []
     if title:
         lines += [title, ""]
@@ -75,6 +109,13 @@ def to_markdown(
         lines += [f"Dataset: {df['dataset'].iloc[0]}", ""]
     elif "dataset" in df and "dataset" not in columns:
         columns = [*columns, "dataset"]
+    shared = []
+    for column, label in SHARED:
+        if auto and column in df and df[column].nunique() == 1 and df[column].iloc[0]:
+            shared.append(f"{label}: {df[column].iloc[0]}")
+            columns.remove(column)
+    if shared:
+        lines += ["; ".join(shared), ""]
     lines.append("| " + " | ".join(columns) + " |")
     lines.append("|" + "|".join("---" for _ in columns) + "|")
     for _, row in df.iterrows():

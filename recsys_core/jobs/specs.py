@@ -57,10 +57,15 @@ def spec_from_dict(payload: dict[str, Any]) -> Any:
 
     walks = payload.get("walks")
     evaluation = payload.get("evaluation")
+    split = dict(payload.get("split", {}))
+    # a spec stored before the test part existed ran the method's 67/33 split
+    split_settings = (
+        SplitSettings(**split) if "test_fraction" in split else SplitSettings.method(**split)
+    )
     return RunSpec(
         model=payload["model"],
         dataset=DatasetSettings(**payload.get("dataset", {})),
-        split=SplitSettings(**payload.get("split", {})),
+        split=split_settings,
         walks=WalkSettings(**walks) if walks is not None else None,
         model_params=tuple((str(k), v) for k, v in payload.get("model_params", ())),
         evaluation=EvalSettings(**evaluation) if evaluation is not None else None,
@@ -76,10 +81,15 @@ def clean_number(value: Any) -> Any:
 
 
 def summary_of(outcome: Any) -> dict[str, Any]:
-    """The figures a results table shows for a finished :class:`RunOutcome`."""
+    """The figures a results table shows for a finished :class:`RunOutcome`, with the
+    split part, negative protocol and unseen policy they come from, and per bucket."""
     report = outcome.evaluation
     summary = {name: clean_number(float(v)) for name, v in report.metrics().items()}
     summary["k"] = int(report.k)
+    summary["part"] = report.part
+    summary["protocol"] = report.protocol
+    summary["unseen_policy"] = report.unseen_policy
+    summary["by_bucket"] = report.bucket_records()
     summary["train_seconds"] = float(outcome.train_seconds)
     summary["seconds"] = {k: float(v) for k, v in outcome.seconds.items()}
     return summary
