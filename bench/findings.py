@@ -92,6 +92,29 @@ def _arm_table(payload: dict[str, Any], metric: str) -> list[str]:
     return lines
 
 
+def _bucket_tables(payload: dict[str, Any]) -> list[str]:
+    """AUC per popularity bucket of the pair (seed 0), one table per dataset."""
+    from recsys_core.studies.framework import dataset_label
+
+    rows = [r for r in payload.get("buckets") or [] if r.get("auc") is not None]
+    out: list[str] = []
+    for dataset in dict.fromkeys(r["dataset"] for r in rows):
+        part = [r for r in rows if r["dataset"] == dataset]
+        columns = list(dict.fromkeys((r["protocol"], r["bucket"]) for r in part))
+        out += [
+            f"AUC per popularity bucket of the pair, {dataset_label(dataset)}, seed 0:",
+            "",
+            "| arm | " + " | ".join(f"{b} ({p})" for p, b in columns) + " |",
+            "|---|" + "---:|" * len(columns),
+        ]
+        for arm in dict.fromkeys(r["arm"] for r in part):
+            cells = {(r["protocol"], r["bucket"]): r["auc"] for r in part if r["arm"] == arm}
+            values = [f"{cells[c]:.3f}" if c in cells else "-" for c in columns]
+            out.append(f"| {arm} | " + " | ".join(values) + " |")
+        out.append("")
+    return out
+
+
 def render(results: dict[str, dict[str, Any]], failed: dict[str, str]) -> str:
     """The Findings section (without the markers) from the studies' JSON."""
     from recsys_core.studies import all_studies
@@ -148,6 +171,7 @@ def render(results: dict[str, dict[str, Any]], failed: dict[str, str]) -> str:
             out += [f"Note: {note}", ""]
         for metric in dict.fromkeys(c["metric"] for c in payload["cells"]):
             out += [*_arm_table(payload, metric), ""]
+        out += _bucket_tables(payload)
         for v in payload["verdicts"]:
             out.append(
                 f"- {dataset_label(v['dataset'])}, {v['protocol']} "

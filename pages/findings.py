@@ -15,6 +15,13 @@ from recsys_core.studies import all_studies
 from recsys_core.studies import framework as fw
 from ui import cached
 
+try:  # the app shell's router (branch appshell): run inside app.main() on any URL
+    from ui.shell import inside_app
+except ImportError:  # before that branch is merged, app.py routes every page itself
+    pass
+else:
+    inside_app()
+
 EVALUATE = Path(__file__).resolve().parent / "evaluate.py"
 PALETTE = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2")
 USER_ERRORS = (SettingsError, ValueError, FileNotFoundError, KeyError, RuntimeError)
@@ -179,7 +186,6 @@ def evaluate_links(study: fw.Study, trials: list, records: dict, key: str) -> No
             st.page_link(
                 EVALUATE,
                 label=f"Open these runs on Evaluate ({fw.dataset_label(dataset)}, seed 0)",
-                icon=":material/analytics:",
                 query_params={"runs": ",".join(str(i) for i in ids)},
             )
 

@@ -42,7 +42,7 @@ from recsys_core.pipeline import RunSpec
 log = logging.getLogger(__name__)
 
 # Bump when the scoring below changes what a cached score holds.
-SCORE_VERSION = 1
+SCORE_VERSION = 2  # 2: evaluate() records part, protocol and the effective policy
 
 DEFAULT_DATASETS = ("builtin", "movielens")
 DEFAULT_SEEDS = 3
@@ -435,10 +435,7 @@ def protocol_split(split: Any, protocol: str) -> Any:
 
 def reported_pairs(split: Any) -> tuple[Any, str]:
     """The pairs a table reports: the test pairs where the split has them, else validation."""
-    test = getattr(split, "test", None)
-    if test is not None and len(test):
-        return test, "test"
-    return split.val, "validation"
+    return split.reported(), split.reported_part
 
 
 class _Prepared:
@@ -530,7 +527,13 @@ def score(
                 )
         pairs, which = reported_pairs(prep.split)
         report_ = evaluate(
-            outcome.embeddings, pairs, prep.split.seen_products, settings, train_graph=prep.graph
+            outcome.embeddings,
+            pairs,
+            prep.split.seen_products,
+            settings,
+            train_graph=prep.graph,
+            part=which,
+            protocol=protocol,
         )
         figures = {k: _clean(v) for k, v in report_.metrics().items()}
         by_bucket = getattr(report_, "by_bucket", None)
@@ -538,7 +541,7 @@ def score(
             json.loads(by_bucket.to_json(orient="records")) if by_bucket is not None else None
         )
         figures["pairs"] = which
-        figures["policy"] = settings.unseen_policy
+        figures["policy"] = report_.info.get("unseen_policy", settings.unseen_policy)
         return figures
 
     value, _ = cache.cached(
