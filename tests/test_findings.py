@@ -127,9 +127,12 @@ def test_plan_dedups_scoring_arms_and_skips_synthetic_arms_on_real_data() -> Non
     assert len(fw.unique_specs(trials)) == 2  # one sgns and one eges run, many policies
 
     side = get_study("side-info")
-    trials, _ = fw.plan(side, ["builtin"], seeds=1, products=300)
-    coverages = {t.spec.dataset.meta_coverage for t in trials}
-    assert coverages == {0.1, 1.0}
+    trials, notes = fw.plan(side, ["builtin"], seeds=1, products=1000)
+    assert {t.spec.dataset.meta_coverage for t in trials} == {0.1, 1.0} and not notes
+    # 10% of 300 products is too little metadata to generate: those arms are left out
+    trials, notes = fw.plan(side, ["builtin"], seeds=1, products=300)
+    assert {t.spec.dataset.meta_coverage for t in trials} == {1.0}
+    assert len(notes) == 3 and all("left out at 300 products" in n for n in notes)
     real = [a for a in side.arms if fw._applies(a, DatasetSettings(source="movielens", path="x"))]
     assert real and all(a.where == "real" for a in real)
 
