@@ -171,7 +171,8 @@ def render(results: dict[str, dict[str, Any]], failed: dict[str, str]) -> str:
             out += [f"Note: {note}", ""]
         for metric in dict.fromkeys(c["metric"] for c in payload["cells"]):
             out += [*_arm_table(payload, metric), ""]
-        out += _bucket_tables(payload)
+        if study.figure == "buckets":
+            out += _bucket_tables(payload)
         for v in payload["verdicts"]:
             out.append(
                 f"- {dataset_label(v['dataset'])}, {v['protocol']} "
