@@ -190,6 +190,29 @@ def evaluate_links(study: fw.Study, trials: list, records: dict, key: str) -> No
             )
 
 
+def arm_progress(trials: list, records: dict) -> pd.DataFrame:
+    """Per arm and dataset: how many of its seeds finished, and the running one's stage."""
+    rows = []
+    for (dataset, arm), group in pd.DataFrame(
+        [{"dataset": t.dataset, "arm": t.arm, "key": t.spec.key()} for t in trials]
+    ).groupby(["dataset", "arm"], sort=False):
+        found = [records.get(k) for k in group["key"]]
+        done = sum(r is not None and r.status == "finished" for r in found)
+        running = [r for r in found if r is not None and r.status == "running"]
+        rows.append(
+            {
+                "dataset": fw.dataset_label(dataset),
+                "arm": arm,
+                "seeds finished": f"{done} of {len(found)}",
+                "running": ", ".join(
+                    f"{r.progress_message or 'starting'} ({float(r.progress or 0):.0%})"
+                    for r in running
+                ),
+            }
+        )
+    return pd.DataFrame(rows)
+
+
 def card(study: fw.Study, size: dict) -> None:
     """One study: question, run/rerun, live progress, figure, verdicts, Evaluate link."""
     try:
@@ -235,6 +258,7 @@ def card(study: fw.Study, size: dict) -> None:
                     text=f"{counts.get('finished', 0)} of {state['runs']} runs finished · "
                     + ", ".join(f"{n} {s}" for s, n in counts.items() if s != "finished"),
                 )
+                st.dataframe(arm_progress(trials, records), hide_index=True)
             else:
                 failed = [r for r in records.values() if r.status != "finished"]
                 label = "Run" if not records else "Run the rest"

@@ -301,6 +301,13 @@ def test_findings_page_runs_a_study(entry: Path) -> None:
         assert at.button(key=f"findings.{name}.run").label == "Run"
 
     at.button(key="findings.mf-walks-vs-pairs.run").click().run()
+    # right after the click the runs are queued: live progress per arm
+    progress = [d.value for d in at.dataframe if "seeds finished" in d.value.columns]
+    assert progress and set(progress[0]["arm"]) == {
+        "MF-bias on pairs",
+        "MF-bias on walk sequences",
+    }
+    assert at.get("progress")
     deadline = time.monotonic() + 240
     while time.monotonic() < deadline:
         at.run()
