@@ -97,3 +97,11 @@ def test_split_options_reach_the_split() -> None:
         assert split_settings_from_args(args) == SplitSettings(negatives="two-hop")
     args = build_parser().parse_args(["prepare", "--method-split", "--holdout-products", "0.1"])
     assert split_settings_from_args(args) == SplitSettings.method(holdout_products=0.1)
+
+
+def test_projection_key_has_its_code_version(monkeypatch) -> None:
+    from recsys_core.explore.projection import ProjectionSettings
+
+    key = ProjectionSettings().key("run-key")
+    monkeypatch.setattr(ProjectionSettings, "CODE_VERSION", ProjectionSettings.CODE_VERSION + 1)
+    assert ProjectionSettings().key("run-key") != key

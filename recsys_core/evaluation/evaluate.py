@@ -338,19 +338,7 @@ def evaluate(
         else pd.DataFrame(columns=list(BUCKET_COLUMNS))
     )
     nan = float("nan")
-    info = {
-        "part": part,
-        "protocol": protocol,
-        "unseen_policy": policy,
-        "median_score": float(scores[filled][0]) if filled.any() else None,
-        "score": embeddings.score,
-        "ranking": (
-            "partner's rank among all products (or a fixed sample plus the partner), "
-            "excluding the query, its train neighbours and its other held-out partners; "
-            "both directions of each positive; ties count half"
-        ),
-        "buckets": BUCKET_NOTE,
-    }
+    info = _info(part, protocol, policy, scores, filled, embeddings.score)
     return EvalReport(
         auc_all=rank_auc(scores, labels),
         auc_seen=rank_auc(scores[seen], labels[seen]),
@@ -366,6 +354,30 @@ def evaluate(
         info=info,
         by_bucket=by_bucket,
     )
+
+
+def _info(
+    part: str | None,
+    protocol: str | None,
+    policy: str,
+    scores: np.ndarray,
+    filled: np.ndarray,
+    score: str,
+) -> dict[str, Any]:
+    """What the figures are of: part, protocol, policy, and how ranking and buckets work."""
+    return {
+        "part": part,
+        "protocol": protocol,
+        "unseen_policy": policy,
+        "median_score": float(scores[filled][0]) if filled.any() else None,
+        "score": score,
+        "ranking": (
+            "partner's rank among all products (or a fixed sample plus the partner), "
+            "excluding the query, its train neighbours and its other held-out partners; "
+            "both directions of each positive; ties count half"
+        ),
+        "buckets": BUCKET_NOTE,
+    }
 
 
 def _curves(
