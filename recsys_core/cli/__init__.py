@@ -19,6 +19,7 @@ COMMAND_MODULES = (
     "recsys_core.cli.train",
     "recsys_core.cli.runs",
     "recsys_core.cli.cluster",
+    "recsys_core.cli.study",
 )
 
 
