@@ -14,13 +14,9 @@ from recsys_core.common.settings import SettingsError, stable_hash
 from recsys_core.studies import all_studies
 from recsys_core.studies import framework as fw
 from ui import cached
+from ui.shell import inside_app
 
-try:  # the app shell's router (branch appshell): run inside app.main() on any URL
-    from ui.shell import inside_app
-except ImportError:  # before that branch is merged, app.py routes every page itself
-    pass
-else:
-    inside_app()
+inside_app()  # a deep link on a fresh server runs this file alone: see ui/shell.py
 
 EVALUATE = Path(__file__).resolve().parent / "evaluate.py"
 PALETTE = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2")
