@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import abc
 import dataclasses
+import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -220,3 +221,125 @@ class Clock:
 
     def __call__(self) -> float:
         return time.perf_counter() - self.start
+
+
+# Learning-rate schedules every model offers (MF adds "constant").
+LR_SCHEDULES = ("linear", "cosine-restart", "constant")
+
+
+def scheduled_lr(
+    schedule: str,
+    peak: float,
+    floor: float,
+    epoch: int,
+    epochs: int,
+    frac: float,
+    least: float = 0.0,
+) -> float:
+    """The one learning-rate schedule of every model, at fraction ``frac`` of ``epoch``.
+
+    "cosine-restart": cosine annealing from ``peak`` to ``floor`` within each epoch,
+    restarted at every epoch (the method's). "linear": ``peak`` to ``floor`` over all
+    ``epochs`` (word2vec's, gensim's), never below ``least``. "constant": ``peak``.
+    Skip-gram passes its ``min_alpha`` as the floor; MF passes 0 and a ``least`` of
+    ``1e-4 * peak``, so each keeps the numbers it had.
+    """
+    frac = min(max(frac, 0.0), 1.0)
+    if schedule == "cosine-restart":
+        return floor + 0.5 * (peak - floor) * (1.0 + math.cos(math.pi * frac))
+    if schedule == "linear":
+        done = (epoch + frac) / epochs
+        return max(peak - (peak - floor) * done, least)
+    return peak
+
+
+class TrainLoop:
+    """The bookkeeping every training loop shares: epochs, events, cancellation, live AUC.
+
+    A model drives its own inner loop (numba kernels over slices of pairs, torch batches,
+    gensim epochs) and tells the loop what happened: :meth:`add_loss` after each piece of
+    work, :meth:`report` when an event is due and :meth:`end_epoch` at each epoch end.
+    The loop turns that into :class:`TrainEvent` s (running loss since the last event,
+    the epoch's mean loss at its end), asks the live monitor for AUC when told to (never
+    building vectors when nobody monitors), and remembers a callback's True as a
+    cancellation: :meth:`epochs` stops yielding and ``cancelled`` stays True.
+    """
+
+    def __init__(
+        self,
+        epochs: int,
+        data: TrainingData,
+        current: Callable[[], Embeddings],
+        callback: Callback | None = None,
+        eval_every: int = 0,
+        total_steps: int | None = None,
+    ) -> None:
+        self.n_epochs = epochs
+        self.data = data
+        self.current = current
+        self.callback = callback
+        self.eval_every = eval_every
+        self.total_steps = total_steps
+        self.clock = Clock()
+        self.cancelled = False
+        self._last_eval = 0
+        self._loss = [0.0, 0]
+        self._epoch_loss = [0.0, 0]
+
+    def epochs(self) -> Iterator[int]:
+        """0, 1, ... up to ``epochs - 1``; stops early once a callback cancelled."""
+        for epoch in range(self.n_epochs):
+            if self.cancelled:
+                return
+            self._epoch_loss = [0.0, 0]
+            yield epoch
+
+    def add_loss(self, total: float, count: int) -> None:
+        """Add a summed loss over ``count`` terms (to the running and the epoch's mean)."""
+        self._loss[0] += total
+        self._loss[1] += count
+        self._epoch_loss[0] += total
+        self._epoch_loss[1] += count
+
+    def eval_due(self, steps_done: int) -> bool:
+        """True (once) when ``steps_done`` crossed a multiple of ``eval_every``."""
+        if (
+            self.eval_every <= 0
+            or steps_done // self.eval_every <= self._last_eval // self.eval_every
+        ):
+            return False
+        self._last_eval = steps_done
+        return True
+
+    def live_auc(self) -> tuple[float | None, float | None]:
+        """(AUC all, AUC seen) of the current vectors; (None, None) without a monitor."""
+        if self.data.monitor is None:
+            return None, None
+        return self.data.live_auc(self.current())
+
+    def report(self, step: int, epoch: int, lr: float, evaluate: bool = False) -> bool:
+        """Emit a mid-epoch event (running loss; AUC when ``evaluate``); True = cancel."""
+        auc = auc_seen = None
+        if evaluate:
+            auc, auc_seen = self.live_auc()
+        loss = _mean(*self._loss)
+        self._loss = [0.0, 0]
+        return self._emit(TrainEvent(step, epoch, loss, lr, self.clock(), auc, auc_seen, False,
+                                     self.total_steps))  # fmt: skip
+
+    def end_epoch(self, step: int, epoch: int, lr: float) -> bool:
+        """Emit the epoch's last event: its mean loss and a live AUC; True = cancel."""
+        auc, auc_seen = self.live_auc()
+        self._loss = [0.0, 0]
+        loss = _mean(*self._epoch_loss)
+        return self._emit(TrainEvent(step, epoch, loss, lr, self.clock(), auc, auc_seen, True,
+                                     self.total_steps))  # fmt: skip
+
+    def _emit(self, event: TrainEvent) -> bool:
+        if self.callback is not None and self.callback(event):
+            self.cancelled = True
+        return self.cancelled
+
+
+def _mean(total: float, count: int) -> float:
+    return total / count if count else float("nan")

@@ -121,7 +121,7 @@ def train_side(
     table_in: np.ndarray,
     slots: np.ndarray,
     logits: np.ndarray,
-    learn_weights: bool,
+    weight_lr: float,
     normalise_step: bool,
     w_out: np.ndarray,
     centers: np.ndarray,
@@ -138,11 +138,17 @@ def train_side(
     """SGNS whose center vector is a weighted average of several embedding rows (EGES).
 
     ``H_v = sum_s w_vs * table_in[slots[v, s]]`` with ``w_v = softmax(logits[v])`` over the
-    present slots (slot >= 0; -1 = left out). With ``e = dL/dH_v`` (scaled by lr) the exact
-    gradients are ``w_vs * e`` for each row and ``w_vs * (row_s - H_v) . e`` for each
-    logit. ``normalise_step`` divides the row steps by ``sum_s w_vs^2`` so that H_v moves by
+    present slots (slot >= 0; -1 = left out). With ``e = -lr * dL/dH_v`` (``neu`` below)
+    the exact descent steps are ``w_vs * e`` for each row and ``w_vs * (row_s - H_v) . e``
+    for each logit (checked against finite differences in ``tests/test_side_info.py``).
+
+    ``normalise_step`` multiplies both by ``1 / sum_s w_vs^2``: the rows then move H_v by
     exactly ``e`` per pair, as a plain skip-gram center would (otherwise averaging over S
-    rows shrinks the step about S-fold and the id embedding learns S times slower).
+    rows shrinks the step about S-fold and the id embedding learns S times slower). The
+    logits get the same factor, so rows and logits keep the ratio of the plain gradient
+    (the paper's); stepping only the rows faster left the attention ~S-fold behind and the
+    learned weights near uniform. ``weight_lr`` multiplies the logit step further
+    (0 = fixed logits, an equal-weighted mean).
     """
     n = len(centers)
     dim = table_in.shape[1]
@@ -197,7 +203,13 @@ def train_side(
                     u[j] += g * h[j]
             if track:
                 loss_cnt[blk] += negative + 1
-            if learn_weights:
+            scale = 1.0
+            if normalise_step:
+                sq = 0.0
+                for s in range(n_slots):
+                    sq += w[s] * w[s]
+                scale = 1.0 / sq
+            if weight_lr > 0.0:
                 he = np.float32(0.0)
                 for j in range(dim):
                     he += h[j] * neu[j]
@@ -208,13 +220,7 @@ def train_side(
                         row = table_in[r]
                         for j in range(dim):
                             re += row[j] * neu[j]
-                        logits[c, s] += w[s] * (re - he)
-            scale = 1.0
-            if normalise_step:
-                sq = 0.0
-                for s in range(n_slots):
-                    sq += w[s] * w[s]
-                scale = 1.0 / sq
+                        logits[c, s] += w[s] * (re - he) * scale * weight_lr
             for s in range(n_slots):
                 r = slots[c, s]
                 if r >= 0:
