@@ -30,6 +30,61 @@ def _sigmoid(f: float) -> float:
     return 1.0 / (1.0 + np.exp(-f))
 
 
+@numba.njit(cache=True, inline="always")
+def _pair_terms(
+    h: np.ndarray,
+    w_out: np.ndarray,
+    ctx: int,
+    negative: int,
+    state: np.uint64,
+    accept: np.ndarray,
+    alias: np.ndarray,
+    lr: float,
+    neu: np.ndarray,
+    track: bool,
+) -> tuple[np.uint64, float]:
+    """word2vec's update for one (center, context) pair and its negatives.
+
+    The math both kernels share: for the context (label 1) and ``negative`` draws
+    (label 0, a draw equal to the context skipped) with ``g = (label - sigmoid(h . u)) * lr``,
+    moves each context row ``u += g * h`` and sets ``neu = sum g * u`` (the pre-update u),
+    i.e. ``-lr * dL/dh`` for the BCE loss L. Returns the generator state and the summed BCE
+    (only when ``track``; logs cost more than the update). Inlined: no call overhead.
+    """
+    dim = len(h)
+    loss = 0.0
+    for j in range(dim):
+        neu[j] = 0.0
+    for k in range(negative + 1):
+        if k == 0:
+            tgt = ctx
+            label = 1.0
+        else:
+            state = xorshift_next(state)
+            tgt = alias_draw(state, accept, alias)
+            if tgt == ctx:
+                continue
+            label = 0.0
+        u = w_out[tgt]
+        f = np.float32(0.0)
+        for j in range(dim):
+            f += h[j] * u[j]
+        sg = _sigmoid(f)
+        g = np.float32((label - sg) * lr)
+        if track:
+            p = sg if label > 0.5 else 1.0 - sg
+            loss -= np.log(max(p, 1e-7))
+        for j in range(dim):
+            neu[j] += g * u[j]
+            u[j] += g * h[j]
+    return state, loss
+
+
+# The two training kernels below stay separate rather than one kernel with a "plain" flag:
+# the plain one updates the center row in place with no weights, slot loop or softmax,
+# and measured faster that way. What they share is the per-pair math, _pair_terms.
+
+
 @numba.njit(parallel=True, fastmath=True, cache=True)
 def train_plain(
     w_in: np.ndarray,
@@ -63,35 +118,13 @@ def train_plain(
         stop = min(n, start + size)
         for i in range(start, stop):
             lr = lr0 + (lr1 - lr0) * (i / n)
-            c = centers[i]
-            ctx = contexts[i]
-            hc = w_in[c]
+            hc = w_in[centers[i]]
             track = loss_every > 0 and i % loss_every == 0
-            for j in range(dim):
-                neu[j] = 0.0
-            for k in range(negative + 1):
-                if k == 0:
-                    tgt = ctx
-                    label = 1.0
-                else:
-                    state = xorshift_next(state)
-                    tgt = alias_draw(state, accept, alias)
-                    if tgt == ctx:
-                        continue
-                    label = 0.0
-                u = w_out[tgt]
-                f = np.float32(0.0)
-                for j in range(dim):
-                    f += hc[j] * u[j]
-                s = _sigmoid(f)
-                g = np.float32((label - s) * lr)
-                if track:
-                    p = s if label > 0.5 else 1.0 - s
-                    loss_sum[blk] -= np.log(max(p, 1e-7))
-                for j in range(dim):
-                    neu[j] += g * u[j]
-                    u[j] += g * hc[j]
+            state, loss = _pair_terms(
+                hc, w_out, contexts[i], negative, state, accept, alias, lr, neu, track
+            )
             if track:
+                loss_sum[blk] += loss
                 loss_cnt[blk] += negative + 1
             for j in range(dim):
                 hc[j] += neu[j]
@@ -114,6 +147,44 @@ def _slot_weights(logits_row: np.ndarray, slots_row: np.ndarray, out: np.ndarray
             out[s] = 0.0
     for s in range(len(slots_row)):
         out[s] /= total
+
+
+@numba.njit(cache=True, inline="always")
+def _combine(table_in: np.ndarray, slots_row: np.ndarray, w: np.ndarray, h: np.ndarray) -> None:
+    """``h = sum_s w[s] * table_in[slots_row[s]]`` over present slots."""
+    for j in range(len(h)):
+        h[j] = 0.0
+    for s in range(len(slots_row)):
+        r = slots_row[s]
+        if r >= 0:
+            ws = w[s]
+            row = table_in[r]
+            for j in range(len(h)):
+                h[j] += ws * row[j]
+
+
+@numba.njit(cache=True, inline="always")
+def _step_logits(
+    table_in: np.ndarray,
+    slots_row: np.ndarray,
+    w: np.ndarray,
+    h: np.ndarray,
+    neu: np.ndarray,
+    factor: float,
+    logits_row: np.ndarray,
+) -> None:
+    """``logits_row[s] += factor * w[s] * (row_s - h) . neu`` (``-factor * lr * dL/da_s``)."""
+    he = np.float32(0.0)
+    for j in range(len(h)):
+        he += h[j] * neu[j]
+    for s in range(len(slots_row)):
+        r = slots_row[s]
+        if r >= 0:
+            re = np.float32(0.0)
+            row = table_in[r]
+            for j in range(len(h)):
+                re += row[j] * neu[j]
+            logits_row[s] += w[s] * (re - he) * factor
 
 
 @numba.njit(parallel=True, fastmath=True, cache=True)
@@ -166,42 +237,14 @@ def train_side(
         for i in range(start, stop):
             lr = lr0 + (lr1 - lr0) * (i / n)
             c = centers[i]
-            ctx = contexts[i]
             track = loss_every > 0 and i % loss_every == 0
             _slot_weights(logits[c], slots[c], w)
-            for j in range(dim):
-                h[j] = 0.0
-                neu[j] = 0.0
-            for s in range(n_slots):
-                r = slots[c, s]
-                if r >= 0:
-                    ws = w[s]
-                    row = table_in[r]
-                    for j in range(dim):
-                        h[j] += ws * row[j]
-            for k in range(negative + 1):
-                if k == 0:
-                    tgt = ctx
-                    label = 1.0
-                else:
-                    state = xorshift_next(state)
-                    tgt = alias_draw(state, accept, alias)
-                    if tgt == ctx:
-                        continue
-                    label = 0.0
-                u = w_out[tgt]
-                f = np.float32(0.0)
-                for j in range(dim):
-                    f += h[j] * u[j]
-                sg = _sigmoid(f)
-                g = np.float32((label - sg) * lr)
-                if track:
-                    p = sg if label > 0.5 else 1.0 - sg
-                    loss_sum[blk] -= np.log(max(p, 1e-7))
-                for j in range(dim):
-                    neu[j] += g * u[j]
-                    u[j] += g * h[j]
+            _combine(table_in, slots[c], w, h)
+            state, loss = _pair_terms(
+                h, w_out, contexts[i], negative, state, accept, alias, lr, neu, track
+            )
             if track:
+                loss_sum[blk] += loss
                 loss_cnt[blk] += negative + 1
             scale = 1.0
             if normalise_step:
@@ -210,17 +253,7 @@ def train_side(
                     sq += w[s] * w[s]
                 scale = 1.0 / sq
             if weight_lr > 0.0:
-                he = np.float32(0.0)
-                for j in range(dim):
-                    he += h[j] * neu[j]
-                for s in range(n_slots):
-                    r = slots[c, s]
-                    if r >= 0:
-                        re = np.float32(0.0)
-                        row = table_in[r]
-                        for j in range(dim):
-                            re += row[j] * neu[j]
-                        logits[c, s] += w[s] * (re - he) * scale * weight_lr
+                _step_logits(table_in, slots[c], w, h, neu, scale * weight_lr, logits[c])
             for s in range(n_slots):
                 r = slots[c, s]
                 if r >= 0:
