@@ -126,3 +126,48 @@ def test_lr_schedules_and_validation() -> None:
         SkipGramSettings(backend="gpu")
     with pytest.raises(SettingsError, match="lr_schedule"):
         SkipGramSettings(lr_schedule="step")
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "allowed"),
+    [
+        ("window", 1_000_000, "[1, 100]"),
+        ("vector_size", 5_000_000, "[1, 4096]"),
+        ("negative", 101, "[1, 100]"),
+        ("epochs", 1001, "[1, 1000]"),
+        ("alpha", 0.0, "(0, 10]"),
+        ("alpha", 11.0, "(0, 10]"),
+        ("sample", 2.0, "[0, 1]"),
+        ("threads", 0, "[1, 256]"),
+    ],
+)
+def test_absurd_settings_are_refused_with_field_value_and_range(field, value, allowed) -> None:
+    with pytest.raises(SettingsError) as err:
+        SkipGramSettings(**{field: value})
+    message = str(err.value)
+    assert field in message and str(value) in message and allowed in message
+
+
+def test_setting_of_the_wrong_type_is_refused() -> None:
+    with pytest.raises(SettingsError, match="window must be an integer"):
+        SkipGramSettings(window="five")
+    with pytest.raises(SettingsError, match="alpha must be a number"):
+        SkipGramSettings(alpha="fast")
+    with pytest.raises(SettingsError, match="alpha=nan is out of range"):
+        SkipGramSettings(alpha=float("nan"))
+
+
+def test_window_longer_than_the_walks_is_a_settings_error(data: TrainingData) -> None:
+    length = data.walks.shape[1]
+    with pytest.raises(SettingsError, match=f"at most {length - 1}"):
+        SkipGramModel(fast(window=length, epochs=1)).fit(data)
+
+
+def test_choice_lists_are_module_tuples_validate_uses() -> None:
+    from recsys_core.models import sgns
+
+    assert SkipGramSettings.CHOICES == {"lr_schedule": sgns.LR_SCHEDULES, "backend": sgns.BACKENDS}
+    for schedule in sgns.LR_SCHEDULES:
+        SkipGramSettings(lr_schedule=schedule)
+    for backend in sgns.BACKENDS:
+        SkipGramSettings(backend=backend)

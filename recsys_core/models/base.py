@@ -21,7 +21,7 @@ import pandas as pd
 import scipy.sparse as sp
 
 from recsys_core.common import cache
-from recsys_core.common.settings import Settings
+from recsys_core.common.settings import Settings, require
 
 
 @dataclasses.dataclass
@@ -223,8 +223,76 @@ class Clock:
         return time.perf_counter() - self.start
 
 
-# Learning-rate schedules every model offers (MF adds "constant").
-LR_SCHEDULES = ("linear", "cosine-restart", "constant")
+@dataclasses.dataclass(frozen=True)
+class Bound:
+    """The allowed range of a numeric setting: ``lo <= value <= hi`` (``lo < value`` when
+    ``lo_open``). Settings classes list theirs in ``BOUNDS`` so forms can use them too."""
+
+    lo: float
+    hi: float
+    lo_open: bool = False
+
+    def text(self) -> str:
+        return f"{'(' if self.lo_open else '['}{self.lo:g}, {self.hi:g}]"
+
+    def holds(self, value: float) -> bool:
+        above = value > self.lo if self.lo_open else value >= self.lo
+        return above and value <= self.hi
+
+
+# The bounds every model shares (gensim's names; MF's dim, lr, negatives alike).
+MAX_DIM = 4096
+MAX_NEGATIVE = 100
+MAX_WINDOW = 100
+MAX_EPOCHS = 1000
+MAX_LR = 10.0
+MAX_THREADS = 256
+MAX_BATCH = 1_000_000
+MAX_EVERY = 10**9
+SEED_MAX = 2**32 - 1
+
+
+def check_settings(settings: Settings) -> None:
+    """Check ``settings`` against its class's ``BOUNDS`` and ``CHOICES``.
+
+    Raises :class:`SettingsError` naming the field, the value and what is allowed, before
+    anything is allocated (``window=1000000`` once asked for 223 GiB).
+    """
+    bounds: dict[str, Bound] = getattr(type(settings), "BOUNDS", {})
+    choices: dict[str, tuple] = getattr(type(settings), "CHOICES", {})
+    hints = {f.name: f.type for f in dataclasses.fields(settings)}
+    for name, bound in bounds.items():
+        value = getattr(settings, name)
+        integer = hints.get(name) in (int, "int")
+        ok_type = isinstance(value, int) if integer else isinstance(value, (int, float))
+        kind = "an integer" if integer else "a number"
+        require(
+            ok_type and not isinstance(value, bool),
+            f"{name} must be {kind} in {bound.text()}, got {value!r}",
+        )
+        require(
+            math.isfinite(value) and bound.holds(value),
+            f"{name}={value!r} is out of range: allowed {bound.text()}",
+        )
+    for name, allowed in choices.items():
+        value = getattr(settings, name)
+        require(
+            value in allowed,
+            f"{name} must be one of {', '.join(map(str, allowed))}, got {value!r}",
+        )
+
+
+def check_walks(walks: np.ndarray | None, window: int) -> np.ndarray:
+    """The walk matrix, or a SettingsError naming what is wrong with it for ``window``."""
+    require(walks is not None, "this model trains on walks; TrainingData.walks is None")
+    walks = np.asarray(walks)
+    require(walks.ndim == 2 and len(walks) > 0, "walks must be a non-empty (n_walks, length) array")
+    require(
+        window < walks.shape[1],
+        f"window={window} is not shorter than the walks ({walks.shape[1]} products each): "
+        f"set window to at most {walks.shape[1] - 1}, or make longer walks",
+    )
+    return walks
 
 
 def scheduled_lr(

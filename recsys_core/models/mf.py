@@ -33,16 +33,29 @@ from __future__ import annotations
 import dataclasses
 import math
 from collections.abc import Iterator
+from typing import ClassVar
 
 import numpy as np
 
-from recsys_core.common.settings import Settings, require
+from recsys_core.common.settings import Settings
 from recsys_core.models.base import (
+    MAX_BATCH,
+    MAX_DIM,
+    MAX_EPOCHS,
+    MAX_EVERY,
+    MAX_LR,
+    MAX_NEGATIVE,
+    MAX_THREADS,
+    MAX_WINDOW,
+    SEED_MAX,
+    Bound,
     Callback,
     Embeddings,
     Model,
     TrainingData,
     TrainLoop,
+    check_settings,
+    check_walks,
     scheduled_lr,
 )
 
@@ -122,27 +135,24 @@ class MFSettings(Settings):
     threads: int = 2
     seed: int = 0
 
+    BOUNDS: ClassVar[dict[str, Bound]] = {
+        "dim": Bound(1, MAX_DIM),
+        "epochs": Bound(1, MAX_EPOCHS),
+        "lr": Bound(0, MAX_LR, lo_open=True),
+        "adam_lr": Bound(0, MAX_LR, lo_open=True),
+        "batch_size": Bound(1, MAX_BATCH),
+        "negatives": Bound(1, MAX_NEGATIVE),
+        "l2": Bound(0, 1),
+        "init_std": Bound(0, 10, lo_open=True),
+        "eval_every": Bound(1, MAX_EVERY),
+        "report_every": Bound(1, MAX_EVERY),
+        "threads": Bound(1, MAX_THREADS),
+        "seed": Bound(0, SEED_MAX),
+    }
+    CHOICES: ClassVar[dict[str, tuple]] = {"lr_schedule": LR_SCHEDULES, "optimizer": OPTIMIZERS}
+
     def validate(self) -> None:
-        require(1 <= self.dim <= 4096, f"dim must be in 1..4096, got {self.dim}")
-        require(self.epochs >= 1, f"epochs must be >= 1, got {self.epochs}")
-        require(self.lr > 0, f"lr must be > 0, got {self.lr}")
-        require(self.adam_lr > 0, f"adam_lr must be > 0, got {self.adam_lr}")
-        require(
-            self.lr_schedule in LR_SCHEDULES,
-            f"lr_schedule must be one of {', '.join(LR_SCHEDULES)}, got {self.lr_schedule!r}",
-        )
-        require(self.batch_size >= 1, f"batch_size must be >= 1, got {self.batch_size}")
-        require(self.negatives >= 1, f"negatives must be >= 1, got {self.negatives}")
-        require(
-            self.optimizer in OPTIMIZERS,
-            f"optimizer must be one of {', '.join(OPTIMIZERS)}, got {self.optimizer!r}",
-        )
-        require(self.l2 >= 0, f"l2 must be >= 0, got {self.l2}")
-        require(self.init_std > 0, f"init_std must be > 0, got {self.init_std}")
-        require(self.eval_every >= 1, f"eval_every must be >= 1, got {self.eval_every}")
-        require(self.report_every >= 1, f"report_every must be >= 1, got {self.report_every}")
-        require(self.threads >= 1, f"threads must be >= 1, got {self.threads}")
-        require(self.seed >= 0, f"seed must be >= 0, got {self.seed}")
+        check_settings(self)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -167,11 +177,12 @@ class MFSeqSettings(MFSettings):
     sample: float = 1e-3
     negative_power: float = 0.75
 
-    def validate(self) -> None:
-        super().validate()
-        require(self.window >= 1, f"window must be >= 1, got {self.window}")
-        require(self.sample >= 0, f"sample must be >= 0, got {self.sample}")
-        require(self.negative_power >= 0, f"negative_power must be >= 0, got {self.negative_power}")
+    BOUNDS: ClassVar[dict[str, Bound]] = {
+        **MFSettings.BOUNDS,
+        "window": Bound(1, MAX_WINDOW),
+        "sample": Bound(0, 1),
+        "negative_power": Bound(0, 2),
+    }
 
 
 class MFEmbeddings(Embeddings):
@@ -651,9 +662,7 @@ class _WalkPairSource(_PairSource):
             token_counts,
         )
 
-        if data.walks is None:
-            raise ValueError("mf-bias-seq trains on walks; TrainingData.walks is None")
-        self.walks = np.asarray(data.walks)
+        self.walks = check_walks(data.walks, s.window)
         self.s = s
         self.rng = rng
         counts = token_counts(self.walks, data.n_products)

@@ -22,18 +22,30 @@ from __future__ import annotations
 import dataclasses
 import logging
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, ClassVar
 
 import numpy as np
 
 from recsys_core.common.settings import Settings, require
 from recsys_core.models import sgns_kernels as K
 from recsys_core.models.base import (
+    MAX_BATCH,
+    MAX_DIM,
+    MAX_EPOCHS,
+    MAX_EVERY,
+    MAX_LR,
+    MAX_NEGATIVE,
+    MAX_THREADS,
+    MAX_WINDOW,
+    SEED_MAX,
+    Bound,
     Callback,
     Embeddings,
     Model,
     TrainingData,
     TrainLoop,
+    check_settings,
+    check_walks,
     scheduled_lr,
 )
 from recsys_core.models.skipgram_pairs import (
@@ -110,31 +122,30 @@ class SkipGramSettings(Settings):
     seed: int = 0
     threads: int = 2
 
+    BOUNDS: ClassVar[dict[str, Bound]] = {
+        "vector_size": Bound(1, MAX_DIM),
+        "window": Bound(1, MAX_WINDOW),
+        "negative": Bound(1, MAX_NEGATIVE),
+        "epochs": Bound(1, MAX_EPOCHS),
+        "alpha": Bound(0, MAX_LR, lo_open=True),
+        "min_alpha": Bound(0, MAX_LR),
+        "sample": Bound(0, 1),
+        "batch_size": Bound(1, MAX_BATCH),
+        "negative_group": Bound(1, MAX_BATCH),
+        "eval_every": Bound(0, MAX_EVERY),
+        "report_every": Bound(1, MAX_EVERY),
+        "init_scale": Bound(0, 100, lo_open=True),
+        "seed": Bound(0, SEED_MAX),
+        "threads": Bound(1, MAX_THREADS),
+    }
+    CHOICES: ClassVar[dict[str, tuple]] = {"lr_schedule": LR_SCHEDULES, "backend": BACKENDS}
+
     def validate(self) -> None:
-        require(self.vector_size >= 1, f"vector_size must be >= 1, got {self.vector_size}")
-        require(self.window >= 1, f"window must be >= 1, got {self.window}")
-        require(self.negative >= 1, f"negative must be >= 1, got {self.negative}")
-        require(self.epochs >= 1, f"epochs must be >= 1, got {self.epochs}")
-        require(self.alpha > 0, f"alpha (learning rate) must be > 0, got {self.alpha}")
+        check_settings(self)
         require(
-            0 <= self.min_alpha <= self.alpha,
+            self.min_alpha <= self.alpha,
             f"min_alpha must be between 0 and alpha ({self.alpha}), got {self.min_alpha}",
         )
-        require(self.sample >= 0, f"sample must be >= 0 (0 disables), got {self.sample}")
-        require(
-            self.lr_schedule in LR_SCHEDULES,
-            f"lr_schedule must be one of {LR_SCHEDULES}, got {self.lr_schedule!r}",
-        )
-        require(self.batch_size >= 1, f"batch_size must be >= 1, got {self.batch_size}")
-        require(self.negative_group >= 1, f"negative_group must be >= 1, got {self.negative_group}")
-        require(self.eval_every >= 0, f"eval_every must be >= 0, got {self.eval_every}")
-        require(self.report_every >= 1, f"report_every must be >= 1, got {self.report_every}")
-        require(
-            self.backend in BACKENDS, f"backend must be one of {BACKENDS}, got {self.backend!r}"
-        )
-        require(self.init_scale > 0, f"init_scale must be > 0, got {self.init_scale}")
-        require(self.seed >= 0, f"seed must be >= 0, got {self.seed}")
-        require(self.threads >= 1, f"threads must be >= 1, got {self.threads}")
 
 
 @dataclasses.dataclass
@@ -187,19 +198,6 @@ def init_center_table(
     return ((table - 0.5) * (2.0 * scale / dim)).astype(np.float32)
 
 
-def check_walks(data: TrainingData, window: int) -> np.ndarray:
-    """The walk matrix, or a SettingsError naming what is wrong with it for ``window``."""
-    require(data.walks is not None, "skip-gram models train on walks; TrainingData.walks is None")
-    walks = np.asarray(data.walks)
-    require(walks.ndim == 2 and len(walks) > 0, "walks must be a non-empty (n_walks, length) array")
-    require(
-        window < walks.shape[1],
-        f"window={window} is not shorter than the walks ({walks.shape[1]} products); "
-        f"set window to at most {walks.shape[1] - 1} or make longer walks",
-    )
-    return walks
-
-
 def train_skipgram(
     data: TrainingData,
     settings: SkipGramSettings,
@@ -217,7 +215,7 @@ def train_skipgram(
     Returns a few facts for ``Embeddings.info`` (pairs trained, seconds, cancelled).
     """
     s = settings
-    walks = check_walks(data, s.window)
+    walks = check_walks(data.walks, s.window)
     rng = rng if rng is not None else np.random.default_rng(s.seed)
     counts = token_counts(walks, data.n_products)
     keep = subsample_keep_prob(counts, s.sample) if s.sample > 0 else None

@@ -27,13 +27,13 @@ from __future__ import annotations
 import dataclasses
 import logging
 import math
+from typing import ClassVar
 
 import numpy as np
 import pandas as pd
 
-from recsys_core.common.settings import require
 from recsys_core.models import sgns_kernels as K
-from recsys_core.models.base import Callback, Embeddings, Model, TrainingData
+from recsys_core.models.base import Bound, Callback, Embeddings, Model, TrainingData
 from recsys_core.models.sgns import (
     CenterTables,
     SkipGramSettings,
@@ -188,17 +188,12 @@ class SideInfoSettings(SkipGramSettings):
     weight_lr: float = 3.0
     weight_warmup: float = 0.1
 
-    def validate(self) -> None:
-        super().validate()
-        require(self.rare_min_count >= 0, f"rare_min_count must be >= 0, got {self.rare_min_count}")
-        require(
-            0 < self.weight_lr <= 100,
-            f"weight_lr must be in (0, 100], got {self.weight_lr}",
-        )
-        require(
-            0 <= self.weight_warmup < 1,
-            f"weight_warmup must be in [0, 1) (a fraction of training), got {self.weight_warmup}",
-        )
+    BOUNDS: ClassVar[dict[str, Bound]] = {
+        **SkipGramSettings.BOUNDS,
+        "rare_min_count": Bound(0, 10**9),
+        "weight_lr": Bound(0, 100, lo_open=True),
+        "weight_warmup": Bound(0, 0.99),
+    }
 
 
 class _SideInfoModel(Model):
