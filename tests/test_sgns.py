@@ -171,3 +171,17 @@ def test_choice_lists_are_module_tuples_validate_uses() -> None:
         SkipGramSettings(lr_schedule=schedule)
     for backend in sgns.BACKENDS:
         SkipGramSettings(backend=backend)
+
+
+def test_importing_the_models_loads_neither_torch_nor_gensim() -> None:
+    """torch and gensim cost seconds; only the code paths that train with them import them."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, recsys_core.models.registry, recsys_core.models.sgns, "
+        "recsys_core.models.side_info, recsys_core.models.mf, recsys_core.models.gensim_w2v; "
+        "print('torch' in sys.modules, 'gensim' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["False", "False"]
