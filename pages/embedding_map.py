@@ -14,7 +14,7 @@ from recsys_core.explore.projection import (
     stored_projection,
 )
 from recsys_core.graph import degree
-from ui import cached, charts, forms, load, runs, state
+from ui import cached, charts, compare, forms, load, runs, state
 
 st.title("Embedding map")
 st.markdown(
@@ -82,7 +82,10 @@ if prep is not None:
         record = chosen[0]
         emb = runs.outcome(record).embeddings
         vectors = np.asarray(emb.vectors)
-        degrees = degree(prep.graph)
+        # Seen marks and degrees from the run's own split (its train graph).
+        own = compare.prepared_for(record) or prep
+        seen = own.split.seen_products
+        degrees = degree(own.graph)
         # One integer per train-degree bucket: the strata of the sample.
         strata = np.unique(degree_bucket(degrees), return_inverse=True)[1]
 
@@ -127,7 +130,7 @@ if prep is not None:
             proj.ids,
             proj.xy,
             prep.dataset.products,
-            prep.split.seen_products,
+            seen,
             domain,
             degrees,
             emb.cold_start,
@@ -141,7 +144,11 @@ if prep is not None:
             else f"all {proj.total:,} {items} with a vector (up to {int(max_points):,} are "
             "drawn in full; above that a sample stratified by train-degree bucket)"
         )
-        st.caption(f"{proj.method.upper()}{note} · {proj.sample_size:,} points: {sample_rule}.")
+        st.caption(
+            f"{proj.method.upper()}{note} · {proj.sample_size:,} points: {sample_rule}. Seen "
+            f"marks and degrees from the run's own split "
+            f"({compare.describe_split(compare.split_of(record))})."
+        )
         if color in frame and frame[color].isna().any():
             missing = float(frame[color].isna().mean())
             st.caption(
@@ -162,9 +169,7 @@ if prep is not None:
                 ids, _ = index.top_k(product, 10)
                 marked = np.concatenate([[product], ids])
                 xy = place(proj, vectors, marked)
-                highlight = map_frame(
-                    marked, xy, prep.dataset.products, prep.split.seen_products, domain
-                )
+                highlight = map_frame(marked, xy, prep.dataset.products, seen, domain)
                 highlight["role"] = ["chosen"] + ["neighbour"] * len(ids)
             else:
                 st.warning(

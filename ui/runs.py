@@ -114,7 +114,10 @@ def neighbour_index(record: Any) -> Any:
 
 def pick_finished(prep: Any, key: str, multiple: bool = False, max_default: int = 3) -> list[Any]:
     """Select box (or multiselect) of the finished runs on this dataset."""
-    finished = runs_of(prep, ("finished",))
+    # Trained runs first, so defaults never pick the no-training baselines' display vectors.
+    finished = sorted(
+        runs_of(prep, ("finished",)), key=lambda r: r.model in ("popularity", "adamic-adar")
+    )
 
     def name(run_id: int) -> str:
         return label(by_id[run_id], status=False)
