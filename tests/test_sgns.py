@@ -185,3 +185,16 @@ def test_importing_the_models_loads_neither_torch_nor_gensim() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.split() == ["False", "False"]
+
+
+def test_vectors_are_centred_by_default(data: TrainingData) -> None:
+    """The trained vectors' common direction is removed (it made the live AUC dip)."""
+    s = fast(threads=1, epochs=1, eval_every=0)
+    cen = SkipGramModel(s).fit(data)
+    raw = SkipGramModel(s.replace(center_vectors=False)).fit(data)
+    t = raw.trained
+    np.testing.assert_allclose(cen.vectors[t].mean(axis=0), 0.0, atol=1e-5)
+    np.testing.assert_allclose(
+        cen.vectors[t], raw.vectors[t] - raw.vectors[t].mean(axis=0), atol=1e-5
+    )
+    np.testing.assert_array_equal(cen.vectors[~t], raw.vectors[~t])

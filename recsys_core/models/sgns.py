@@ -99,6 +99,16 @@ class SkipGramSettings(Settings):
         Center vectors start uniform in +-init_scale/vector_size: 0.5 is word2vec.c's and
         the method's; gensim 4 uses 1.0. On popularity-skewed data the cosine of rarely
         trained products depends on it.
+    center_vectors:
+        Return the vectors with the mean of the trained ones subtracted (True, default).
+        Skip-gram's center vectors share one common direction that grows with product
+        popularity (|cos| to the mean direction ~0.99 a fifth into the first epoch on the
+        5,000-product synthetic catalog); raw cosines then rank pairs by that direction,
+        not by what the vectors learned: the live AUC rose to 0.75, fell below chance
+        (0.46) and only then rose, and the final AUC stayed lower (5 epochs: 0.899 raw,
+        0.917 centred; 1 epoch: 0.839 / 0.928 on seen pairs). Removing the mean is the
+        first step of Mu & Viswanath's "all-but-the-top" post-processing; False gives the
+        raw table, as word2vec and gensim do.
     seed, threads:
         Seed of every draw; CPU threads (one thread = bit-for-bit reproducible).
     """
@@ -119,6 +129,7 @@ class SkipGramSettings(Settings):
     report_every: int = 50
     backend: str = "numba"
     init_scale: float = 0.5
+    center_vectors: bool = True
     seed: int = 0
     threads: int = 2
 
@@ -196,6 +207,20 @@ def init_center_table(
     """Input vectors uniform in +-scale/dim (word2vec.c: 0.5, gensim 4: 1.0)."""
     table = rng.random((rows, dim), dtype=np.float32)
     return ((table - 0.5) * (2.0 * scale / dim)).astype(np.float32)
+
+
+def centred(vectors: np.ndarray, trained: np.ndarray, also: np.ndarray | None = None) -> np.ndarray:
+    """A copy of ``vectors`` with the mean of the trained rows subtracted from them.
+
+    Rows in ``also`` (e.g. cold-start vectors built from trained side embeddings) are
+    shifted by the same mean; other rows (untrained, random) are left as they are.
+    """
+    out = np.array(vectors, dtype=np.float32, copy=True)
+    if trained is None or not np.any(trained):
+        return out
+    shift = trained if also is None else (trained | also)
+    out[shift] -= out[trained].mean(axis=0)
+    return out
 
 
 def train_skipgram(
@@ -444,10 +469,12 @@ class SkipGramModel(Model):
         trained = token_counts(data.walks, data.n_products) > 0 if data.walks is not None else None
 
         def current() -> Embeddings:
-            return Embeddings(vectors=w_in, trained=trained)
+            vectors = centred(w_in, trained) if s.center_vectors else w_in
+            return Embeddings(vectors=vectors, trained=trained)
 
         facts = train_skipgram(data, s, centers, w_out, current, callback, rng)
-        return Embeddings(vectors=w_in.copy(), trained=trained, info={"training": facts})
+        vectors = centred(w_in, trained) if s.center_vectors else w_in.copy()
+        return Embeddings(vectors=vectors, trained=trained, info={"training": facts})
 
 
 class Node2VecModel(SkipGramModel):

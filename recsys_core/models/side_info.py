@@ -37,6 +37,7 @@ from recsys_core.models.base import Bound, Callback, Embeddings, Model, Training
 from recsys_core.models.sgns import (
     CenterTables,
     SkipGramSettings,
+    centred,
     init_center_table,
     train_skipgram,
 )
@@ -277,6 +278,8 @@ class _SideInfoModel(Model):
         rest = ~trained & ~cold
         weights[rest] = 0.0
         weights[rest, 0] = 1.0
+        if self.settings.center_vectors:
+            vectors = centred(vectors, trained, also=cold)
         field_weights = {"id": float(mean_w[0])}
         field_weights.update({f: float(mean_w[j + 1]) for j, f in enumerate(names)})
         return Embeddings(
