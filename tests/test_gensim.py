@@ -41,7 +41,10 @@ def test_learns_planted_clusters_with_events(cls, settings, planted_data) -> Non
     assert all(e.epoch_end and e.auc is not None and e.loss > 0 for e in events)
     assert events[-1].total_steps == settings.epochs
     lrs = [e.lr for e in events]
-    assert lrs == sorted(lrs, reverse=True) and lrs[-1] == pytest.approx(settings.min_alpha)
+    # the rate each epoch started at: alpha as set for the first, decaying linearly
+    assert lrs == sorted(lrs, reverse=True) and lrs[0] == pytest.approx(settings.alpha)
+    step = (settings.alpha - settings.min_alpha) / settings.epochs
+    assert lrs[-1] == pytest.approx(settings.alpha - step * (settings.epochs - 1))
     assert emb.info["sg"] == settings.sg
 
 
@@ -77,3 +80,29 @@ def test_names_and_sg_mismatch() -> None:
     assert GensimCBOW().settings.sg == 0 and GensimSkipGram().settings.sg == 1
     with pytest.raises(SettingsError, match="gensim-sg"):
         GensimCBOW(GensimSettings(sg=1))
+
+
+def test_loss_is_a_mean_per_term_comparable_with_ours(planted_data) -> None:
+    """gensim sums its loss over the epoch; the events carry a mean per term, as sgns's."""
+    from recsys_core.models.sgns import SkipGramModel, SkipGramSettings
+
+    data, _ = planted_data
+    ours, theirs = [], []
+    common = {"vector_size": 16, "epochs": 2}
+    GensimSkipGram(GensimSettings(workers=1, **common)).fit(data, theirs.append)
+    SkipGramModel(SkipGramSettings(threads=1, eval_every=0, **common)).fit(data, ours.append)
+    ours = [e for e in ours if e.epoch_end]
+    for g, o in zip(theirs, ours, strict=True):
+        assert 0.05 < g.loss < 0.7  # below ln 2, the loss of untrained vectors
+        assert 0.6 < g.loss / o.loss < 1.6, (g.loss, o.loss)
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "allowed"),
+    [("vector_size", 5_000_000, "[1, 4096]"), ("window", 1_000_000, "[1, 100]"),
+     ("negative", 500, "[1, 100]"), ("alpha", 0.0, "(0, 10]")],
+)  # fmt: skip
+def test_absurd_settings_are_refused(field, value, allowed) -> None:
+    with pytest.raises(SettingsError) as err:
+        GensimSettings(**{field: value})
+    assert field in str(err.value) and str(value) in str(err.value) and allowed in str(err.value)

@@ -154,3 +154,41 @@ def test_sgd_steps_match_batches(planted_data) -> None:
         for e in events
         if not e.epoch_end
     )
+
+
+@pytest.mark.parametrize(
+    ("cls", "field", "value", "allowed"),
+    [
+        (MFSettings, "dim", 5_000_000, "[1, 4096]"),
+        (MFSettings, "negatives", 1000, "[1, 100]"),
+        (MFSettings, "epochs", 10_000, "[1, 1000]"),
+        (MFSettings, "lr", 50.0, "(0, 10]"),
+        (MFSettings, "adam_lr", -1.0, "(0, 10]"),
+        (MFSeqSettings, "window", 1_000_000, "[1, 100]"),
+    ],
+)
+def test_absurd_settings_are_refused(cls, field, value, allowed) -> None:
+    from recsys_core.common.settings import SettingsError
+
+    with pytest.raises(SettingsError) as err:
+        cls(**{field: value})
+    assert field in str(err.value) and str(value) in str(err.value) and allowed in str(err.value)
+
+
+def test_seq_window_longer_than_the_walks_is_a_settings_error(planted_data) -> None:
+    from recsys_core.common.settings import SettingsError
+
+    data, _ = planted_data
+    length = data.walks.shape[1]
+    with pytest.raises(SettingsError, match=f"at most {length - 1}"):
+        MatrixFactorizationBiasSeq(MFSeqSettings(window=length, **FAST)).fit(data)
+
+
+def test_choice_lists_are_the_ones_validate_accepts() -> None:
+    from recsys_core.models import mf
+
+    assert MFSettings.CHOICES == {"lr_schedule": mf.LR_SCHEDULES, "optimizer": mf.OPTIMIZERS}
+    for schedule in mf.LR_SCHEDULES:
+        MFSettings(lr_schedule=schedule)
+    for optimizer in mf.OPTIMIZERS:
+        MFSettings(optimizer=optimizer)

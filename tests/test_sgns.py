@@ -126,3 +126,75 @@ def test_lr_schedules_and_validation() -> None:
         SkipGramSettings(backend="gpu")
     with pytest.raises(SettingsError, match="lr_schedule"):
         SkipGramSettings(lr_schedule="step")
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "allowed"),
+    [
+        ("window", 1_000_000, "[1, 100]"),
+        ("vector_size", 5_000_000, "[1, 4096]"),
+        ("negative", 101, "[1, 100]"),
+        ("epochs", 1001, "[1, 1000]"),
+        ("alpha", 0.0, "(0, 10]"),
+        ("alpha", 11.0, "(0, 10]"),
+        ("sample", 2.0, "[0, 1]"),
+        ("threads", 0, "[1, 256]"),
+    ],
+)
+def test_absurd_settings_are_refused_with_field_value_and_range(field, value, allowed) -> None:
+    with pytest.raises(SettingsError) as err:
+        SkipGramSettings(**{field: value})
+    message = str(err.value)
+    assert field in message and str(value) in message and allowed in message
+
+
+def test_setting_of_the_wrong_type_is_refused() -> None:
+    with pytest.raises(SettingsError, match="window must be an integer"):
+        SkipGramSettings(window="five")
+    with pytest.raises(SettingsError, match="alpha must be a number"):
+        SkipGramSettings(alpha="fast")
+    with pytest.raises(SettingsError, match="alpha=nan is out of range"):
+        SkipGramSettings(alpha=float("nan"))
+
+
+def test_window_longer_than_the_walks_is_a_settings_error(data: TrainingData) -> None:
+    length = data.walks.shape[1]
+    with pytest.raises(SettingsError, match=f"at most {length - 1}"):
+        SkipGramModel(fast(window=length, epochs=1)).fit(data)
+
+
+def test_choice_lists_are_module_tuples_validate_uses() -> None:
+    from recsys_core.models import sgns
+
+    assert SkipGramSettings.CHOICES == {"lr_schedule": sgns.LR_SCHEDULES, "backend": sgns.BACKENDS}
+    for schedule in sgns.LR_SCHEDULES:
+        SkipGramSettings(lr_schedule=schedule)
+    for backend in sgns.BACKENDS:
+        SkipGramSettings(backend=backend)
+
+
+def test_importing_the_models_loads_neither_torch_nor_gensim() -> None:
+    """torch and gensim cost seconds; only the code paths that train with them import them."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, recsys_core.models.registry, recsys_core.models.sgns, "
+        "recsys_core.models.side_info, recsys_core.models.mf, recsys_core.models.gensim_w2v; "
+        "print('torch' in sys.modules, 'gensim' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["False", "False"]
+
+
+def test_vectors_are_centred_by_default(data: TrainingData) -> None:
+    """The trained vectors' common direction is removed (it made the live AUC dip)."""
+    s = fast(threads=1, epochs=1, eval_every=0)
+    cen = SkipGramModel(s).fit(data)
+    raw = SkipGramModel(s.replace(center_vectors=False)).fit(data)
+    t = raw.trained
+    np.testing.assert_allclose(cen.vectors[t].mean(axis=0), 0.0, atol=1e-5)
+    np.testing.assert_allclose(
+        cen.vectors[t], raw.vectors[t] - raw.vectors[t].mean(axis=0), atol=1e-5
+    )
+    np.testing.assert_array_equal(cen.vectors[~t], raw.vectors[~t])

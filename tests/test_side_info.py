@@ -157,3 +157,83 @@ def test_seen_pairs_learned(informative: TrainingData) -> None:
     v = informative.val[informative.val["seen"]]
     scores = emb.score_pairs(v["a"].to_numpy(), v["b"].to_numpy())
     assert rank_auc(scores, v["label"].to_numpy()) > 0.85
+
+
+def _one_update_case(seed: int = 3) -> dict:
+    """One (center, context, negative) update of EGES on a 3-product, 2-field table."""
+    rng = np.random.default_rng(seed)
+    return {
+        "table": rng.normal(0, 0.4, (5, 4)).astype(np.float32),  # 3 products + 2 values
+        "slots": np.array([[0, 3, 4], [1, 3, -1], [2, 4, 3]], dtype=np.int64),
+        "logits": rng.normal(0, 0.5, (3, 3)).astype(np.float32),
+        "w_out": rng.normal(0, 0.4, (3, 4)).astype(np.float32),
+    }
+
+
+def _pair_loss(table: np.ndarray, logits: np.ndarray, w_out: np.ndarray, slots: np.ndarray):
+    """BCE of center 0 with context 1 (label 1) and negative 2 (label 0), in float64."""
+    present = slots[0] >= 0
+    a = np.where(present, logits[0], -np.inf)
+    w = np.exp(a - a.max())
+    w /= w.sum()
+    h = (w[present, None] * table[slots[0][present]]).sum(axis=0)
+    pos, neg = h @ w_out[1], h @ w_out[2]
+    return np.log1p(np.exp(-pos)) + np.log1p(np.exp(neg))
+
+
+def _kernel_step(case: dict, lr: float, normalise: bool, weight_lr: float) -> dict:
+    from recsys_core.models.sgns_kernels import train_side
+
+    out = {k: v.copy() for k, v in case.items()}
+    # accept 0 and alias 2: every negative draw is product 2
+    accept, alias = np.zeros(3, np.float32), np.full(3, 2, np.int32)
+    train_side(
+        out["table"], out["slots"], out["logits"], weight_lr, normalise, out["w_out"],
+        np.array([0], np.int32), np.array([1], np.int32), accept, alias, 1, lr, lr, 7, 1, 0,
+    )  # fmt: skip
+    return out
+
+
+def _numeric_grad(case: dict, name: str, eps: float = 1e-4) -> np.ndarray:
+    base = {k: v.astype(np.float64) for k, v in case.items() if k != "slots"}
+    grad = np.zeros_like(base[name])
+    for idx in np.ndindex(grad.shape):
+        plus = {k: v.copy() for k, v in base.items()}
+        minus = {k: v.copy() for k, v in base.items()}
+        plus[name][idx] += eps
+        minus[name][idx] -= eps
+        grad[idx] = (
+            _pair_loss(**plus, slots=case["slots"]) - _pair_loss(**minus, slots=case["slots"])
+        ) / (2 * eps)
+    return grad
+
+
+def test_eges_kernel_steps_are_the_finite_difference_gradient() -> None:
+    case = _one_update_case()
+    lr = 1e-2
+    raw = _kernel_step(case, lr, normalise=False, weight_lr=1.0)
+    for name in ("table", "logits", "w_out"):
+        step = (raw[name].astype(np.float64) - case[name]) / -lr
+        np.testing.assert_allclose(step, _numeric_grad(case, name), rtol=2e-3, atol=2e-5)
+    # normalised: rows and logits both scaled by 1 / sum w^2 (logits also by weight_lr)
+    a = case["logits"][0].astype(np.float64)
+    w = np.exp(a - a.max()) / np.exp(a - a.max()).sum()
+    scale = 1.0 / (w * w).sum()
+    norm = _kernel_step(case, lr, normalise=True, weight_lr=2.0)
+    rows = (norm["table"].astype(np.float64) - case["table"]) / -lr
+    np.testing.assert_allclose(rows, scale * _numeric_grad(case, "table"), rtol=2e-3, atol=2e-5)
+    logit = (norm["logits"].astype(np.float64) - case["logits"]) / -lr
+    expected = 2.0 * scale * _numeric_grad(case, "logits")
+    np.testing.assert_allclose(logit, expected, rtol=2e-3, atol=2e-5)
+    # fixed weights (weight_lr 0): logits stay, rows still learn
+    fixed = _kernel_step(case, lr, normalise=True, weight_lr=0.0)
+    np.testing.assert_array_equal(fixed["logits"], case["logits"])
+    assert not np.array_equal(fixed["table"], case["table"])
+
+
+def test_eges_weights_learn_where_side_info_is_signal_or_noise() -> None:
+    """Informative category: it outweighs brand; noise: the id leads every field."""
+    good = EgesModel(settings(epochs=4)).fit(planted_cold()).info["field_weights"]
+    noise = EgesModel(settings(epochs=4)).fit(planted_cold(noise=True)).info["field_weights"]
+    assert good["cat_1"] > good["brand"]
+    assert noise["id"] > max(noise["cat_1"], noise["brand"])

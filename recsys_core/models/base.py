@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import abc
 import dataclasses
+import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -20,7 +21,7 @@ import pandas as pd
 import scipy.sparse as sp
 
 from recsys_core.common import cache
-from recsys_core.common.settings import Settings
+from recsys_core.common.settings import Settings, require
 
 
 @dataclasses.dataclass
@@ -251,3 +252,193 @@ class Clock:
 
     def __call__(self) -> float:
         return time.perf_counter() - self.start
+
+
+@dataclasses.dataclass(frozen=True)
+class Bound:
+    """The allowed range of a numeric setting: ``lo <= value <= hi`` (``lo < value`` when
+    ``lo_open``). Settings classes list theirs in ``BOUNDS`` so forms can use them too."""
+
+    lo: float
+    hi: float
+    lo_open: bool = False
+
+    def text(self) -> str:
+        return f"{'(' if self.lo_open else '['}{self.lo:g}, {self.hi:g}]"
+
+    def holds(self, value: float) -> bool:
+        above = value > self.lo if self.lo_open else value >= self.lo
+        return above and value <= self.hi
+
+
+# The bounds every model shares (gensim's names; MF's dim, lr, negatives alike).
+MAX_DIM = 4096
+MAX_NEGATIVE = 100
+MAX_WINDOW = 100
+MAX_EPOCHS = 1000
+MAX_LR = 10.0
+MAX_THREADS = 256
+MAX_BATCH = 1_000_000
+MAX_EVERY = 10**9
+SEED_MAX = 2**32 - 1
+
+
+def check_settings(settings: Settings) -> None:
+    """Check ``settings`` against its class's ``BOUNDS`` and ``CHOICES``.
+
+    Raises :class:`SettingsError` naming the field, the value and what is allowed, before
+    anything is allocated (``window=1000000`` once asked for 223 GiB).
+    """
+    bounds: dict[str, Bound] = getattr(type(settings), "BOUNDS", {})
+    choices: dict[str, tuple] = getattr(type(settings), "CHOICES", {})
+    hints = {f.name: f.type for f in dataclasses.fields(settings)}
+    for name, bound in bounds.items():
+        value = getattr(settings, name)
+        integer = hints.get(name) in (int, "int")
+        ok_type = isinstance(value, int) if integer else isinstance(value, (int, float))
+        kind = "an integer" if integer else "a number"
+        require(
+            ok_type and not isinstance(value, bool),
+            f"{name} must be {kind} in {bound.text()}, got {value!r}",
+        )
+        require(
+            math.isfinite(value) and bound.holds(value),
+            f"{name}={value!r} is out of range: allowed {bound.text()}",
+        )
+    for name, allowed in choices.items():
+        value = getattr(settings, name)
+        require(
+            value in allowed,
+            f"{name} must be one of {', '.join(map(str, allowed))}, got {value!r}",
+        )
+
+
+def check_walks(walks: np.ndarray | None, window: int) -> np.ndarray:
+    """The walk matrix, or a SettingsError naming what is wrong with it for ``window``."""
+    require(walks is not None, "this model trains on walks; TrainingData.walks is None")
+    walks = np.asarray(walks)
+    require(walks.ndim == 2 and len(walks) > 0, "walks must be a non-empty (n_walks, length) array")
+    require(
+        window < walks.shape[1],
+        f"window={window} is not shorter than the walks ({walks.shape[1]} products each): "
+        f"set window to at most {walks.shape[1] - 1}, or make longer walks",
+    )
+    return walks
+
+
+def scheduled_lr(
+    schedule: str,
+    peak: float,
+    floor: float,
+    epoch: int,
+    epochs: int,
+    frac: float,
+    least: float = 0.0,
+) -> float:
+    """The one learning-rate schedule of every model, at fraction ``frac`` of ``epoch``.
+
+    "cosine-restart": cosine annealing from ``peak`` to ``floor`` within each epoch,
+    restarted at every epoch (the method's). "linear": ``peak`` to ``floor`` over all
+    ``epochs`` (word2vec's, gensim's), never below ``least``. "constant": ``peak``.
+    Skip-gram passes its ``min_alpha`` as the floor; MF passes 0 and a ``least`` of
+    ``1e-4 * peak``, so each keeps the numbers it had.
+    """
+    frac = min(max(frac, 0.0), 1.0)
+    if schedule == "cosine-restart":
+        return floor + 0.5 * (peak - floor) * (1.0 + math.cos(math.pi * frac))
+    if schedule == "linear":
+        done = (epoch + frac) / epochs
+        return max(peak - (peak - floor) * done, least)
+    return peak
+
+
+class TrainLoop:
+    """The bookkeeping every training loop shares: epochs, events, cancellation, live AUC.
+
+    A model drives its own inner loop (numba kernels over slices of pairs, torch batches,
+    gensim epochs) and tells the loop what happened: :meth:`add_loss` after each piece of
+    work, :meth:`report` when an event is due and :meth:`end_epoch` at each epoch end.
+    The loop turns that into :class:`TrainEvent` s (running loss since the last event,
+    the epoch's mean loss at its end), asks the live monitor for AUC when told to (never
+    building vectors when nobody monitors), and remembers a callback's True as a
+    cancellation: :meth:`epochs` stops yielding and ``cancelled`` stays True.
+    """
+
+    def __init__(
+        self,
+        epochs: int,
+        data: TrainingData,
+        current: Callable[[], Embeddings],
+        callback: Callback | None = None,
+        eval_every: int = 0,
+        total_steps: int | None = None,
+    ) -> None:
+        self.n_epochs = epochs
+        self.data = data
+        self.current = current
+        self.callback = callback
+        self.eval_every = eval_every
+        self.total_steps = total_steps
+        self.clock = Clock()
+        self.cancelled = False
+        self._last_eval = 0
+        self._loss = [0.0, 0]
+        self._epoch_loss = [0.0, 0]
+
+    def epochs(self) -> Iterator[int]:
+        """0, 1, ... up to ``epochs - 1``; stops early once a callback cancelled."""
+        for epoch in range(self.n_epochs):
+            if self.cancelled:
+                return
+            self._epoch_loss = [0.0, 0]
+            yield epoch
+
+    def add_loss(self, total: float, count: int) -> None:
+        """Add a summed loss over ``count`` terms (to the running and the epoch's mean)."""
+        self._loss[0] += total
+        self._loss[1] += count
+        self._epoch_loss[0] += total
+        self._epoch_loss[1] += count
+
+    def eval_due(self, steps_done: int) -> bool:
+        """True (once) when ``steps_done`` crossed a multiple of ``eval_every``."""
+        if (
+            self.eval_every <= 0
+            or steps_done // self.eval_every <= self._last_eval // self.eval_every
+        ):
+            return False
+        self._last_eval = steps_done
+        return True
+
+    def live_auc(self) -> tuple[float | None, float | None]:
+        """(AUC all, AUC seen) of the current vectors; (None, None) without a monitor."""
+        if self.data.monitor is None:
+            return None, None
+        return self.data.live_auc(self.current())
+
+    def report(self, step: int, epoch: int, lr: float, evaluate: bool = False) -> bool:
+        """Emit a mid-epoch event (running loss; AUC when ``evaluate``); True = cancel."""
+        auc = auc_seen = None
+        if evaluate:
+            auc, auc_seen = self.live_auc()
+        loss = _mean(*self._loss)
+        self._loss = [0.0, 0]
+        return self._emit(TrainEvent(step, epoch, loss, lr, self.clock(), auc, auc_seen, False,
+                                     self.total_steps))  # fmt: skip
+
+    def end_epoch(self, step: int, epoch: int, lr: float) -> bool:
+        """Emit the epoch's last event: its mean loss and a live AUC; True = cancel."""
+        auc, auc_seen = self.live_auc()
+        self._loss = [0.0, 0]
+        loss = _mean(*self._epoch_loss)
+        return self._emit(TrainEvent(step, epoch, loss, lr, self.clock(), auc, auc_seen, True,
+                                     self.total_steps))  # fmt: skip
+
+    def _emit(self, event: TrainEvent) -> bool:
+        if self.callback is not None and self.callback(event):
+            self.cancelled = True
+        return self.cancelled
+
+
+def _mean(total: float, count: int) -> float:
+    return total / count if count else float("nan")

@@ -7,10 +7,13 @@ names; "gensim-cbow" reproduces what the original code actually ran.
 Walk tokens are the product ids as strings; vectors come back in catalog order, products
 absent from the walks (no train pair) get zero vectors and ``trained=False``.
 
-Progress: gensim reports once per epoch (a step here is an epoch) through a
-``CallbackAny2Vec``: loss (gensim's running loss, ``compute_loss=True``; the per-epoch
-value is the difference over the epoch, as gensim's counter accumulates), learning rate
-at the epoch end, elapsed seconds and the live validation AUC.
+Progress: one event per epoch (a step here is an epoch): the loss as a mean per term
+(positive or negative) like the other models', where gensim itself reports the sum over
+the epoch (``compute_loss=True``; millions on a real corpus); the learning rate the epoch
+started at (``alpha`` for the first, as set; gensim decays it linearly inside the
+epoch); elapsed seconds and the live validation AUC. Skip-gram's pair count is measured
+on a sample of walks under gensim's rules (reduced window, subsampling), CBOW's is the
+effective words gensim reports (one example per center).
 
 Cancellation: gensim cannot stop inside an epoch, so training runs one ``train(epochs=1)``
 call per epoch with ``start_alpha``/``end_alpha`` set to continue gensim's linear decay
@@ -25,19 +28,30 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Iterator
+from typing import ClassVar
 
 import numpy as np
 
 from recsys_core.common.settings import Settings, SettingsError, require
 from recsys_core.models.base import (
+    MAX_DIM,
+    MAX_EPOCHS,
+    MAX_LR,
+    MAX_NEGATIVE,
+    MAX_THREADS,
+    MAX_WINDOW,
+    SEED_MAX,
+    Bound,
     Callback,
-    Clock,
     Embeddings,
     Model,
-    TrainEvent,
     TrainingData,
+    TrainLoop,
+    check_settings,
 )
 
+# gensim's sg: 0 = CBOW, 1 = skip-gram.
+SG_CHOICES = (0, 1)
 # Walks handed to gensim per list conversion; bounds the memory of string tokens.
 CHUNK_WALKS = 20_000
 
@@ -68,21 +82,26 @@ class GensimSettings(Settings):
     sg: int = 1
     seed: int = 0
 
+    BOUNDS: ClassVar[dict[str, Bound]] = {
+        "vector_size": Bound(1, MAX_DIM),
+        "window": Bound(1, MAX_WINDOW),
+        "negative": Bound(1, MAX_NEGATIVE),
+        "epochs": Bound(1, MAX_EPOCHS),
+        "min_count": Bound(1, 10**9),
+        "sample": Bound(0, 1),
+        "alpha": Bound(0, MAX_LR, lo_open=True),
+        "min_alpha": Bound(0, MAX_LR),
+        "workers": Bound(1, MAX_THREADS),
+        "seed": Bound(0, SEED_MAX),
+    }
+    CHOICES: ClassVar[dict[str, tuple]] = {"sg": SG_CHOICES}
+
     def validate(self) -> None:
-        require(self.vector_size >= 1, f"vector_size must be >= 1, got {self.vector_size}")
-        require(self.window >= 1, f"window must be >= 1, got {self.window}")
-        require(self.negative >= 1, f"negative must be >= 1, got {self.negative}")
-        require(self.epochs >= 1, f"epochs must be >= 1, got {self.epochs}")
-        require(self.min_count >= 1, f"min_count must be >= 1, got {self.min_count}")
-        require(self.sample >= 0, f"sample must be >= 0, got {self.sample}")
-        require(self.alpha > 0, f"alpha must be > 0, got {self.alpha}")
+        check_settings(self)
         require(
-            0 <= self.min_alpha <= self.alpha,
+            self.min_alpha <= self.alpha,
             f"min_alpha must be in [0, alpha={self.alpha}], got {self.min_alpha}",
         )
-        require(self.workers >= 1, f"workers must be >= 1, got {self.workers}")
-        require(self.sg in (0, 1), f"sg must be 0 (CBOW) or 1 (skip-gram), got {self.sg}")
-        require(self.seed >= 0, f"seed must be >= 0, got {self.seed}")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -127,13 +146,12 @@ class GensimWord2VecModel(Model):
 
     def fit(self, data: TrainingData, callback: Callback | None = None) -> Embeddings:
         from gensim.models import Word2Vec
-        from gensim.models.callbacks import CallbackAny2Vec
 
         s: GensimSettings = self.settings  # type: ignore[assignment]
         if data.walks is None:
             raise ValueError(f"model {self.name!r} trains on walks; TrainingData.walks is None")
-        clock = Clock()
-        corpus = _WalkCorpus(np.asarray(data.walks), data.n_products)
+        walks = np.asarray(data.walks)
+        corpus = _WalkCorpus(walks, data.n_products)
         model = Word2Vec(
             vector_size=s.vector_size,
             window=s.window,
@@ -149,58 +167,52 @@ class GensimWord2VecModel(Model):
         )
         model.build_vocab(corpus)
         n = data.n_products
-        state = {"cancel": False, "loss_before": 0.0}
-
-        class Listener(CallbackAny2Vec):  # gensim calls it at each epoch end
-            def __init__(self, epoch: int, end_alpha: float) -> None:
-                self.epoch = epoch
-                self.end_alpha = end_alpha
-
-            def on_epoch_end(self, w2v: Word2Vec) -> None:
-                running = float(w2v.get_latest_training_loss())
-                # gensim resets its counter in each train() call; be robust either way
-                before = state["loss_before"]
-                loss = running - before if running >= before else running
-                state["loss_before"] = running
-                if callback is None:
-                    return
-                auc, auc_seen = data.live_auc(_embeddings(w2v, n))
-                stop = callback(
-                    TrainEvent(
-                        step=self.epoch,
-                        epoch=self.epoch,
-                        loss=loss,
-                        lr=self.end_alpha,
-                        elapsed=clock(),
-                        auc=auc,
-                        auc_seen=auc_seen,
-                        epoch_end=True,
-                        total_steps=s.epochs,
-                    )
-                )
-                state["cancel"] = bool(stop)
-
+        pairs_per_walk = _sg_pairs_per_walk(walks, data.n_products, s) if s.sg else None
+        loop = TrainLoop(
+            s.epochs, data, lambda: _embeddings(model, n), callback, total_steps=s.epochs
+        )
         decay = (s.alpha - s.min_alpha) / s.epochs
-        for epoch in range(s.epochs):
+        epochs_done = 0
+        for epoch in loop.epochs():
             start_alpha = s.alpha - decay * epoch
-            end_alpha = s.alpha - decay * (epoch + 1)
-            state["loss_before"] = 0.0
-            model.train(
+            # one train() per epoch: gensim cannot stop inside one, and resets its loss
+            trained_words, _ = model.train(
                 corpus,
                 total_examples=model.corpus_count,
                 epochs=1,
                 start_alpha=start_alpha,
-                end_alpha=end_alpha,
+                end_alpha=s.alpha - decay * (epoch + 1),
                 compute_loss=True,
-                callbacks=[Listener(epoch, end_alpha)],
             )
-            if state["cancel"]:
-                break
+            epochs_done += 1
+            # gensim sums -log sigmoid over every term of the epoch; ours is a mean per term
+            examples = len(walks) * pairs_per_walk if s.sg else trained_words
+            terms = max(1, round(examples * (s.negative + 1)))
+            loop.add_loss(float(model.get_latest_training_loss()), terms)
+            loop.end_epoch(epoch, epoch, start_alpha)
         embeddings = _embeddings(model, n)
         embeddings.info.update(
-            {"sg": s.sg, "epochs_done": epoch + 1, "vocab": len(model.wv.index_to_key)}
+            {"sg": s.sg, "epochs_done": epochs_done, "vocab": len(model.wv.index_to_key)}
         )
         return embeddings
+
+
+def _sg_pairs_per_walk(walks: np.ndarray, n_products: int, s: GensimSettings) -> float:
+    """Skip-gram pairs per walk under gensim's rules (reduced window, subsampling).
+
+    Measured on up to 2,000 walks with :func:`skipgram_pairs`, which applies the same
+    rules; it turns gensim's summed loss into a mean per (pair, term).
+    """
+    from recsys_core.models.skipgram_pairs import (
+        skipgram_pairs,
+        subsample_keep_prob,
+        token_counts,
+    )
+
+    keep = subsample_keep_prob(token_counts(walks, n_products), s.sample) if s.sample else None
+    probe = walks[: min(len(walks), 2000)]
+    centers, _ = skipgram_pairs(probe, s.window, np.random.default_rng(s.seed), keep, True)
+    return len(centers) / max(len(probe), 1)
 
 
 def _embeddings(model, n_products: int) -> Embeddings:

@@ -33,17 +33,30 @@ from __future__ import annotations
 import dataclasses
 import math
 from collections.abc import Iterator
+from typing import ClassVar
 
 import numpy as np
 
-from recsys_core.common.settings import Settings, require
+from recsys_core.common.settings import Settings
 from recsys_core.models.base import (
+    MAX_BATCH,
+    MAX_DIM,
+    MAX_EPOCHS,
+    MAX_EVERY,
+    MAX_LR,
+    MAX_NEGATIVE,
+    MAX_THREADS,
+    MAX_WINDOW,
+    SEED_MAX,
+    Bound,
     Callback,
-    Clock,
     Embeddings,
     Model,
-    TrainEvent,
     TrainingData,
+    TrainLoop,
+    check_settings,
+    check_walks,
+    scheduled_lr,
 )
 
 LR_SCHEDULES = ("cosine-restart", "constant", "linear")
@@ -122,27 +135,24 @@ class MFSettings(Settings):
     threads: int = 2
     seed: int = 0
 
+    BOUNDS: ClassVar[dict[str, Bound]] = {
+        "dim": Bound(1, MAX_DIM),
+        "epochs": Bound(1, MAX_EPOCHS),
+        "lr": Bound(0, MAX_LR, lo_open=True),
+        "adam_lr": Bound(0, MAX_LR, lo_open=True),
+        "batch_size": Bound(1, MAX_BATCH),
+        "negatives": Bound(1, MAX_NEGATIVE),
+        "l2": Bound(0, 1),
+        "init_std": Bound(0, 10, lo_open=True),
+        "eval_every": Bound(1, MAX_EVERY),
+        "report_every": Bound(1, MAX_EVERY),
+        "threads": Bound(1, MAX_THREADS),
+        "seed": Bound(0, SEED_MAX),
+    }
+    CHOICES: ClassVar[dict[str, tuple]] = {"lr_schedule": LR_SCHEDULES, "optimizer": OPTIMIZERS}
+
     def validate(self) -> None:
-        require(1 <= self.dim <= 4096, f"dim must be in 1..4096, got {self.dim}")
-        require(self.epochs >= 1, f"epochs must be >= 1, got {self.epochs}")
-        require(self.lr > 0, f"lr must be > 0, got {self.lr}")
-        require(self.adam_lr > 0, f"adam_lr must be > 0, got {self.adam_lr}")
-        require(
-            self.lr_schedule in LR_SCHEDULES,
-            f"lr_schedule must be one of {', '.join(LR_SCHEDULES)}, got {self.lr_schedule!r}",
-        )
-        require(self.batch_size >= 1, f"batch_size must be >= 1, got {self.batch_size}")
-        require(self.negatives >= 1, f"negatives must be >= 1, got {self.negatives}")
-        require(
-            self.optimizer in OPTIMIZERS,
-            f"optimizer must be one of {', '.join(OPTIMIZERS)}, got {self.optimizer!r}",
-        )
-        require(self.l2 >= 0, f"l2 must be >= 0, got {self.l2}")
-        require(self.init_std > 0, f"init_std must be > 0, got {self.init_std}")
-        require(self.eval_every >= 1, f"eval_every must be >= 1, got {self.eval_every}")
-        require(self.report_every >= 1, f"report_every must be >= 1, got {self.report_every}")
-        require(self.threads >= 1, f"threads must be >= 1, got {self.threads}")
-        require(self.seed >= 0, f"seed must be >= 0, got {self.seed}")
+        check_settings(self)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -167,11 +177,12 @@ class MFSeqSettings(MFSettings):
     sample: float = 1e-3
     negative_power: float = 0.75
 
-    def validate(self) -> None:
-        super().validate()
-        require(self.window >= 1, f"window must be >= 1, got {self.window}")
-        require(self.sample >= 0, f"sample must be >= 0, got {self.sample}")
-        require(self.negative_power >= 0, f"negative_power must be >= 0, got {self.negative_power}")
+    BOUNDS: ClassVar[dict[str, Bound]] = {
+        **MFSettings.BOUNDS,
+        "window": Bound(1, MAX_WINDOW),
+        "sample": Bound(0, 1),
+        "negative_power": Bound(0, 2),
+    }
 
 
 class MFEmbeddings(Embeddings):
@@ -214,16 +225,14 @@ def learning_rate(
 ) -> float:
     """Learning rate at a point of training (``frac_in_epoch`` in [0, 1]).
 
-    ``peak`` defaults to ``settings.lr`` (the Adam path passes ``settings.adam_lr``).
+    ``peak`` defaults to ``settings.lr`` (the Adam path passes ``settings.adam_lr``). The
+    shared schedule (:func:`~recsys_core.models.base.scheduled_lr`) with a floor of 0 and,
+    for "linear", never below ``1e-4 * peak``.
     """
     peak = settings.lr if peak is None else peak
-    frac_in_epoch = min(max(frac_in_epoch, 0.0), 1.0)
-    if settings.lr_schedule == "cosine-restart":
-        return peak * 0.5 * (1.0 + math.cos(math.pi * frac_in_epoch))
-    if settings.lr_schedule == "linear":
-        done = (epoch + frac_in_epoch) / settings.epochs
-        return peak * max(1.0 - done, 1e-4)
-    return peak
+    return scheduled_lr(
+        settings.lr_schedule, peak, 0.0, epoch, settings.epochs, frac_in_epoch, least=1e-4 * peak
+    )
 
 
 class MatrixFactorization(Model):
@@ -246,113 +255,137 @@ class MatrixFactorization(Model):
         self, data: TrainingData, callback: Callback | None, source: _PairSource
     ) -> Embeddings:
         """Batched PyTorch training with (dense or sparse) Adam, the original's way."""
-        import torch
-
         s: MFSettings = self.settings  # type: ignore[assignment]
-        torch.set_num_threads(s.threads)
-        gen = torch.Generator().manual_seed(s.seed)
-        clock = Clock()
-        n = data.n_products
-        tables = 1 if s.shared_embedding else 2
-        sparse = s.optimizer == "sparse-adam" or (
-            s.optimizer == "adam-auto" and n * s.dim * tables > AUTO_SPARSE_PARAMS
-        )
-        net = _MFNet(n, s, self.use_bias, gen, sparse)
-        sparse_params = [p for p in net.tables()]
-        dense_params = [net.global_bias] if self.use_bias else []
-        optimisers = []
-        if sparse:
-            optimisers.append(torch.optim.SparseAdam(sparse_params, lr=s.adam_lr))
-            if dense_params:
-                optimisers.append(torch.optim.Adam(dense_params, lr=s.adam_lr))
-        else:
-            optimisers.append(torch.optim.Adam(sparse_params + dense_params, lr=s.adam_lr))
-
+        net, optimisers, sparse = self._torch_setup(data.n_products)
         steps_per_epoch = source.steps_per_epoch(s.batch_size)
-        total_steps = steps_per_epoch * s.epochs
+        loop = TrainLoop(
+            s.epochs,
+            data,
+            lambda: self._embeddings(net, source),
+            callback,
+            s.eval_every,
+            steps_per_epoch * s.epochs,
+        )
         step = 0
-        running, running_n = 0.0, 0
-        cancelled = False
         lr = s.adam_lr
-        for epoch in range(s.epochs):
+        for epoch in loop.epochs():
             batches = _lookahead(source.batches(s.batch_size, s.negatives))
             for i, ((a, b, labels), last) in enumerate(batches):
                 lr = learning_rate(s, epoch, i / steps_per_epoch, s.adam_lr)
-                for opt in optimisers:
-                    for group in opt.param_groups:
-                        group["lr"] = lr
-                loss = net.loss(a, b, labels)
-                for opt in optimisers:
-                    opt.zero_grad()
-                loss.backward()
-                for opt in optimisers:
-                    opt.step()
-                running += float(loss.detach())
-                running_n += 1
-                evaluate_now = last or (step + 1) % s.eval_every == 0
-                if callback is not None and (evaluate_now or (step + 1) % s.report_every == 0):
-                    auc = auc_seen = None
-                    if evaluate_now:
-                        auc, auc_seen = data.live_auc(self._embeddings(net, source))
-                    stop = callback(
-                        TrainEvent(
-                            step=step,
-                            epoch=epoch,
-                            loss=running / max(running_n, 1),
-                            lr=lr,
-                            elapsed=clock(),
-                            auc=auc,
-                            auc_seen=auc_seen,
-                            epoch_end=last,
-                            total_steps=total_steps,
-                        )
-                    )
-                    running, running_n = 0.0, 0
-                    if stop:
-                        cancelled = True
-                        break
+                loop.add_loss(_adam_step(net, optimisers, lr, a, b, labels), 1)
+                due_eval = (step + 1) % s.eval_every == 0
+                if callback is None:
+                    pass  # nobody listens: no events, no live AUC
+                elif last:
+                    loop.end_epoch(step, epoch, lr)
+                elif due_eval or (step + 1) % s.report_every == 0:
+                    loop.report(step, epoch, lr, evaluate=due_eval)
                 step += 1
-            if cancelled:
-                break
+                if loop.cancelled:
+                    break
         embeddings = self._embeddings(net, source)
         embeddings.info.update(
             {
                 "steps": step,
-                "cancelled": cancelled,
+                "cancelled": loop.cancelled,
                 "lr_schedule": s.lr_schedule,
                 "optimizer": "sparse-adam" if sparse else "adam",
             }
         )
         return embeddings
 
+    def _torch_setup(self, n: int) -> tuple[_MFNet, list, bool]:
+        """The tables and their Adam optimiser(s); sparse gradients when chosen or large."""
+        import torch
+
+        s: MFSettings = self.settings  # type: ignore[assignment]
+        torch.set_num_threads(s.threads)
+        gen = torch.Generator().manual_seed(s.seed)
+        tables = 1 if s.shared_embedding else 2
+        sparse = s.optimizer == "sparse-adam" or (
+            s.optimizer == "adam-auto" and n * s.dim * tables > AUTO_SPARSE_PARAMS
+        )
+        net = _MFNet(n, s, self.use_bias, gen, sparse)
+        sparse_params = list(net.tables())
+        dense_params = [net.global_bias] if self.use_bias else []
+        if not sparse:
+            return net, [torch.optim.Adam(sparse_params + dense_params, lr=s.adam_lr)], sparse
+        optimisers = [torch.optim.SparseAdam(sparse_params, lr=s.adam_lr)]
+        if dense_params:
+            optimisers.append(torch.optim.Adam(dense_params, lr=s.adam_lr))
+        return net, optimisers, sparse
+
     def _fit_sgd(
         self, data: TrainingData, callback: Callback | None, source: _PairSource
     ) -> Embeddings:
-        """Per-pair SGD in a compiled Hogwild loop (:func:`mf_kernels.train_mf`)."""
+        """Per-pair SGD in a compiled Hogwild loop (:func:`mf_kernels.train_mf`).
+
+        The kernel trains slices of positives cut at the step counts where an event is due
+        (every ``report_every`` and ``eval_every`` steps), so events land on the same steps
+        as the batched path's.
+        """
         import numba
 
+        s: MFSettings = self.settings  # type: ignore[assignment]
+        numba.set_num_threads(min(s.threads, numba.config.NUMBA_NUM_THREADS))
+        rng = np.random.default_rng(s.seed + 1)
+        tables = _SgdTables(data.n_products, s, rng)
+        context = None if s.shared_embedding else tables.w_out
+        total_steps = source.steps_per_epoch(s.batch_size) * s.epochs
+
+        def current() -> Embeddings:
+            return self._wrap(tables.w_in, context, tables.bias, tables.global_bias, source)
+
+        loop = TrainLoop(s.epochs, data, current, callback, s.eval_every, total_steps)
+        pairs_total = 0  # positives trained, over all epochs; steps are batches of them
+        last_step = -1
+        lr = s.lr
+        for epoch in loop.epochs():
+            pairs_total, last_step, lr = self._sgd_epoch(
+                epoch, loop, source, tables, rng, pairs_total, last_step
+            )
+            if loop.cancelled:
+                break
+            # a partial last batch is a step, as in the batched path; epochs start on a step
+            pairs_total = -(-pairs_total // s.batch_size) * s.batch_size
+            last_step = max(last_step + 1, pairs_total // s.batch_size - 1)
+            loop.end_epoch(last_step, epoch, lr)
+        embeddings = self._wrap(
+            tables.w_in.copy(),
+            None if s.shared_embedding else tables.w_out.copy(),
+            tables.bias.copy() if self.use_bias else None,
+            tables.global_bias if self.use_bias else 0.0,
+            source,
+        )
+        seconds = loop.clock()
+        embeddings.info.update(
+            {
+                "steps": last_step + 1,
+                "pairs": int(pairs_total),
+                "seconds": float(seconds),
+                "cancelled": loop.cancelled,
+                "lr_schedule": s.lr_schedule,
+                "optimizer": "sgd",
+            }
+        )
+        return embeddings
+
+    def _sgd_epoch(
+        self,
+        epoch: int,
+        loop: TrainLoop,
+        source: _PairSource,
+        tables: _SgdTables,
+        rng: np.random.Generator,
+        pairs_total: int,
+        last_step: int,
+    ) -> tuple[int, int, float]:
+        """One epoch of SGD slices and their events; (pairs_total, last_step, lr) after it."""
         from recsys_core.models import mf_kernels as K
 
         s: MFSettings = self.settings  # type: ignore[assignment]
-        rng = np.random.default_rng(s.seed + 1)
-        clock = Clock()
-        n = data.n_products
-        numba.set_num_threads(min(s.threads, numba.config.NUMBA_NUM_THREADS))
-        w_in = rng.normal(0.0, s.init_std, size=(n, s.dim)).astype(np.float32)
-        w_out = (
-            w_in
-            if s.shared_embedding
-            else rng.normal(0.0, s.init_std, size=(n, s.dim)).astype(np.float32)
-        )
-        bias = np.zeros(n, dtype=np.float32)
-        global_bias = 0.0
-        accept, alias = source.negative_tables()
         batch = s.batch_size
-        total_steps = source.steps_per_epoch(batch) * s.epochs
-
-        def current() -> Embeddings:
-            context = None if s.shared_embedding else w_out
-            return self._wrap(w_in, context, bias, global_bias, source)
+        accept, alias = source.negative_tables()
 
         def boundary(done: int) -> int:
             """The next step count at which an event is due."""
@@ -361,89 +394,34 @@ class MatrixFactorization(Model):
                 (done // s.eval_every + 1) * s.eval_every,
             )
 
-        pairs_total = 0  # positives trained, over all epochs; steps are batches of them
-        last_step = -1
-        loss_sum, loss_cnt = 0.0, 0
-        epoch_loss_sum, epoch_loss_cnt = 0.0, 0
-        cancelled = False
         lr = s.lr
-        for epoch in range(s.epochs):
-            epoch_loss_sum, epoch_loss_cnt = 0.0, 0
-            for a, b, f0, f1, last_chunk in source.chunks():
-                lo = 0
-                while lo < len(a):
-                    need = boundary(pairs_total // batch) * batch - pairs_total
-                    hi = min(len(a), lo + need)
-                    lr0 = learning_rate(s, epoch, f0 + (f1 - f0) * lo / len(a))
-                    lr = learning_rate(s, epoch, f0 + (f1 - f0) * hi / len(a))
-                    seed = int(rng.integers(0, 2**62))
-                    ls, lc, moved = K.train_mf(
-                        w_in, w_out, bias, global_bias, a[lo:hi], b[lo:hi], accept, alias,
-                        s.negatives, lr0, lr, s.l2, self.use_bias, seed, s.threads, LOSS_EVERY,
-                    )  # fmt: skip
-                    if self.use_bias:
-                        global_bias += float(moved)
-                    loss_sum, loss_cnt = loss_sum + ls, loss_cnt + lc
-                    pairs_total += hi - lo
-                    lo = hi
-                    done = pairs_total // batch
-                    if (
-                        pairs_total % batch
-                        or done != boundary(done - 1)
-                        or (last_chunk and lo == len(a))
-                    ):
-                        continue  # not at an event (the epoch's last one comes below)
-                    auc = auc_seen = None
-                    if done % s.eval_every == 0:
-                        auc, auc_seen = data.live_auc(current())
-                    last_step = done - 1
-                    event = TrainEvent(
-                        last_step, epoch, _mean(loss_sum, loss_cnt), lr, clock(), auc, auc_seen,
-                        False, total_steps,
-                    )  # fmt: skip
-                    epoch_loss_sum += loss_sum
-                    epoch_loss_cnt += loss_cnt
-                    loss_sum, loss_cnt = 0.0, 0
-                    if callback is not None and callback(event):
-                        cancelled = True
-                        break
-                if cancelled:
-                    break
-            if cancelled:
-                break
-            # a partial last batch is a step, as in the batched path; epochs start on a step
-            pairs_total = -(-pairs_total // batch) * batch
-            last_step = max(last_step + 1, pairs_total // batch - 1)
-            epoch_loss_sum += loss_sum
-            epoch_loss_cnt += loss_cnt
-            loss_sum, loss_cnt = 0.0, 0
-            auc, auc_seen = data.live_auc(current())
-            event = TrainEvent(
-                last_step, epoch, _mean(epoch_loss_sum, epoch_loss_cnt), lr, clock(), auc,
-                auc_seen, True, total_steps,
-            )  # fmt: skip
-            if callback is not None and callback(event):
-                cancelled = True
-                break
-        embeddings = self._wrap(
-            w_in.copy(),
-            None if s.shared_embedding else w_out.copy(),
-            bias.copy() if self.use_bias else None,
-            global_bias if self.use_bias else 0.0,
-            source,
-        )
-        seconds = clock()
-        embeddings.info.update(
-            {
-                "steps": last_step + 1,
-                "pairs": int(pairs_total),
-                "seconds": float(seconds),
-                "cancelled": cancelled,
-                "lr_schedule": s.lr_schedule,
-                "optimizer": "sgd",
-            }
-        )
-        return embeddings
+        for a, b, f0, f1, last_chunk in source.chunks():
+            lo = 0
+            while lo < len(a):
+                need = boundary(pairs_total // batch) * batch - pairs_total
+                hi = min(len(a), lo + need)
+                lr0 = learning_rate(s, epoch, f0 + (f1 - f0) * lo / len(a))
+                lr = learning_rate(s, epoch, f0 + (f1 - f0) * hi / len(a))
+                seed = int(rng.integers(0, 2**62))
+                ls, lc, moved = K.train_mf(
+                    tables.w_in, tables.w_out, tables.bias, tables.global_bias, a[lo:hi],
+                    b[lo:hi], accept, alias, s.negatives, lr0, lr, s.l2, self.use_bias, seed,
+                    s.threads, LOSS_EVERY,
+                )  # fmt: skip
+                if self.use_bias:
+                    tables.global_bias += float(moved)
+                loop.add_loss(ls, lc)
+                pairs_total += hi - lo
+                lo = hi
+                done = pairs_total // batch
+                if pairs_total % batch or done != boundary(done - 1):
+                    continue  # not at an event
+                if last_chunk and lo == len(a):
+                    continue  # the epoch's last event is its end (the caller's)
+                last_step = done - 1
+                if loop.report(last_step, epoch, lr, evaluate=loop.eval_due(done)):
+                    return pairs_total, last_step, lr
+        return pairs_total, last_step, lr
 
     def _wrap(
         self,
@@ -504,8 +482,32 @@ class MatrixFactorizationBiasSeq(MatrixFactorization):
         return _WalkPairSource(data, self.settings, rng)  # type: ignore[arg-type]
 
 
-def _mean(total: float, count: int) -> float:
-    return total / count if count else float("nan")
+class _SgdTables:
+    """The arrays the SGD kernel updates in place (one shared table: ``w_out is w_in``)."""
+
+    def __init__(self, n: int, s: MFSettings, rng: np.random.Generator) -> None:
+        self.w_in = rng.normal(0.0, s.init_std, size=(n, s.dim)).astype(np.float32)
+        self.w_out = (
+            self.w_in
+            if s.shared_embedding
+            else rng.normal(0.0, s.init_std, size=(n, s.dim)).astype(np.float32)
+        )
+        self.bias = np.zeros(n, dtype=np.float32)
+        self.global_bias = 0.0
+
+
+def _adam_step(net: _MFNet, optimisers: list, lr: float, a, b, labels) -> float:
+    """One Adam step on a batch at learning rate ``lr``; returns the batch's mean loss."""
+    for opt in optimisers:
+        for group in opt.param_groups:
+            group["lr"] = lr
+    loss = net.loss(a, b, labels)
+    for opt in optimisers:
+        opt.zero_grad()
+    loss.backward()
+    for opt in optimisers:
+        opt.step()
+    return float(loss.detach())
 
 
 def _lookahead(items: Iterator) -> Iterator[tuple]:
@@ -660,9 +662,7 @@ class _WalkPairSource(_PairSource):
             token_counts,
         )
 
-        if data.walks is None:
-            raise ValueError("mf-bias-seq trains on walks; TrainingData.walks is None")
-        self.walks = np.asarray(data.walks)
+        self.walks = check_walks(data.walks, s.window)
         self.s = s
         self.rng = rng
         counts = token_counts(self.walks, data.n_products)

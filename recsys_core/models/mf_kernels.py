@@ -23,6 +23,71 @@ from recsys_core.common.rng import alias_draw, block_state, xorshift_next
 from recsys_core.models.sgns_kernels import MAX_SCORE
 
 
+@numba.njit(cache=True, inline="always")
+def _pair_terms(
+    hc: np.ndarray,
+    w_out: np.ndarray,
+    bias: np.ndarray,
+    g: float,
+    c: int,
+    ctx: int,
+    negative: int,
+    state: np.uint64,
+    accept: np.ndarray,
+    alias: np.ndarray,
+    lr: float,
+    decay: float,
+    use_bias: bool,
+    neu: np.ndarray,
+    track: bool,
+) -> tuple[np.uint64, float, int, float, float]:
+    """The terms of one positive (c, ctx) and its negatives; moves context rows and biases.
+
+    Sets ``neu`` to the center row's summed step and returns (generator state, summed BCE
+    when ``track``, terms used, the center's bias move, the block's global bias after).
+    """
+    dim = len(hc)
+    loss = 0.0
+    for j in range(dim):
+        neu[j] = 0.0
+    bc = np.float32(0.0)  # the center's bias move, applied after its terms
+    used = 0
+    for k in range(negative + 1):
+        if k == 0:
+            tgt = ctx
+            label = np.float32(1.0)
+        else:
+            state = xorshift_next(state)
+            tgt = alias_draw(state, accept, alias)
+            if tgt == ctx:
+                continue
+            label = np.float32(0.0)
+        used += 1
+        u = w_out[tgt]
+        f = np.float32(0.0)
+        for j in range(dim):
+            f += hc[j] * u[j]
+        if use_bias:
+            f += bias[c] + bias[tgt] + g
+        if f > MAX_SCORE:
+            f = MAX_SCORE
+        elif f < -MAX_SCORE:
+            f = -MAX_SCORE
+        s = np.float32(1.0 / (1.0 + np.exp(-f)))
+        step = (label - s) * lr
+        if track:
+            p = s if label > 0.5 else 1.0 - s
+            loss -= np.log(max(p, 1e-7))
+        for j in range(dim):
+            neu[j] += step * u[j]
+            u[j] = u[j] * decay + step * hc[j]
+        if use_bias:
+            bias[tgt] = bias[tgt] * decay + step
+            bc += step
+            g += step
+    return state, loss, used, bc, g
+
+
 @numba.njit(parallel=True, fastmath=True, cache=True)
 def train_mf(
     w_in: np.ndarray,
@@ -65,47 +130,14 @@ def train_mf(
             lr = np.float32(lr0 + (lr1 - lr0) * (i / n))
             decay = np.float32(1.0 - 2.0 * l2 * lr)
             c = a[i]
-            ctx = b[i]
             hc = w_in[c]
             track = loss_every > 0 and i % loss_every == 0
-            for j in range(dim):
-                neu[j] = 0.0
-            bc = np.float32(0.0)  # the center's bias move, applied after its terms
-            used = 0
-            for k in range(negative + 1):
-                if k == 0:
-                    tgt = ctx
-                    label = np.float32(1.0)
-                else:
-                    state = xorshift_next(state)
-                    tgt = alias_draw(state, accept, alias)
-                    if tgt == ctx:
-                        continue
-                    label = np.float32(0.0)
-                used += 1
-                u = w_out[tgt]
-                f = np.float32(0.0)
-                for j in range(dim):
-                    f += hc[j] * u[j]
-                if use_bias:
-                    f += bias[c] + bias[tgt] + g
-                if f > MAX_SCORE:
-                    f = MAX_SCORE
-                elif f < -MAX_SCORE:
-                    f = -MAX_SCORE
-                s = np.float32(1.0 / (1.0 + np.exp(-f)))
-                step = (label - s) * lr
-                if track:
-                    p = s if label > 0.5 else 1.0 - s
-                    loss_sum[blk] -= np.log(max(p, 1e-7))
-                for j in range(dim):
-                    neu[j] += step * u[j]
-                    u[j] = u[j] * decay + step * hc[j]
-                if use_bias:
-                    bias[tgt] = bias[tgt] * decay + step
-                    bc += step
-                    g += step
+            state, loss, used, bc, g = _pair_terms(
+                hc, w_out, bias, g, c, b[i], negative, state, accept, alias, lr, decay,
+                use_bias, neu, track,
+            )  # fmt: skip
             if track:
+                loss_sum[blk] += loss
                 loss_cnt[blk] += used
             # the center was used once per term: its L2 shrink compounds that often
             shrink = decay**used

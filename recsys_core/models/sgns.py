@@ -21,22 +21,32 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-import math
 from collections.abc import Callable
+from typing import TYPE_CHECKING, ClassVar
 
-import numba
 import numpy as np
-import torch
 
 from recsys_core.common.settings import Settings, require
 from recsys_core.models import sgns_kernels as K
 from recsys_core.models.base import (
+    MAX_BATCH,
+    MAX_DIM,
+    MAX_EPOCHS,
+    MAX_EVERY,
+    MAX_LR,
+    MAX_NEGATIVE,
+    MAX_THREADS,
+    MAX_WINDOW,
+    SEED_MAX,
+    Bound,
     Callback,
-    Clock,
     Embeddings,
     Model,
-    TrainEvent,
     TrainingData,
+    TrainLoop,
+    check_settings,
+    check_walks,
+    scheduled_lr,
 )
 from recsys_core.models.skipgram_pairs import (
     NegativeSampler,
@@ -44,6 +54,9 @@ from recsys_core.models.skipgram_pairs import (
     subsample_keep_prob,
     token_counts,
 )
+
+if TYPE_CHECKING:
+    import torch
 
 logger = logging.getLogger(__name__)
 
@@ -86,6 +99,16 @@ class SkipGramSettings(Settings):
         Center vectors start uniform in +-init_scale/vector_size: 0.5 is word2vec.c's and
         the method's; gensim 4 uses 1.0. On popularity-skewed data the cosine of rarely
         trained products depends on it.
+    center_vectors:
+        Return the vectors with the mean of the trained ones subtracted (True, default).
+        Skip-gram's center vectors share one common direction that grows with product
+        popularity (|cos| to the mean direction ~0.99 a fifth into the first epoch on the
+        5,000-product synthetic catalog); raw cosines then rank pairs by that direction,
+        not by what the vectors learned: the live AUC rose to 0.75, fell below chance
+        (0.46) and only then rose, and the final AUC stayed lower (5 epochs: 0.899 raw,
+        0.917 centred; 1 epoch: 0.839 / 0.928 on seen pairs). Removing the mean is the
+        first step of Mu & Viswanath's "all-but-the-top" post-processing; False gives the
+        raw table, as word2vec and gensim do.
     seed, threads:
         Seed of every draw; CPU threads (one thread = bit-for-bit reproducible).
     """
@@ -106,34 +129,34 @@ class SkipGramSettings(Settings):
     report_every: int = 50
     backend: str = "numba"
     init_scale: float = 0.5
+    center_vectors: bool = True
     seed: int = 0
     threads: int = 2
 
+    BOUNDS: ClassVar[dict[str, Bound]] = {
+        "vector_size": Bound(1, MAX_DIM),
+        "window": Bound(1, MAX_WINDOW),
+        "negative": Bound(1, MAX_NEGATIVE),
+        "epochs": Bound(1, MAX_EPOCHS),
+        "alpha": Bound(0, MAX_LR, lo_open=True),
+        "min_alpha": Bound(0, MAX_LR),
+        "sample": Bound(0, 1),
+        "batch_size": Bound(1, MAX_BATCH),
+        "negative_group": Bound(1, MAX_BATCH),
+        "eval_every": Bound(0, MAX_EVERY),
+        "report_every": Bound(1, MAX_EVERY),
+        "init_scale": Bound(0, 100, lo_open=True),
+        "seed": Bound(0, SEED_MAX),
+        "threads": Bound(1, MAX_THREADS),
+    }
+    CHOICES: ClassVar[dict[str, tuple]] = {"lr_schedule": LR_SCHEDULES, "backend": BACKENDS}
+
     def validate(self) -> None:
-        require(self.vector_size >= 1, f"vector_size must be >= 1, got {self.vector_size}")
-        require(self.window >= 1, f"window must be >= 1, got {self.window}")
-        require(self.negative >= 1, f"negative must be >= 1, got {self.negative}")
-        require(self.epochs >= 1, f"epochs must be >= 1, got {self.epochs}")
-        require(self.alpha > 0, f"alpha (learning rate) must be > 0, got {self.alpha}")
+        check_settings(self)
         require(
-            0 <= self.min_alpha <= self.alpha,
+            self.min_alpha <= self.alpha,
             f"min_alpha must be between 0 and alpha ({self.alpha}), got {self.min_alpha}",
         )
-        require(self.sample >= 0, f"sample must be >= 0 (0 disables), got {self.sample}")
-        require(
-            self.lr_schedule in LR_SCHEDULES,
-            f"lr_schedule must be one of {LR_SCHEDULES}, got {self.lr_schedule!r}",
-        )
-        require(self.batch_size >= 1, f"batch_size must be >= 1, got {self.batch_size}")
-        require(self.negative_group >= 1, f"negative_group must be >= 1, got {self.negative_group}")
-        require(self.eval_every >= 0, f"eval_every must be >= 0, got {self.eval_every}")
-        require(self.report_every >= 1, f"report_every must be >= 1, got {self.report_every}")
-        require(
-            self.backend in BACKENDS, f"backend must be one of {BACKENDS}, got {self.backend!r}"
-        )
-        require(self.init_scale > 0, f"init_scale must be > 0, got {self.init_scale}")
-        require(self.seed >= 0, f"seed must be >= 0, got {self.seed}")
-        require(self.threads >= 1, f"threads must be >= 1, got {self.threads}")
 
 
 @dataclasses.dataclass
@@ -142,13 +165,15 @@ class CenterTables:
 
     ``table`` holds the rows (plain: one per product). With ``slots`` (n_products, S),
     product v's center is ``sum_s softmax(logits[v])_s * table[slots[v, s]]`` over slots
-    >= 0; ``learn_weights`` False keeps the logits at 0 (an equal-weighted mean).
+    >= 0. ``weight_lr`` scales the logits' step (0 keeps them at 0: an equal-weighted
+    mean); they start learning after ``weight_warmup`` of training (a fraction).
     """
 
     table: np.ndarray
     slots: np.ndarray | None = None
     logits: np.ndarray | None = None
-    learn_weights: bool = False
+    weight_lr: float = 0.0
+    weight_warmup: float = 0.0
     normalise_step: bool = True
 
     def weights(self) -> np.ndarray:
@@ -164,14 +189,16 @@ class CenterTables:
         rows = np.arange(len(self.slots), dtype=np.int64)
         return K.combine_rows(self.table, self.slots, self.weights(), rows)
 
+    def logit_step(self, progress: float) -> float:
+        """The logits' step factor at ``progress`` (fraction of all training done)."""
+        return self.weight_lr if progress >= self.weight_warmup else 0.0
+
 
 def lr_at(settings: SkipGramSettings, epoch: int, frac: float) -> float:
-    """Learning rate at fraction ``frac`` of epoch ``epoch``."""
-    hi, lo = settings.alpha, settings.min_alpha
-    if settings.lr_schedule == "cosine-restart":
-        return lo + 0.5 * (hi - lo) * (1.0 + math.cos(math.pi * frac))
-    progress = (epoch + frac) / settings.epochs
-    return hi - (hi - lo) * progress
+    """Learning rate at fraction ``frac`` of epoch ``epoch`` (alpha down to min_alpha)."""
+    return scheduled_lr(
+        settings.lr_schedule, settings.alpha, settings.min_alpha, epoch, settings.epochs, frac
+    )
 
 
 def init_center_table(
@@ -180,6 +207,20 @@ def init_center_table(
     """Input vectors uniform in +-scale/dim (word2vec.c: 0.5, gensim 4: 1.0)."""
     table = rng.random((rows, dim), dtype=np.float32)
     return ((table - 0.5) * (2.0 * scale / dim)).astype(np.float32)
+
+
+def centred(vectors: np.ndarray, trained: np.ndarray, also: np.ndarray | None = None) -> np.ndarray:
+    """A copy of ``vectors`` with the mean of the trained rows subtracted from them.
+
+    Rows in ``also`` (e.g. cold-start vectors built from trained side embeddings) are
+    shifted by the same mean; other rows (untrained, random) are left as they are.
+    """
+    out = np.array(vectors, dtype=np.float32, copy=True)
+    if trained is None or not np.any(trained):
+        return out
+    shift = trained if also is None else (trained | also)
+    out[shift] -= out[trained].mean(axis=0)
+    return out
 
 
 def train_skipgram(
@@ -193,100 +234,63 @@ def train_skipgram(
 ) -> dict[str, float]:
     """The shared training loop; updates ``centers`` and ``w_out`` in place.
 
+    Walks are cut into chunks of ~``CHUNK_TOKENS`` tokens, each chunk into (center,
+    context) pairs, and the pairs into slices of ``batch_size * report_every`` that a
+    backend trains in one call; an event follows every slice (:class:`TrainLoop`).
     Returns a few facts for ``Embeddings.info`` (pairs trained, seconds, cancelled).
     """
-    require(data.walks is not None, "skip-gram models train on walks; TrainingData.walks is None")
-    walks = np.asarray(data.walks)
-    require(walks.ndim == 2 and len(walks) > 0, "walks must be a non-empty (n_walks, length) array")
     s = settings
+    walks = check_walks(data.walks, s.window)
     rng = rng if rng is not None else np.random.default_rng(s.seed)
-    clock = Clock()
     counts = token_counts(walks, data.n_products)
     keep = subsample_keep_prob(counts, s.sample) if s.sample > 0 else None
     sampler = NegativeSampler(counts, rng=rng)
-    torch.set_num_threads(s.threads)
-    n_blocks = s.threads
-    if s.backend == "numba":
-        numba.set_num_threads(min(s.threads, numba.config.NUMBA_NUM_THREADS))
-        backend = _NumbaBackend(centers, w_out, sampler, s)
-    else:
-        torch.manual_seed(s.seed)
-        backend = _TorchBackend(centers, w_out, sampler, s)
-
+    backend_cls = _NumbaBackend if s.backend == "numba" else _TorchBackend
+    backend = backend_cls(centers, w_out, sampler, s)
+    loop = TrainLoop(s.epochs, data, make_embeddings, callback, s.eval_every)
     chunk_walks = max(1, CHUNK_TOKENS // walks.shape[1])
     slice_pairs = s.batch_size * s.report_every
-    step = 0
-    pairs_done = 0
-    last_eval_step = 0
-    cancelled = False
-    total_steps: int | None = None
-
-    def emit(event: TrainEvent) -> bool:
-        return bool(callback(event)) if callback is not None else False
-
-    def evaluate() -> tuple[float | None, float | None]:
-        return data.live_auc(make_embeddings())
-
-    for epoch in range(s.epochs):
+    step = pairs_done = 0
+    lr = lr_at(s, 0, 0.0)
+    for epoch in loop.epochs():
         order = rng.permutation(len(walks))
         epoch_pairs = 0
-        loss_sum, loss_cnt = 0.0, 0
-        epoch_loss_sum, epoch_loss_cnt = 0.0, 0
-        lr = lr_at(s, epoch, 0.0)
         for start in range(0, len(walks), chunk_walks):
             chunk = walks[order[start : start + chunk_walks]]
             c, x = skipgram_pairs(chunk, s.window, rng, keep, s.reduced_window)
-            if total_steps is None:
+            if loop.total_steps is None:
                 # first chunk: extrapolate, so progress bars have a total from the start
                 per_epoch = len(c) * len(walks) / max(len(chunk), 1)
-                total_steps = max(1, int(per_epoch * s.epochs) // s.batch_size)
+                loop.total_steps = max(1, int(per_epoch * s.epochs) // s.batch_size)
             f0 = start / len(walks)
             f1 = min(len(walks), start + chunk_walks) / len(walks)
             for lo in range(0, len(c), slice_pairs):
                 hi = min(len(c), lo + slice_pairs)
-                a = lr_at(s, epoch, f0 + (f1 - f0) * lo / len(c))
-                lr = lr_at(s, epoch, f0 + (f1 - f0) * hi / len(c))
+                frac0 = f0 + (f1 - f0) * lo / len(c)
+                frac1 = f0 + (f1 - f0) * hi / len(c)
+                lr0, lr = lr_at(s, epoch, frac0), lr_at(s, epoch, frac1)
+                logit_step = centers.logit_step((epoch + frac0) / s.epochs)
                 seed = int(rng.integers(0, 2**62))
-                ls, lc = backend.train(c[lo:hi], x[lo:hi], a, lr, seed, n_blocks)
-                loss_sum += ls
-                loss_cnt += lc
+                loop.add_loss(*backend.train(c[lo:hi], x[lo:hi], lr0, lr, logit_step, seed))
                 pairs_done += hi - lo
                 epoch_pairs += hi - lo
-                new_step = pairs_done // s.batch_size
-                auc = auc_seen = None
-                if s.eval_every and new_step // s.eval_every > last_eval_step // s.eval_every:
-                    auc, auc_seen = evaluate()
-                    last_eval_step = new_step
-                step = new_step
-                loss = loss_sum / loss_cnt if loss_cnt else float("nan")
-                epoch_loss_sum += loss_sum
-                epoch_loss_cnt += loss_cnt
-                loss_sum, loss_cnt = 0.0, 0
-                event = TrainEvent(
-                    step, epoch, loss, lr, clock(), auc, auc_seen, False, total_steps
-                )
-                if emit(event):
-                    cancelled = True
+                step = pairs_done // s.batch_size
+                if loop.report(step, epoch, lr, evaluate=loop.eval_due(step)):
                     break
-            if cancelled:
+            if loop.cancelled:
                 break
-        if cancelled:
+        if loop.cancelled:
             break
         # the epoch's real size refines the estimate for the epochs still to come
         steps_per_epoch = max(1, epoch_pairs // s.batch_size)
-        total_steps = max(step, step + steps_per_epoch * (s.epochs - epoch - 1))
-        auc, auc_seen = evaluate()
-        epoch_loss = epoch_loss_sum / epoch_loss_cnt if epoch_loss_cnt else float("nan")
-        event = TrainEvent(step, epoch, epoch_loss, lr, clock(), auc, auc_seen, True, total_steps)
-        if emit(event):
-            cancelled = True
-            break
-    seconds = clock()
+        loop.total_steps = max(step, step + steps_per_epoch * (s.epochs - epoch - 1))
+        loop.end_epoch(step, epoch, lr)
+    seconds = loop.clock()
     return {
         "pairs": int(pairs_done),
         "seconds": float(seconds),
         "pairs_per_second": float(pairs_done / seconds) if seconds > 0 else 0.0,
-        "cancelled": bool(cancelled),
+        "cancelled": bool(loop.cancelled),
         "backend": s.backend,
     }
 
@@ -299,23 +303,27 @@ class _NumbaBackend:
         sampler: NegativeSampler,
         s: SkipGramSettings,
     ) -> None:
+        import numba
+
         self.c, self.w_out, self.s = centers, w_out, s
         self.accept, self.alias = sampler.accept, sampler.alias
         # sample the loss on ~1 pair in 16: enough for a smooth curve, ~free
         self.loss_every = 16
+        numba.set_num_threads(min(s.threads, numba.config.NUMBA_NUM_THREADS))
 
     def train(
-        self, c: np.ndarray, x: np.ndarray, lr0: float, lr1: float, seed: int, n_blocks: int
+        self, c: np.ndarray, x: np.ndarray, lr0: float, lr1: float, logit_step: float, seed: int
     ) -> tuple[float, int]:
+        """Train one slice of pairs; returns (summed sampled BCE, terms summed)."""
         s, ct = self.s, self.c
         if ct.slots is None:
             return K.train_plain(
                 ct.table, self.w_out, c, x, self.accept, self.alias, s.negative, lr0, lr1, seed,
-                n_blocks, self.loss_every,
+                s.threads, self.loss_every,
             )  # fmt: skip
         return K.train_side(
-            ct.table, ct.slots, ct.logits, ct.learn_weights, ct.normalise_step, self.w_out,
-            c, x, self.accept, self.alias, s.negative, lr0, lr1, seed, n_blocks, self.loss_every,
+            ct.table, ct.slots, ct.logits, logit_step, ct.normalise_step, self.w_out,
+            c, x, self.accept, self.alias, s.negative, lr0, lr1, seed, s.threads, self.loss_every,
         )  # fmt: skip
 
 
@@ -329,6 +337,10 @@ class _TorchBackend:
         sampler: NegativeSampler,
         s: SkipGramSettings,
     ) -> None:
+        import torch  # only here: importing torch costs seconds nobody else should pay
+
+        torch.set_num_threads(s.threads)
+        torch.manual_seed(s.seed)
         self.s = s
         self.ct = centers
         self.table = torch.from_numpy(centers.table)  # shares memory: updates land in numpy
@@ -340,17 +352,22 @@ class _TorchBackend:
         self.gen = torch.Generator().manual_seed(s.seed)
 
     def _negatives(self, shape: tuple[int, ...]) -> torch.Tensor:
+        import torch
+
         # alias method, as the numba kernels and NegativeSampler.sample
         u = torch.rand(shape, generator=self.gen, dtype=torch.float64) * len(self.accept)
         idx = u.long().clamp_(max=len(self.accept) - 1)
         frac = (u - idx).float()
         return torch.where(frac < self.accept[idx], idx, self.alias[idx])
 
-    @torch.no_grad()
     def train(
-        self, c: np.ndarray, x: np.ndarray, lr0: float, lr1: float, seed: int, n_blocks: int
+        self, c: np.ndarray, x: np.ndarray, lr0: float, lr1: float, logit_step: float, seed: int
     ) -> tuple[float, int]:
+        """Train one slice in batches of ``batch_size``; (summed batch BCE, terms)."""
+        import torch
+
         s = self.s
+        self.logit_step = logit_step
         c_all = torch.from_numpy(c).long()
         x_all = torch.from_numpy(x).long()
         n = len(c)
@@ -358,13 +375,16 @@ class _TorchBackend:
         for lo in range(0, n, s.batch_size):
             hi = min(n, lo + s.batch_size)
             lr = lr0 + (lr1 - lr0) * lo / n
-            ls = self._step(c_all[lo:hi], x_all[lo:hi], lr)
+            with torch.no_grad():
+                ls = self._step(c_all[lo:hi], x_all[lo:hi], lr)
             loss_sum += ls * (hi - lo) * (s.negative + 1)
             loss_cnt += (hi - lo) * (s.negative + 1)
         return loss_sum, loss_cnt
 
     def _center(self, c: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor]:
         """Center vectors h (B, d), slot weights (B, S) or None, slot rows (B, S)."""
+        import torch
+
         if self.slots is None:
             return self.table[c], None, c
         rows = self.slots[c]  # (B, S), -1 = absent
@@ -376,6 +396,8 @@ class _TorchBackend:
         return h, w, rows
 
     def _step(self, c: torch.Tensor, x: torch.Tensor, lr: float) -> float:
+        import torch
+
         s = self.s
         b = len(c)
         h, w, rows = self._center(c)
@@ -413,13 +435,14 @@ class _TorchBackend:
         else:
             present = rows >= 0
             safe = rows.clamp_min(0)
-            if self.ct.learn_weights:
+            # the same step factor for rows and logits, as the numba kernel (train_side)
+            scale = 1.0 / (w * w).sum(1, keepdim=True) if self.ct.normalise_step else 1.0
+            if self.logit_step > 0:
                 he = (h * grad_h).sum(1, keepdim=True)
                 re = torch.einsum("bsd,bd->bs", self.table[safe], grad_h)
-                self.logits.index_add_(0, c, torch.where(present, w * (re - he), 0.0))
-            step = w
-            if self.ct.normalise_step:
-                step = w / (w * w).sum(1, keepdim=True)
+                grad_a = torch.where(present, w * (re - he), 0.0) * scale * self.logit_step
+                self.logits.index_add_(0, c, grad_a)
+            step = w * scale
             upd = (step[:, :, None] * grad_h[:, None, :]).masked_fill(~present[:, :, None], 0.0)
             self.table.index_add_(0, safe.reshape(-1), upd.reshape(-1, h.shape[1]))
         # mean BCE of the batch (positive + negative terms), for the live curve
@@ -446,10 +469,12 @@ class SkipGramModel(Model):
         trained = token_counts(data.walks, data.n_products) > 0 if data.walks is not None else None
 
         def current() -> Embeddings:
-            return Embeddings(vectors=w_in, trained=trained)
+            vectors = centred(w_in, trained) if s.center_vectors else w_in
+            return Embeddings(vectors=vectors, trained=trained)
 
         facts = train_skipgram(data, s, centers, w_out, current, callback, rng)
-        return Embeddings(vectors=w_in.copy(), trained=trained, info={"training": facts})
+        vectors = centred(w_in, trained) if s.center_vectors else w_in.copy()
+        return Embeddings(vectors=vectors, trained=trained, info={"training": facts})
 
 
 class Node2VecModel(SkipGramModel):

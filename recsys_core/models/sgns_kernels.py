@@ -30,6 +30,61 @@ def _sigmoid(f: float) -> float:
     return 1.0 / (1.0 + np.exp(-f))
 
 
+@numba.njit(cache=True, inline="always")
+def _pair_terms(
+    h: np.ndarray,
+    w_out: np.ndarray,
+    ctx: int,
+    negative: int,
+    state: np.uint64,
+    accept: np.ndarray,
+    alias: np.ndarray,
+    lr: float,
+    neu: np.ndarray,
+    track: bool,
+) -> tuple[np.uint64, float]:
+    """word2vec's update for one (center, context) pair and its negatives.
+
+    The math both kernels share: for the context (label 1) and ``negative`` draws
+    (label 0, a draw equal to the context skipped) with ``g = (label - sigmoid(h . u)) * lr``,
+    moves each context row ``u += g * h`` and sets ``neu = sum g * u`` (the pre-update u),
+    i.e. ``-lr * dL/dh`` for the BCE loss L. Returns the generator state and the summed BCE
+    (only when ``track``; logs cost more than the update). Inlined: no call overhead.
+    """
+    dim = len(h)
+    loss = 0.0
+    for j in range(dim):
+        neu[j] = 0.0
+    for k in range(negative + 1):
+        if k == 0:
+            tgt = ctx
+            label = 1.0
+        else:
+            state = xorshift_next(state)
+            tgt = alias_draw(state, accept, alias)
+            if tgt == ctx:
+                continue
+            label = 0.0
+        u = w_out[tgt]
+        f = np.float32(0.0)
+        for j in range(dim):
+            f += h[j] * u[j]
+        sg = _sigmoid(f)
+        g = np.float32((label - sg) * lr)
+        if track:
+            p = sg if label > 0.5 else 1.0 - sg
+            loss -= np.log(max(p, 1e-7))
+        for j in range(dim):
+            neu[j] += g * u[j]
+            u[j] += g * h[j]
+    return state, loss
+
+
+# The two training kernels below stay separate rather than one kernel with a "plain" flag:
+# the plain one updates the center row in place with no weights, slot loop or softmax,
+# and measured faster that way. What they share is the per-pair math, _pair_terms.
+
+
 @numba.njit(parallel=True, fastmath=True, cache=True)
 def train_plain(
     w_in: np.ndarray,
@@ -63,35 +118,13 @@ def train_plain(
         stop = min(n, start + size)
         for i in range(start, stop):
             lr = lr0 + (lr1 - lr0) * (i / n)
-            c = centers[i]
-            ctx = contexts[i]
-            hc = w_in[c]
+            hc = w_in[centers[i]]
             track = loss_every > 0 and i % loss_every == 0
-            for j in range(dim):
-                neu[j] = 0.0
-            for k in range(negative + 1):
-                if k == 0:
-                    tgt = ctx
-                    label = 1.0
-                else:
-                    state = xorshift_next(state)
-                    tgt = alias_draw(state, accept, alias)
-                    if tgt == ctx:
-                        continue
-                    label = 0.0
-                u = w_out[tgt]
-                f = np.float32(0.0)
-                for j in range(dim):
-                    f += hc[j] * u[j]
-                s = _sigmoid(f)
-                g = np.float32((label - s) * lr)
-                if track:
-                    p = s if label > 0.5 else 1.0 - s
-                    loss_sum[blk] -= np.log(max(p, 1e-7))
-                for j in range(dim):
-                    neu[j] += g * u[j]
-                    u[j] += g * hc[j]
+            state, loss = _pair_terms(
+                hc, w_out, contexts[i], negative, state, accept, alias, lr, neu, track
+            )
             if track:
+                loss_sum[blk] += loss
                 loss_cnt[blk] += negative + 1
             for j in range(dim):
                 hc[j] += neu[j]
@@ -116,12 +149,50 @@ def _slot_weights(logits_row: np.ndarray, slots_row: np.ndarray, out: np.ndarray
         out[s] /= total
 
 
+@numba.njit(cache=True, inline="always")
+def _combine(table_in: np.ndarray, slots_row: np.ndarray, w: np.ndarray, h: np.ndarray) -> None:
+    """``h = sum_s w[s] * table_in[slots_row[s]]`` over present slots."""
+    for j in range(len(h)):
+        h[j] = 0.0
+    for s in range(len(slots_row)):
+        r = slots_row[s]
+        if r >= 0:
+            ws = w[s]
+            row = table_in[r]
+            for j in range(len(h)):
+                h[j] += ws * row[j]
+
+
+@numba.njit(cache=True, inline="always")
+def _step_logits(
+    table_in: np.ndarray,
+    slots_row: np.ndarray,
+    w: np.ndarray,
+    h: np.ndarray,
+    neu: np.ndarray,
+    factor: float,
+    logits_row: np.ndarray,
+) -> None:
+    """``logits_row[s] += factor * w[s] * (row_s - h) . neu`` (``-factor * lr * dL/da_s``)."""
+    he = np.float32(0.0)
+    for j in range(len(h)):
+        he += h[j] * neu[j]
+    for s in range(len(slots_row)):
+        r = slots_row[s]
+        if r >= 0:
+            re = np.float32(0.0)
+            row = table_in[r]
+            for j in range(len(h)):
+                re += row[j] * neu[j]
+            logits_row[s] += w[s] * (re - he) * factor
+
+
 @numba.njit(parallel=True, fastmath=True, cache=True)
 def train_side(
     table_in: np.ndarray,
     slots: np.ndarray,
     logits: np.ndarray,
-    learn_weights: bool,
+    weight_lr: float,
     normalise_step: bool,
     w_out: np.ndarray,
     centers: np.ndarray,
@@ -138,11 +209,17 @@ def train_side(
     """SGNS whose center vector is a weighted average of several embedding rows (EGES).
 
     ``H_v = sum_s w_vs * table_in[slots[v, s]]`` with ``w_v = softmax(logits[v])`` over the
-    present slots (slot >= 0; -1 = left out). With ``e = dL/dH_v`` (scaled by lr) the exact
-    gradients are ``w_vs * e`` for each row and ``w_vs * (row_s - H_v) . e`` for each
-    logit. ``normalise_step`` divides the row steps by ``sum_s w_vs^2`` so that H_v moves by
+    present slots (slot >= 0; -1 = left out). With ``e = -lr * dL/dH_v`` (``neu`` below)
+    the exact descent steps are ``w_vs * e`` for each row and ``w_vs * (row_s - H_v) . e``
+    for each logit (checked against finite differences in ``tests/test_side_info.py``).
+
+    ``normalise_step`` multiplies both by ``1 / sum_s w_vs^2``: the rows then move H_v by
     exactly ``e`` per pair, as a plain skip-gram center would (otherwise averaging over S
-    rows shrinks the step about S-fold and the id embedding learns S times slower).
+    rows shrinks the step about S-fold and the id embedding learns S times slower). The
+    logits get the same factor, so rows and logits keep the ratio of the plain gradient
+    (the paper's); stepping only the rows faster left the attention ~S-fold behind and the
+    learned weights near uniform. ``weight_lr`` multiplies the logit step further
+    (0 = fixed logits, an equal-weighted mean).
     """
     n = len(centers)
     dim = table_in.shape[1]
@@ -160,61 +237,23 @@ def train_side(
         for i in range(start, stop):
             lr = lr0 + (lr1 - lr0) * (i / n)
             c = centers[i]
-            ctx = contexts[i]
             track = loss_every > 0 and i % loss_every == 0
             _slot_weights(logits[c], slots[c], w)
-            for j in range(dim):
-                h[j] = 0.0
-                neu[j] = 0.0
-            for s in range(n_slots):
-                r = slots[c, s]
-                if r >= 0:
-                    ws = w[s]
-                    row = table_in[r]
-                    for j in range(dim):
-                        h[j] += ws * row[j]
-            for k in range(negative + 1):
-                if k == 0:
-                    tgt = ctx
-                    label = 1.0
-                else:
-                    state = xorshift_next(state)
-                    tgt = alias_draw(state, accept, alias)
-                    if tgt == ctx:
-                        continue
-                    label = 0.0
-                u = w_out[tgt]
-                f = np.float32(0.0)
-                for j in range(dim):
-                    f += h[j] * u[j]
-                sg = _sigmoid(f)
-                g = np.float32((label - sg) * lr)
-                if track:
-                    p = sg if label > 0.5 else 1.0 - sg
-                    loss_sum[blk] -= np.log(max(p, 1e-7))
-                for j in range(dim):
-                    neu[j] += g * u[j]
-                    u[j] += g * h[j]
+            _combine(table_in, slots[c], w, h)
+            state, loss = _pair_terms(
+                h, w_out, contexts[i], negative, state, accept, alias, lr, neu, track
+            )
             if track:
+                loss_sum[blk] += loss
                 loss_cnt[blk] += negative + 1
-            if learn_weights:
-                he = np.float32(0.0)
-                for j in range(dim):
-                    he += h[j] * neu[j]
-                for s in range(n_slots):
-                    r = slots[c, s]
-                    if r >= 0:
-                        re = np.float32(0.0)
-                        row = table_in[r]
-                        for j in range(dim):
-                            re += row[j] * neu[j]
-                        logits[c, s] += w[s] * (re - he)
             scale = 1.0
             if normalise_step:
                 sq = 0.0
                 for s in range(n_slots):
                     sq += w[s] * w[s]
                 scale = 1.0 / sq
+            if weight_lr > 0.0:
+                _step_logits(table_in, slots[c], w, h, neu, scale * weight_lr, logits[c])
             for s in range(n_slots):
                 r = slots[c, s]
                 if r >= 0:
