@@ -56,6 +56,7 @@ if prep is not None:
                     "title": st.column_config.TextColumn("title", width="large"),
                     "genres": st.column_config.TextColumn("genres", width="large"),
                     "category": st.column_config.TextColumn("category", width="medium"),
+                    "brand": st.column_config.TextColumn("brand", width="medium"),
                     "price": st.column_config.TextColumn("price", alignment="right"),
                 },
             )

@@ -99,3 +99,24 @@ def test_below_chance_is_flagged() -> None:
     shapes = charts.auc_overlay(curves).layout.shapes
     assert len(shapes) == 2  # the chance line and the shaded band below it
     assert not charts.auc_overlay({"a": curves["a"].assign(auc=[0.8, 0.9])}).layout.shapes
+
+
+def test_runs_on_other_pairs_are_named() -> None:
+    from types import SimpleNamespace
+
+    from recsys_core.split import SplitSettings
+    from ui import compare
+
+    def record(run_id: int, split: SplitSettings) -> SimpleNamespace:
+        spec = SimpleNamespace(split=split)
+        return SimpleNamespace(
+            id=run_id, model="sgns", keys={"split": split.key("d")}, run_spec=lambda: spec
+        )
+
+    same = [record(1, SplitSettings()), record(2, SplitSettings())]
+    assert compare.mismatch_note(same) == ""
+    held_out = record(3, SplitSettings(holdout_products=0.05))
+    note = compare.mismatch_note([*same, held_out])
+    assert "#1, #2: test 18%" in note and "#3:" in note and "5% of products held out" in note
+    method = compare.describe_split(SplitSettings.method(negatives="degree-matched"))
+    assert method.startswith("the method's split") and "degree-matched negatives" in method
