@@ -149,6 +149,8 @@ if prep is not None:
             f"marks and degrees from the run's own split "
             f"({compare.describe_split(compare.split_of(record))})."
         )
+        if color == "genre":
+            st.caption(COLOUR_HELP["genre"] + " Legend counts are drawn movies per colour.")
         if color in frame and frame[color].isna().any():
             missing = float(frame[color].isna().mean())
             st.caption(

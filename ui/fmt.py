@@ -12,14 +12,22 @@ from recsys_core.explore.dataset_views import MISSING
 
 SPLIT_LABELS = {
     "train_pairs": "train pairs",
-    "val_pairs": "validation pairs",
-    "val_positives": "validation positives",
-    "val_negatives": "validation negatives",
-    "val_pairs_seen_share": "validation pairs with both products seen",
-    "val_products": "products in validation",
-    "val_products_unseen": "unseen products in validation",
-    "val_products_unseen_share": "share of validation products unseen",
     "train_products": "products in the train graph",
+    "negatives": "negative protocol",
+    "reported_part": "part the tables report",
+    **{
+        f"{prefix}_{key}": f"{text} ({part})"
+        for prefix, part in (("val", "validation"), ("test", "test"))
+        for key, text in (
+            ("pairs", "pairs"),
+            ("positives", "positives"),
+            ("negatives", "negatives"),
+            ("pairs_seen_share", "pairs with both products seen"),
+            ("products", "products"),
+            ("products_unseen", "unseen products"),
+            ("products_unseen_share", "share of products unseen"),
+        )
+    },
 }
 
 
