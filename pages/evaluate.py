@@ -119,15 +119,20 @@ if prep is not None:
             "The baselines are shown meanwhile."
         )
     # The baselines are on every chart and table; the picker chooses the trained runs.
-    picked = st.multiselect(
-        "runs (the baselines are always shown)",
-        trained,
-        default=trained[:4],
-        format_func=lambda i: runs.label(by_id[i], status=False),
-        key=f"eval.runs.{protocol}",
-        max_selections=6,
+    picked = (
+        runs.pick_finished(
+            prep,
+            f"eval.runs.{protocol}",
+            multiple=True,
+            max_default=4,
+            candidates=[by_id[i] for i in trained],
+        )
+        if trained
+        else []
     )
-    chosen_ids = baselines + list(picked)
+    chosen_ids = baselines + [r.id for r in picked]
+    if baselines:
+        st.caption("Popularity and Adamic-Adar (no training) are always included.")
     chosen = [by_id[i] for i in chosen_ids]
     if chosen:
         # Short names in legends ("#3 eges"): the picker above has the full labels. Each

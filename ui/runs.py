@@ -112,11 +112,19 @@ def neighbour_index(record: Any) -> Any:
     return cached.memo("index", record.key, build)
 
 
-def pick_finished(prep: Any, key: str, multiple: bool = False, max_default: int = 3) -> list[Any]:
-    """Select box (or multiselect) of the finished runs on this dataset."""
+def pick_finished(
+    prep: Any,
+    key: str,
+    multiple: bool = False,
+    max_default: int = 3,
+    candidates: list[Any] | None = None,
+) -> list[Any]:
+    """Select box (or multiselect) of the finished runs on this dataset (or of
+    ``candidates``: the Evaluate page offers only runs on the same pairs)."""
     # Trained runs first, so defaults never pick the no-training baselines' display vectors.
     finished = sorted(
-        runs_of(prep, ("finished",)), key=lambda r: r.model in ("popularity", "adamic-adar")
+        runs_of(prep, ("finished",)) if candidates is None else candidates,
+        key=lambda r: r.model in ("popularity", "adamic-adar"),
     )
 
     def name(run_id: int) -> str:
