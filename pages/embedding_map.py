@@ -7,6 +7,7 @@ import streamlit as st
 
 from recsys_core.explore.dataset_views import DEGREE_BUCKETS, degree_bucket, map_frame
 from recsys_core.explore.projection import (
+    METHODS,
     ProjectionJob,
     ProjectionSettings,
     cached_projection,
@@ -52,7 +53,7 @@ if prep is not None:
     chosen = runs.pick_finished(prep, "map.run")
     c1, c2, c3 = st.columns(3)
     helps = forms.field_help(ProjectionSettings)
-    methods = ["umap", "pca"]
+    methods = list(METHODS)  # the engine's own list
     method = c1.selectbox(
         "method",
         methods,
