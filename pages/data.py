@@ -56,7 +56,7 @@ if prep is not None:
         )
     with right:
         st.plotly_chart(charts.degree_distribution(view.degrees), key="data.deg")
-        st.markdown("**Train / validation split**")
+        st.markdown("**Train / validation / test split**")
         st.dataframe(fmt.split_table(view.split), hide_index=True)
     st.markdown("**Loader report**")
     st.write(

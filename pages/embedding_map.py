@@ -7,6 +7,7 @@ import streamlit as st
 
 from recsys_core.explore.dataset_views import DEGREE_BUCKETS, degree_bucket, map_frame
 from recsys_core.explore.projection import (
+    METHODS,
     ProjectionJob,
     ProjectionSettings,
     cached_projection,
@@ -14,7 +15,7 @@ from recsys_core.explore.projection import (
     stored_projection,
 )
 from recsys_core.graph import degree
-from ui import cached, charts, forms, load, runs, state
+from ui import cached, charts, compare, forms, load, runs, state
 from ui.shell import inside_app
 
 inside_app()  # a deep link on a fresh server runs this file alone: see ui/shell.py
@@ -55,7 +56,7 @@ if prep is not None:
     chosen = runs.pick_finished(prep, "map.run")
     c1, c2, c3 = st.columns(3)
     helps = forms.field_help(ProjectionSettings)
-    methods = ["umap", "pca"]
+    methods = list(METHODS)  # the engine's own list
     method = c1.selectbox(
         "method",
         methods,
@@ -85,7 +86,10 @@ if prep is not None:
         record = chosen[0]
         emb = runs.outcome(record).embeddings
         vectors = np.asarray(emb.vectors)
-        degrees = degree(prep.graph)
+        # Seen marks and degrees from the run's own split (its train graph).
+        own = compare.prepared_for(record) or prep
+        seen = own.split.seen_products
+        degrees = degree(own.graph)
         # One integer per train-degree bucket: the strata of the sample.
         strata = np.unique(degree_bucket(degrees), return_inverse=True)[1]
 
@@ -130,7 +134,7 @@ if prep is not None:
             proj.ids,
             proj.xy,
             prep.dataset.products,
-            prep.split.seen_products,
+            seen,
             domain,
             degrees,
             emb.cold_start,
@@ -144,7 +148,13 @@ if prep is not None:
             else f"all {proj.total:,} {items} with a vector (up to {int(max_points):,} are "
             "drawn in full; above that a sample stratified by train-degree bucket)"
         )
-        st.caption(f"{proj.method.upper()}{note} · {proj.sample_size:,} points: {sample_rule}.")
+        st.caption(
+            f"{proj.method.upper()}{note} · {proj.sample_size:,} points: {sample_rule}. Seen "
+            f"marks and degrees from the run's own split "
+            f"({compare.describe_split(compare.split_of(record))})."
+        )
+        if color == "genre":
+            st.caption(COLOUR_HELP["genre"] + " Legend counts are drawn movies per colour.")
         if color in frame and frame[color].isna().any():
             missing = float(frame[color].isna().mean())
             st.caption(
@@ -165,9 +175,7 @@ if prep is not None:
                 ids, _ = index.top_k(product, 10)
                 marked = np.concatenate([[product], ids])
                 xy = place(proj, vectors, marked)
-                highlight = map_frame(
-                    marked, xy, prep.dataset.products, prep.split.seen_products, domain
-                )
+                highlight = map_frame(marked, xy, prep.dataset.products, seen, domain)
                 highlight["role"] = ["chosen"] + ["neighbour"] * len(ids)
             else:
                 st.warning(

@@ -1,12 +1,16 @@
-"""Evaluate: ROC and precision/recall-vs-threshold (all vs seen pairs), results table, exports."""
+"""Evaluate: protocol, baselines, ROC, precision/recall, AUC by popularity, results, exports."""
 
 from __future__ import annotations
 
+import dataclasses
+
 import streamlit as st
 
-from recsys_core.evaluation.evaluate import auc_curve_frame
+from recsys_core.common.settings import SettingsError
+from recsys_core.evaluation.evaluate import BUCKET_NOTE, auc_curve_frame
 from recsys_core.evaluation.export import projector_zip_bytes, word2vec_bytes
-from ui import charts, fmt, load, runs
+from recsys_core.split import NEGATIVE_PROTOCOLS, SplitSettings
+from ui import charts, compare, fmt, load, runs, state
 from ui.shell import inside_app
 
 inside_app()  # a deep link on a fresh server runs this file alone: see ui/shell.py
@@ -19,52 +23,185 @@ SCORE_NAMES = {
     "adamic-adar": "Adamic-Adar score",
     "popularity": "log(1+deg a) + log(1+deg b)",
 }
+PROTOCOL_HELP = {
+    "uniform": "the method's: random pairs of products. Real pairs lean to popular "
+    "products, random ones to rare products, so popularity alone already scores well.",
+    "degree-matched": "each negative swaps one product of a real pair for one of the same "
+    "train-degree bucket: popularity alone scores about 0.5, so what a model scores above "
+    "that it learned beyond popularity.",
+    "two-hop": "each negative is a product two steps away in the train graph that is not a "
+    "partner: hard negatives that common-neighbour heuristics cannot tell apart.",
+}
+BUCKET_METRICS = {"AUC": "auc", "HitRate@10": "hit_rate", "NDCG@10": "ndcg"}
 
 st.title("Evaluate")
 st.markdown(
-    "Each validation pair is scored by the cosine of its two vectors (MF: its own "
-    "prediction) and compared with its label. Solid lines use all pairs, dotted lines only "
-    "pairs whose two products were seen in training. Each model has one colour on every "
-    "chart."
+    "Each held-out pair is scored (cosine of its two vectors; MF: its own prediction; the "
+    "baselines: popularity and Adamic-Adar on the train graph, no training) and compared "
+    "with its label. Only runs evaluated on the same pairs are compared: same dataset, "
+    "split and negative protocol. Each model has one colour on every chart."
 )
 prep = load.prepared()
 if prep is not None:
-    chosen = runs.pick_finished(prep, "eval.runs", multiple=True, max_default=4)
+    spec = state.run_spec()
+    base_split = spec.split if spec is not None else SplitSettings()
+    protocol = st.selectbox(
+        "negatives (evaluation protocol)",
+        list(NEGATIVE_PROTOCOLS),
+        index=list(NEGATIVE_PROTOCOLS).index(base_split.negatives),
+        key="eval.protocol",
+        help=" ".join(f"**{k}**: {PROTOCOL_HELP.get(k, '')}" for k in NEGATIVE_PROTOCOLS),
+    )
+    split = dataclasses.replace(base_split, negatives=protocol)
+    pairs_key = split.key(prep.dataset_key)
+    st.caption(
+        f"Pairs: {compare.describe_split(split)}. Tables report the "
+        f"{split.reported_part} part; live curves during training use validation. "
+        "Train with another protocol from the sidebar (model → evaluation settings)."
+    )
+    everything = runs.runs_of(prep)
+    same = [r for r in everything if compare.split_key(r) == pairs_key]
+    # The two no-training baselines stand in every table: started here when missing.
+    missing = [
+        b
+        for b in compare.BASELINES
+        if not any(r.model == b and r.status in ("finished", "queued", "running") for r in same)
+    ]
+    # Once per session and pairs: a submitted run that does not list here must not loop.
+    if missing and st.session_state.get("eval.baselines") != pairs_key:
+        from recsys_core.pipeline import RunSpec
+
+        st.session_state["eval.baselines"] = pairs_key
+
+        try:
+            for name in missing:
+                runs.jobs().submit(
+                    RunSpec.create(name, dataset=state.dataset_settings(), split=split)
+                )
+            st.rerun()
+        except (SettingsError, ValueError, OSError) as exc:
+            st.warning(f"Could not start the baselines: {exc}")
+    pending = [r for r in same if r.model in compare.BASELINES and r.active]
+    if pending:
+
+        @st.fragment(run_every=1.0)
+        def wait_for_baselines(ids: list[int]) -> None:
+            records = [runs.jobs().get_run(i) for i in ids]
+            if not any(r.active for r in records):
+                st.rerun()
+            st.progress(
+                sum(r.progress for r in records) / len(records),
+                text="Scoring the baselines (popularity, Adamic-Adar; no training): "
+                + ", ".join(f"{r.model} {r.status}" for r in records),
+            )
+
+        wait_for_baselines([r.id for r in pending])
+    finished = [r for r in same if r.status == "finished"]
+    elsewhere = [r for r in everything if r.status == "finished" and r not in same]
+    if elsewhere:
+        st.caption(
+            f"{len(elsewhere)} finished run(s) on this dataset were evaluated on other pairs "
+            "(another split or protocol) and are not offered here: "
+            + ", ".join(
+                f"#{r.id} {r.model} ({compare.describe_split(compare.split_of(r))})"
+                for r in elsewhere[:6]
+            )
+            + ("…" if len(elsewhere) > 6 else "")
+        )
+    by_id = {r.id: r for r in finished}
+    trained = [r.id for r in finished if r.model not in compare.BASELINES]
+    baselines = [
+        next(r.id for r in finished if r.model == b)
+        for b in compare.BASELINES
+        if any(r.model == b for r in finished)
+    ]
+    if not trained:
+        st.info(
+            f"No trained run under {protocol} negatives on this dataset yet: train one on the "
+            "**Train** page (with this protocol in the sidebar's evaluation settings). "
+            "The baselines are shown meanwhile."
+        )
+    # The baselines are on every chart and table; the picker chooses the trained runs.
+    picked = (
+        runs.pick_finished(
+            prep,
+            f"eval.runs.{protocol}",
+            multiple=True,
+            max_default=4,
+            candidates=[by_id[i] for i in trained],
+        )
+        if trained
+        else []
+    )
+    chosen_ids = baselines + [r.id for r in picked]
+    if baselines:
+        st.caption("Popularity and Adamic-Adar (no training) are always included.")
+    chosen = [by_id[i] for i in chosen_ids]
     if chosen:
         # Short names in legends ("#3 eges"): the picker above has the full labels. Each
         # model keeps one colour on every chart (a second run of it: a lighter shade).
-        outcomes = {runs.short_label(r): runs.outcome(r) for r in chosen}
-        colors = charts.run_colors({runs.short_label(r): r.model for r in chosen})
+        names = {r.id: runs.short_label(r) for r in chosen}
+        outcomes = {names[r.id]: runs.outcome(r) for r in chosen}
+        colors = charts.run_colors({names[r.id]: r.model for r in chosen})
         roc, panels, aucs, score_names = {}, {}, {}, {}
         for record in chosen:
-            name = runs.short_label(record)
+            name = names[record.id]
             curves = outcomes[name].evaluation.curves
             roc[f"{name} · all"] = curves["roc_all"]
             roc[f"{name} · seen"] = curves["roc_seen"]
             panels[name] = {"all": curves["pr_all"], "seen": curves["pr_seen"]}
             score_names[name] = SCORE_NAMES.get(record.model, "cosine")
-            aucs[name] = auc_curve_frame(outcomes[name].events)
-        st.plotly_chart(charts.roc(roc, colors), key="eval.roc")
+            if record.model not in compare.BASELINES:
+                aucs[name] = auc_curve_frame(outcomes[name].events)
+        part = split.reported_part
+        roc_figure = charts.roc(roc, colors)
+        roc_figure.update_layout(title=f"ROC · {part} pairs · {protocol} negatives")
+        st.plotly_chart(roc_figure, key="eval.roc")
+
+        st.subheader("AUC by popularity of the pair")
+        metric = st.radio("metric", list(BUCKET_METRICS), horizontal=True, key="eval.bucket_metric")
+        buckets = compare.bucket_frame(chosen, names)
+        if len(buckets):
+            st.plotly_chart(
+                charts.bucket_auc(buckets, colors, BUCKET_METRICS[metric]), key="eval.buckets"
+            )
+            st.caption(
+                f"{part.capitalize()} pairs, {protocol} negatives. Baselines dashed. Where a "
+                "model's line stands above popularity's, it learned something popularity "
+                f"does not explain. Buckets: {BUCKET_NOTE}."
+            )
+        else:
+            st.caption("These runs were evaluated before per-bucket figures existed.")
+
         st.plotly_chart(charts.threshold_panels(panels, score_names), key="eval.thr")
         st.caption(
             "Precision and recall against the score threshold, one panel per run, each on "
             "its own score axis (cosines, MF predictions and popularity scores are not on "
-            "one scale). The **cliff**: a pair with a product the model never trained on "
+            "one scale). The **cliff**: a pair with a product the model has no vector for "
             "gets the median score, so many pairs share one score and precision and recall "
             "jump at that threshold; on seen-only pairs (dotted) the curves are smooth."
         )
         st.subheader("Results")
         table = runs.jobs().compare([r.id for r in chosen])
-        table["minutes"] = table["train s"] / 60.0
+        table["lift over popularity"] = compare.lift(table, chosen)
         shown = [
-            c for c in ("run", "model", "AUC all", "AUC seen", "AUC unseen") if c in table.columns
+            c
+            for c in ("run", "model", "AUC all", "lift over popularity", "AUC seen", "AUC unseen")
+            if c in table.columns
         ]
-        shown += [c for c in table.columns if c.startswith(("HitRate", "NDCG"))] + ["minutes"]
+        shown += [c for c in table.columns if c.startswith(("HitRate", "NDCG"))]
         scores = {c: "{:.4f}" for c in shown if c.startswith(("HitRate", "NDCG"))}
-        view = table[shown].assign(**{"train time": [fmt.minutes(s) for s in table["train s"]]})
+        scores["lift over popularity"] = "{:+.4f}"
+        policies = [(r.summary or {}).get("unseen_policy") or "—" for r in chosen]
+        view = table[shown].assign(
+            **{
+                "unseen policy": policies,
+                "train time": [fmt.minutes(s) for s in table["train s"]],
+            }
+        )
         view, flagged = fmt.flag_aucs(view, [c for c in shown if c.startswith("AUC")])
         fmt.show(
-            view.drop(columns=["minutes"]),
+            view,
             formats=scores,
             column_config={
                 "train time": st.column_config.TextColumn(alignment="right"),
@@ -78,53 +215,61 @@ if prep is not None:
         if flagged:
             st.warning(fmt.BELOW_CHANCE_NOTE)
         st.caption(
-            "AUC unseen: validation pairs with a product that had no train pair. Models "
-            "without side information score those at the median, so 0.5 there means "
-            '"cannot rank them"; side-information models with cold-start vectors can '
-            "do better (see **Side info**)."
+            f"{part.capitalize()} pairs, {protocol} negatives ({compare.describe_split(split)}). "
+            "Lift over popularity: AUC all minus the popularity baseline's on the same pairs. "
+            "AUC unseen: pairs with a product that had no train pair; the unseen policy "
+            'says how each row scored them (median: 0.5 means "cannot rank them"; '
+            "cold-start: side-information vectors, see **Side info**)."
         )
         c1, c2 = st.columns(2)
         c1.download_button(
             "results as CSV",
-            table.to_csv(index=False).encode(),
+            table.assign(part=part, protocol=protocol).to_csv(index=False).encode(),
             "results.csv",
             "text/csv",
             key="eval.csv",
         )
         c2.download_button(
             "results as markdown",
-            fmt.markdown_table(table[shown]).encode(),
+            fmt.markdown_table(table[shown].assign(part=part, protocol=protocol)).encode(),
             "results.md",
             "text/markdown",
             key="eval.md",
         )
-        # Epochs, not steps: gensim counts one step per epoch, our trainers one per batch.
-        st.plotly_chart(charts.auc_overlay(aucs, x="epochs", colors=colors), key="eval.auc")
+        if aucs:
+            # Epochs, not steps: gensim counts one step per epoch, ours one per batch.
+            st.plotly_chart(charts.auc_overlay(aucs, x="epochs", colors=colors), key="eval.auc")
+            st.caption("Live validation AUC while training (the baselines do not train).")
 
         st.subheader("Export vectors")
-        export_run = st.selectbox(
-            "run",
-            [r.id for r in chosen],
-            format_func=lambda i: runs.label(next(r for r in chosen if r.id == i), status=False),
-            key="eval.export",
-        )
-        record = next(r for r in chosen if r.id == export_run)
-        emb = runs.outcome(record).embeddings
-        products = prep.dataset.products
-        e1, e2 = st.columns(2)
-        e1.download_button(
-            "word2vec text format (gensim)",
-            lambda: word2vec_bytes(emb, products["asin"].to_numpy()),
-            f"run{record.id}-{record.model}.w2v.txt",
-            "text/plain",
-            key="eval.w2v",
-            on_click="ignore",
-        )
-        e2.download_button(
-            "TensorFlow Projector (vectors.tsv + metadata.tsv)",
-            lambda: projector_zip_bytes(emb, products, seen=prep.split.seen_products),
-            f"run{record.id}-{record.model}-projector.zip",
-            "application/zip",
-            key="eval.proj",
-            on_click="ignore",
-        )
+        exportable = [r for r in chosen if r.model not in compare.BASELINES]
+        if not exportable:
+            st.caption("The baselines have no vectors to export.")
+        else:
+            export_run = st.selectbox(
+                "run",
+                [r.id for r in exportable],
+                format_func=lambda i: runs.label(by_id[i], status=False),
+                key="eval.export",
+            )
+            record = by_id[export_run]
+            emb = runs.outcome(record).embeddings
+            products = prep.dataset.products
+            seen = compare.seen_of(record, prep.split.seen_products)
+            e1, e2 = st.columns(2)
+            e1.download_button(
+                "word2vec text format (gensim)",
+                lambda: word2vec_bytes(emb, products["asin"].to_numpy()),
+                f"run{record.id}-{record.model}.w2v.txt",
+                "text/plain",
+                key="eval.w2v",
+                on_click="ignore",
+            )
+            e2.download_button(
+                "TensorFlow Projector (vectors.tsv + metadata.tsv)",
+                lambda: projector_zip_bytes(emb, products, seen=seen),
+                f"run{record.id}-{record.model}-projector.zip",
+                "application/zip",
+                key="eval.proj",
+                on_click="ignore",
+            )

@@ -57,8 +57,10 @@ if prep is not None:
                 table,
                 column_config={
                     "title": st.column_config.TextColumn("title", width="large"),
-                    "category": st.column_config.TextColumn("category", width="large"),
-                    "genres": st.column_config.TextColumn("genres", width="large"),
+                    "brand": st.column_config.TextColumn("brand", width="medium"),
+                    "category": st.column_config.TextColumn("category", width="medium"),
+                    "genres": st.column_config.TextColumn("genres", width="medium"),
                     "price": st.column_config.TextColumn("price", alignment="right"),
+                    domain.id_name: st.column_config.TextColumn(domain.id_name, width="medium"),
                 },
             )

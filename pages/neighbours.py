@@ -8,7 +8,7 @@ import streamlit as st
 
 from recsys_core.explore.dataset_views import product_details
 from recsys_core.explore.similar import neighbours_frame, overlap
-from ui import fmt, load, runs
+from ui import compare, fmt, load, runs
 from ui.shell import inside_app
 
 inside_app()  # a deep link on a fresh server runs this file alone: see ui/shell.py
@@ -27,21 +27,28 @@ if prep is not None:
     product = load.product_picker(prep, "nb.product")
     k = st.slider("neighbours", 5, 50, 10, key="nb.k")
     if chosen and product is not None:
-        seen = prep.split.seen_products
         products = prep.dataset.products
         me = product_details(products, [product], domain.fields).iloc[0]
         st.markdown(
             f"**{fmt.md(me['title'])}** ({fmt.md(me['asin'])})  \n"
             + " · ".join(fmt.md(me[c]) for c in domain.fields)
-            + " · "
-            + ("**seen** in training" if seen[product] else "**unseen** (no train pair)")
         )
+        note = compare.mismatch_note(chosen)
+        if note:
+            st.warning(note)
         # One full-width table per run; the overlap table below compares the lists.
         lists = {}
         for record in chosen:
             with st.container():
                 st.subheader(runs.short_label(record))
-                st.caption(runs.label(record, status=False))
+                # Seen marks from this run's own split (its train graph).
+                seen = compare.seen_of(record, prep.split.seen_products)
+                st.caption(
+                    runs.label(record, status=False)
+                    + f" · this {domain.item} is "
+                    + ("seen in its training" if seen[product] else "unseen (no train pair)")
+                    + f" · {compare.describe_split(compare.split_of(record))}"
+                )
                 index = runs.neighbour_index(record)
                 emb = runs.outcome(record).embeddings
                 if not index.has_vector(product):

@@ -94,7 +94,8 @@ if prep is not None:
             study.METHOD_LABELS.get(r.model, r.model): runs.jobs().metrics(r.id) for r in records
         }
         left, right = st.columns(2)
-        left.plotly_chart(charts.auc_overlay(curves), key="side.auc")
+        colors = {study.METHOD_LABELS.get(m, m): charts.model_color(m) for m in study.METHOD_LABELS}
+        left.plotly_chart(charts.auc_overlay(curves, colors=colors), key="side.auc")
         done = frame[frame["status"] == "finished"]
         if len(done):
             right.plotly_chart(
@@ -129,7 +130,7 @@ if prep is not None:
                 )
             sweep = sweep[sweep["status"] == "finished"]
             if len(sweep):
-                st.plotly_chart(charts.coverage_sweep(sweep), key="side.sweep.chart")
+                st.plotly_chart(charts.coverage_sweep(sweep, colors=colors), key="side.sweep.chart")
         now_active = any(r.active for r in records + sweep_records)
         if was_active and not now_active:
             st.rerun()

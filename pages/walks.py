@@ -56,9 +56,10 @@ if prep is not None:
                 column_config={
                     "walk": st.column_config.NumberColumn("walk", width=50),
                     "step": st.column_config.NumberColumn("step", width=50),
-                    "title": st.column_config.TextColumn("title", width="large"),
-                    "genres": st.column_config.TextColumn("genres", width="large"),
-                    "category": st.column_config.TextColumn("category", width="medium"),
+                    "title": st.column_config.TextColumn("title", width=340),
+                    "genres": st.column_config.TextColumn("genres", width=280),
+                    "category": st.column_config.TextColumn("category", width=170),
+                    "brand": st.column_config.TextColumn("brand", width=110),
                     "price": st.column_config.TextColumn("price", alignment="right"),
                 },
             )

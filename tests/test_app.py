@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -152,7 +153,12 @@ def test_train_shows_live_metrics(trained: AppTest) -> None:
     # The picker names the run with its current status, not the one it had at Start.
     picker = next(b for b in trained.selectbox if b.label == "run to watch")
     assert "finished" in picker.options[0] and "queued" not in picker.options[0]
-    # A refresh (a new session) reattaches to the run from the job store.
+    # A refresh (a new session) reattaches to the run from the job store (the newest
+    # active one, else the newest: let the baselines the Evaluate page started settle).
+    import recsys_core.jobs as jobs
+
+    for record in jobs.list_runs():
+        jobs.wait(record.id, timeout=120)
     at = fresh("pages/train.py")
     assert any(m.label == "AUC all" for m in at.metric)
 
@@ -182,7 +188,7 @@ def test_embedding_map_pca(trained: AppTest) -> None:
 def test_evaluate_has_curves_and_downloads(trained: AppTest) -> None:
     at = fresh("pages/evaluate.py")
     assert not problems(at)
-    assert len(at.get("plotly_chart")) == 3  # ROC, thresholds, AUC over steps
+    assert len(at.get("plotly_chart")) == 4  # ROC, AUC by bucket, thresholds, AUC over steps
     assert len(at.get("download_button")) == 4
 
 
@@ -582,3 +588,49 @@ def test_evaluate_precision_recall_small_multiples(trained: AppTest) -> None:
     colours = {t["name"].split(" · ")[0]: t["line"]["color"] for t in fig["data"]}
     assert colours["precision"] != colours["recall"]
     assert fig["layout"]["xaxis"]["autorange"] == "reversed"
+
+
+# -- Evaluate: protocols, baselines, buckets; comparable runs only (issue 8) ----------------
+
+
+def _results(at: AppTest) -> Any:
+    return next(d.value for d in at.dataframe if "lift over popularity" in d.value.columns)
+
+
+def _wait_for_rows(at: AppTest, rows: int, seconds: float = 150) -> Any:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        assert not problems(at), problems(at)
+        frames = [d.value for d in at.dataframe if "lift over popularity" in d.value.columns]
+        if frames and len(frames[0]) >= rows:
+            return frames[0]
+        time.sleep(1)
+        at.run()
+    pytest.fail(f"the results table did not reach {rows} rows within {seconds} s")
+
+
+def test_evaluate_protocols_and_baselines(trained: AppTest) -> None:
+    from recsys_core.split import NEGATIVE_PROTOCOLS
+
+    at = fresh("pages/evaluate.py")
+    picker = at.selectbox(key="eval.protocol")
+    assert tuple(picker.options) == NEGATIVE_PROTOCOLS and picker.value == "uniform"
+    table = _wait_for_rows(at, 3)  # the trained run and both baselines
+    models = table["model"].tolist()
+    assert {"popularity", "adamic-adar", "sgns"} <= set(models)
+    lift = dict(zip(models, table["lift over popularity"], strict=True))
+    assert lift["popularity"] == "+0.0000"
+    assert any("uniform negatives" in c.value for c in at.caption)
+    buckets = _figure(at, "eval.buckets")["data"]
+    dashed = {t["name"] for t in buckets if t["line"].get("dash") == "dash"}
+    assert {n.split(" ", 1)[1] for n in dashed} == {"popularity", "adamic-adar"}
+    assert {"head", "tail"} <= set(buckets[0]["x"])
+
+    # Under degree-matched negatives the trained run (uniform) is not offered, and
+    # popularity, which the protocol controls for, ranks at about chance.
+    at.selectbox(key="eval.protocol").set_value("degree-matched").run()
+    table = _wait_for_rows(at, 2)
+    assert set(table["model"]) == {"popularity", "adamic-adar"}
+    assert any("evaluated on other pairs" in c.value for c in at.caption)
+    popularity = float(table.loc[table["model"] == "popularity", "AUC all"].iloc[0].split()[0])
+    assert abs(popularity - 0.5) < 0.06

@@ -99,3 +99,47 @@ def test_below_chance_is_flagged() -> None:
     shapes = charts.auc_overlay(curves).layout.shapes
     assert len(shapes) == 2  # the chance line and the shaded band below it
     assert not charts.auc_overlay({"a": curves["a"].assign(auc=[0.8, 0.9])}).layout.shapes
+
+
+def test_runs_on_other_pairs_are_named() -> None:
+    from types import SimpleNamespace
+
+    from recsys_core.split import SplitSettings
+    from ui import compare
+
+    def record(run_id: int, split: SplitSettings) -> SimpleNamespace:
+        spec = SimpleNamespace(split=split)
+        return SimpleNamespace(
+            id=run_id, model="sgns", keys={"split": split.key("d")}, run_spec=lambda: spec
+        )
+
+    same = [record(1, SplitSettings()), record(2, SplitSettings())]
+    assert compare.mismatch_note(same) == ""
+    held_out = record(3, SplitSettings(holdout_products=0.05))
+    note = compare.mismatch_note([*same, held_out])
+    assert "#1, #2: test 18%" in note and "#3:" in note and "5% of products held out" in note
+    method = compare.describe_split(SplitSettings.method(negatives="degree-matched"))
+    assert method.startswith("the method's split") and "degree-matched negatives" in method
+
+
+def test_genre_map_gives_every_genre_its_own_colour() -> None:
+    from recsys_core.data.movielens import GENRES
+    from recsys_core.explore.dataset_views import map_frame
+    from ui import charts
+
+    n = len(GENRES) * 3
+    products = pd.DataFrame(
+        {
+            "asin": [f"ml-{i}" for i in range(n)],
+            "title": [f"Film {i}" for i in range(n)],
+            "genres": [GENRES[i % len(GENRES)] for i in range(n)],
+            "year": pd.array([1950 + i for i in range(n)], dtype="Int64"),
+        }
+    )
+    ids = np.arange(n)
+    frame = map_frame(ids, np.zeros((n, 2)), products, np.ones(n, bool), MOVIELENS, ids % 5)
+    assert {"genre", "decade", "degree bucket", "seen"} <= set(frame.columns)
+    assert "brand" not in frame and "price bucket" not in frame
+    fig = charts.embedding_map(frame, "genre")
+    colours = [t.marker.color for t in fig.data]
+    assert len(fig.data) == len(GENRES) and len(set(colours)) == len(GENRES)

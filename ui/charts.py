@@ -637,7 +637,8 @@ def grouped_bars(frame: pd.DataFrame, x: str, ys: list[str], title: str) -> go.F
     fig = go.Figure()
     for i, y in enumerate(ys):
         fig.add_trace(
-            go.Bar(x=frame[x], y=frame[y], name=y, marker_color=PALETTE[i % len(PALETTE)],
+            go.Bar(x=frame[x], y=frame[y], name=y,
+                   marker_color=SERIES_COLORS.get(y, PALETTE[i % len(PALETTE)]),
                    text=frame[y], texttemplate="%{text:.3f}", textposition="outside")
         )  # fmt: skip
     fig.update_layout(barmode="group")
@@ -645,8 +646,11 @@ def grouped_bars(frame: pd.DataFrame, x: str, ys: list[str], title: str) -> go.F
     return _layout(fig, title)
 
 
-def coverage_sweep(frame: pd.DataFrame, by: str = "label") -> go.Figure:
-    """AUC (all, seen, unseen pairs) against metadata coverage, one line per method."""
+def coverage_sweep(
+    frame: pd.DataFrame, by: str = "label", colors: Mapping[str, str] | None = None
+) -> go.Figure:
+    """AUC (all, seen, unseen pairs) against metadata coverage, one line per method
+    (``colors``: method label -> colour, default the palette in order)."""
     panels = [c for c in ("AUC all", "AUC seen", "AUC unseen") if c in frame]
     fig = make_subplots(rows=1, cols=len(panels), subplot_titles=panels, horizontal_spacing=0.06)
     for i, (name, part) in enumerate(frame.groupby(by, sort=False)):
@@ -656,7 +660,7 @@ def coverage_sweep(frame: pd.DataFrame, by: str = "label") -> go.Figure:
                 go.Scatter(
                     x=part["coverage"], y=part[panel], name=str(name), mode="lines+markers",
                     legendgroup=str(name), showlegend=col == 1,
-                    line={"color": PALETTE[i % len(PALETTE)]},
+                    line={"color": (colors or {}).get(str(name), PALETTE[i % len(PALETTE)])},
                     hovertemplate=f"{name}<br>coverage %{{x:.0%}}: {panel} %{{y:.4f}}"
                     "<extra></extra>",
                 ),

@@ -12,14 +12,22 @@ from recsys_core.explore.dataset_views import MISSING
 
 SPLIT_LABELS = {
     "train_pairs": "train pairs",
-    "val_pairs": "validation pairs",
-    "val_positives": "validation positives",
-    "val_negatives": "validation negatives",
-    "val_pairs_seen_share": "validation pairs with both products seen",
-    "val_products": "products in validation",
-    "val_products_unseen": "unseen products in validation",
-    "val_products_unseen_share": "share of validation products unseen",
     "train_products": "products in the train graph",
+    "negatives": "negative protocol",
+    "reported_part": "part the tables report",
+    **{
+        f"{prefix}_{key}": f"{text} ({part})"
+        for prefix, part in (("val", "validation"), ("test", "test"))
+        for key, text in (
+            ("pairs", "pairs"),
+            ("positives", "positives"),
+            ("negatives", "negatives"),
+            ("pairs_seen_share", "pairs with both products seen"),
+            ("products", "products"),
+            ("products_unseen", "unseen products"),
+            ("products_unseen_share", "share of products unseen"),
+        )
+    },
 }
 
 
@@ -167,17 +175,19 @@ def neighbour_table(frame: pd.DataFrame, details: pd.DataFrame) -> pd.DataFrame:
 def neighbour_columns() -> dict[str, Any]:
     """Column config for :func:`neighbour_table`: wide text, a similarity bar."""
     return {
-        "rank": st.column_config.NumberColumn("rank", width=50),
+        "rank": st.column_config.NumberColumn("rank", width=45),
         "mark": st.column_config.TextColumn(
-            "mark", width="small", help="seen: trained on; cold start: placed from metadata"
+            "mark", width=85, help="seen: trained on; cold start: placed from metadata"
         ),
-        "title": st.column_config.TextColumn("title", width="large"),
-        "category": st.column_config.TextColumn("category", width="large"),
-        "brand": st.column_config.TextColumn("brand", width="medium"),
-        "genres": st.column_config.TextColumn("genres", width="medium"),
-        "price": st.column_config.TextColumn("price", alignment="right"),
+        # Widths that show whole titles, categories and brands of the catalogs here.
+        "title": st.column_config.TextColumn("title", width=300),
+        "category": st.column_config.TextColumn("category", width=190),
+        "brand": st.column_config.TextColumn("brand", width=115),
+        "genres": st.column_config.TextColumn("genres", width=260),
+        "year": st.column_config.TextColumn("year", width=50),
+        "price": st.column_config.TextColumn("price", width=75, alignment="right"),
         "similarity": st.column_config.ProgressColumn(
-            "similarity", min_value=-1.0, max_value=1.0, format="%.3f"
+            "similarity", min_value=-1.0, max_value=1.0, format="%.3f", width=150
         ),
     }
 

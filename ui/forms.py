@@ -179,3 +179,29 @@ def build_settings(cls: type[Settings], values: dict[str, Any]) -> tuple[Setting
         return cls(**values), ""
     except (SettingsError, TypeError, ValueError) as exc:
         return None, str(exc)
+
+
+def evaluation_widgets(prefix: str = "evalset") -> tuple[Any, Any]:
+    """The negative protocol (split) and unseen policy (evaluation) of a run.
+
+    Returns ``(SplitSettings, EvalSettings or None)``: None keeps the engine's default
+    evaluation, so runs with default settings keep their keys. Choices come from
+    ``NEGATIVE_PROTOCOLS`` and ``UNSEEN_POLICIES`` through :func:`settings_widgets`.
+    """
+    from recsys_core.evaluation.evaluate import EvalSettings
+    from recsys_core.split import SplitSettings
+
+    split_fields = [f.name for f in dataclasses.fields(SplitSettings)]
+    eval_fields = [f.name for f in dataclasses.fields(EvalSettings)]
+    split_values = settings_widgets(
+        SplitSettings,
+        f"{prefix}.split",
+        skip=tuple(f for f in split_fields if f != "negatives"),
+    )
+    eval_values = settings_widgets(
+        EvalSettings,
+        f"{prefix}.eval",
+        skip=tuple(f for f in eval_fields if f != "unseen_policy"),
+    )
+    split = SplitSettings(**split_values)
+    return split, (EvalSettings(**eval_values) if eval_values else None)

@@ -90,7 +90,7 @@ def product_picker(prep: Any, key: str, label: str = "") -> int | None:
             )
     domain = prep.dataset.domain
     text = st.text_input(
-        label or f"{domain.item.capitalize()} (part of a title, or the {domain.id_name})",
+        label or f"{domain.item.capitalize()} ({domain.id_name} or part of a title)",
         key=f"{key}.text",
         help="Type an ASIN (or its first characters) or any part of a title, any case.",
     )

@@ -133,14 +133,25 @@ def default_watch(records: list[Any], linked: str | None = None) -> int | None:
     return None
 
 
-def pick_finished(prep: Any, key: str, multiple: bool = False, max_default: int = 3) -> list[Any]:
+def pick_finished(
+    prep: Any,
+    key: str,
+    multiple: bool = False,
+    max_default: int = 3,
+    candidates: list[Any] | None = None,
+) -> list[Any]:
     """Select box (or multiselect) of the finished runs on this dataset.
 
     Starts on the runs named in the URL (``runs=3,5``) or picked on another page, else
     the newest; writes the choice back to the URL. A comparison holds runs of one split
-    only (their AUCs are measured on different pairs otherwise).
+    only (their AUCs are measured on different pairs otherwise); ``candidates`` narrows
+    the offer further (the Evaluate page offers only runs on the same pairs).
     """
-    finished = runs_of(prep, ("finished",))
+    # Trained runs first, so defaults never pick the no-training baselines' display vectors.
+    finished = sorted(
+        runs_of(prep, ("finished",)) if candidates is None else candidates,
+        key=lambda r: r.model in ("popularity", "adamic-adar"),
+    )
 
     def name(run_id: int) -> str:
         return label(by_id[run_id], status=False)

@@ -473,6 +473,8 @@ def model_picker() -> None:
             st.session_state["run_spec"] = None
             st.error(f"Walk settings: {problem}")
             return
+    with st.expander("evaluation settings"):
+        split, evaluation = forms.evaluation_widgets()
     if bad:
         st.caption("Settings in the link this model does not have, left out: " + ", ".join(bad))
     url_update(url, prefix="model.")
@@ -480,7 +482,14 @@ def model_picker() -> None:
     # ``params`` holds every value that differs from the class default, the quick
     # defaults included (they start the widgets), so the spec is explicit about them.
     try:
-        spec = RunSpec.create(name, dataset=dataset_settings(), model_params=params, walks=walks)
+        spec = RunSpec.create(
+            name,
+            dataset=dataset_settings(),
+            model_params=params,
+            walks=walks,
+            split=split,
+            evaluation=evaluation,
+        )
     except (SettingsError, ValueError) as exc:
         st.session_state["run_spec"] = None
         st.error(f"Model settings: {exc}")
