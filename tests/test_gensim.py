@@ -82,14 +82,15 @@ def test_names_and_sg_mismatch() -> None:
         GensimCBOW(GensimSettings(sg=1))
 
 
-def test_loss_is_a_mean_per_term_comparable_with_ours(planted_data) -> None:
+@pytest.mark.parametrize("workers", [1, 2])
+def test_loss_is_a_mean_per_term_comparable_with_ours(workers, planted_data) -> None:
     """gensim sums its loss over the epoch; the events carry a mean per term, as sgns's."""
     from recsys_core.models.sgns import SkipGramModel, SkipGramSettings
 
     data, _ = planted_data
     ours, theirs = [], []
     common = {"vector_size": 16, "epochs": 2}
-    GensimSkipGram(GensimSettings(workers=1, **common)).fit(data, theirs.append)
+    GensimSkipGram(GensimSettings(workers=workers, **common)).fit(data, theirs.append)
     SkipGramModel(SkipGramSettings(threads=1, eval_every=0, **common)).fit(data, ours.append)
     ours = [e for e in ours if e.epoch_end]
     for g, o in zip(theirs, ours, strict=True):
@@ -106,3 +107,16 @@ def test_absurd_settings_are_refused(field, value, allowed) -> None:
     with pytest.raises(SettingsError) as err:
         GensimSettings(**{field: value})
     assert field in str(err.value) and str(value) in str(err.value) and allowed in str(err.value)
+
+
+def test_loss_counter_adds_every_job_in_float64() -> None:
+    """Each gensim job starts from 0 and its write adds to one total (no lost jobs)."""
+    from recsys_core.models.gensim_w2v import _exact_loss_word2vec
+
+    model = _exact_loss_word2vec()(vector_size=4, min_count=1)
+    assert model.running_training_loss == 0.0
+    model.running_training_loss = 1.5  # two jobs that ran at the same time
+    model.running_training_loss = 2.25
+    model.running_training_loss = 1e-7  # a float32 sum of millions would drop this
+    assert model.take_loss() == pytest.approx(3.75 + 1e-7, abs=1e-12)
+    assert model.take_loss() == 0.0

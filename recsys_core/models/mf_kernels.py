@@ -12,6 +12,11 @@ The slice is cut into one contiguous block per thread and the blocks run in para
 without locks (Hogwild, as word2vec.c). The global bias is the one scalar every pair
 touches: each block moves its own copy and the caller averages the blocks' moves, so
 threads neither fight over one cache line nor add up their steps.
+
+This kernel stays apart from the skip-gram kernels (:mod:`sgns_kernels`) although its
+loop has their shape: its biases, L2 decay and shared-table case would put branches in
+the innermost loop of the fastest path, the plain skip-gram's. The epoch, schedule and
+event logic around it is the shared :class:`~recsys_core.models.base.TrainLoop`.
 """
 
 from __future__ import annotations
