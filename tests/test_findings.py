@@ -318,10 +318,13 @@ def test_findings_page_runs_a_study(entry: Path) -> None:
     assert any(b.key == "findings.mf-walks-vs-pairs.rerun" for b in at.button), [
         e.value for e in at.error
     ]
+    # the runs may finish between the summary table and the card of one script run; the
+    # page reruns itself then (as a browser would see it), so read it after one more run
+    at.run()
     tables = [d.value for d in at.dataframe if "metric" in d.value.columns]
     assert len(tables) == 1  # only this study's card has verdicts
     verdicts = tables[0]
-    assert set(verdicts["protocol"]) == {"uniform", "degree-matched"}
+    assert set(verdicts["protocol"]) == {"uniform", "degree-matched", "any"}  # time: once
     assert set(verdicts["metric"]) == {"AUC", "train seconds"}
     assert verdicts["verdict"].str.len().gt(20).all()
     links = [e.proto for e in at.get("page_link")]
