@@ -337,3 +337,17 @@ def test_findings_page_runs_a_study(entry: Path) -> None:
     rows = summary[summary["study"] == "MF on walk sequences against MF on pairs"]
     assert len(rows) == 2 and not rows["verdict"].str.startswith("not run").any()
     assert not at.error, [e.value for e in at.error]
+
+
+def test_readme_findings_match_the_recorded_json() -> None:
+    """The README section is what ``python -m bench.findings --from-json`` writes."""
+    from bench import findings
+
+    folder = ROOT / "bench" / "results" / "findings"
+    if not any(folder.glob("*.json")):
+        pytest.skip("no recorded study results")
+    text = (ROOT / "README.md").read_text()
+    assert findings.START in text and findings.END in text
+    section = text.split(findings.START, 1)[1].split(findings.END, 1)[0]
+    assert section.strip() == findings.render(findings.load_results(folder), {}).strip()
+    assert text.index("## Results") < text.index(findings.START)
