@@ -372,7 +372,7 @@ def run_in_jobs(
         first = bad[0]
         raise RuntimeError(
             f"{len(bad)} study run(s) did not finish; run {first.id} ({first.model}) is "
-            f"{first.status}: {(first.error or '').splitlines()[:1]}"
+            f"{first.status}: {(first.error or 'no error recorded').splitlines()[0]}"
         )
     return {key: jobs.load_outcome(record.id) for key, record in records.items()}, ids
 
