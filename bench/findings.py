@@ -115,10 +115,25 @@ def _bucket_tables(payload: dict[str, Any]) -> list[str]:
     return out
 
 
+def compact(verdict: dict[str, Any]) -> str:
+    """A verdict in a table cell: ``A > B (+0.035)`` or ``A ≈ B`` per comparison."""
+    parts = []
+    for c in verdict["comparisons"]:
+        if c["better"] is None:
+            parts.append(f"{c['a']} ≈ {c['b']}")
+        else:
+            worse = c["b"] if c["better"] == c["a"] else c["a"]
+            amount = abs(c["difference"])
+            unit = " s" if verdict["metric"] == "train_seconds" else ""
+            parts.append(f"{c['better']} > {worse} ({amount:.3f}{unit})")
+    group = f"{verdict['group']}: " if verdict["group"] else ""
+    return group + "; ".join(parts)
+
+
 def render(results: dict[str, dict[str, Any]], failed: dict[str, str]) -> str:
     """The Findings section (without the markers) from the studies' JSON."""
     from recsys_core.studies import all_studies
-    from recsys_core.studies.framework import METRICS, dataset_label
+    from recsys_core.studies.framework import METRICS, StudyResult, dataset_label
 
     studies, problems = all_studies()
     out = [
@@ -139,20 +154,29 @@ def render(results: dict[str, dict[str, Any]], failed: dict[str, str]) -> str:
         "**Run** on the app's Findings page.",
         "",
     ]
-    summary = ["| study | dataset | protocol | verdict |", "|---|---|---|---|"]
+    summary = [
+        "In short (first metric of each study; `>`: ahead by more than the seed spread, "
+        "`≈`: no clear difference):",
+        "",
+        "| study | dataset | protocol | verdict |",
+        "|---|---|---|---|",
+    ]
     for name, payload in results.items():
         first = payload["cells"][0]["metric"] if payload["cells"] else "auc"
         for v in payload["verdicts"]:
             if v["metric"] == first:
                 summary.append(
-                    f"| {name} | {dataset_label(v['dataset'])} | {v['protocol']} | "
-                    f"{v['sentence']} |"
+                    f"| {name} | {dataset_label(v['dataset'])} | {v['protocol']} | {compact(v)} |"
                 )
-    if len(summary) > 2:
+    if len(summary) > 4:
         out += [*summary, ""]
-    for name, study in studies.items():
+    names = list(studies) + [n for n in results if n not in studies]
+    for name in names:
         payload = results.get(name)
-        out += [f"### {study.title}", "", f"*{study.question}*", ""]
+        study = studies.get(name)
+        title = study.title if study is not None else name
+        question = study.question if study is not None else payload["question"]
+        out += [f"### {title}", "", f"*{question}*", ""]
         if payload is None:
             why = failed.get(name, "not run yet")
             out += [f"Not run in this record ({why}).", "", _command(name, None), ""]
@@ -164,21 +188,25 @@ def render(results: dict[str, dict[str, Any]], failed: dict[str, str]) -> str:
                 if "movielens" in payload["datasets"]
                 else " (MovieLens-100k not fetched)"
             )
-            + f"; {study.sizes}. Took {payload['seconds'] / 60:.1f} min."
+            + (f"; {study.sizes}" if study is not None else "")
+            + f". Took {payload['seconds'] / 60:.1f} min."
         )
         out.append("")
         for note in payload["notes"]:
             out += [f"Note: {note}", ""]
         for metric in dict.fromkeys(c["metric"] for c in payload["cells"]):
             out += [*_arm_table(payload, metric), ""]
-        if study.figure == "buckets":
+        if study is not None and study.figure == "buckets":
             out += _bucket_tables(payload)
-        for v in payload["verdicts"]:
+        for v in StudyResult.from_dict(payload).distinct_verdicts():
+            protocol = f", {v['protocol']}" if METRICS[v["metric"]][2] else ""
             out.append(
-                f"- {dataset_label(v['dataset'])}, {v['protocol']} "
+                f"- {dataset_label(v['dataset'])}{protocol} "
                 f"({METRICS[v['metric']][0]}): {v['sentence']}"
             )
-        out += ["", f"What it means: {study.meaning}", "", _command(name, payload), ""]
+        if study is not None:
+            out += ["", f"What it means: {study.meaning}"]
+        out += ["", _command(name, payload), ""]
     for module, problem in problems.items():
         out += [f"(Study module `{module}` is not available here: {problem}.)", ""]
     return "\n".join(out).rstrip() + "\n"

@@ -58,6 +58,7 @@ def bars_figure(result: fw.StudyResult, metric: str) -> go.Figure:
     for j, protocol in enumerate(protocols):
         for i, dataset in enumerate(datasets):
             part = cells[(cells["dataset"] == dataset) & (cells["protocol"] == protocol)]
+            part = part[part["mean"].notna()]
             low = part["mean"] - part["values"].map(lambda v: min(x for x in v if x is not None))
             high = part["values"].map(lambda v: max(x for x in v if x is not None)) - part["mean"]
             fig.add_trace(

@@ -83,7 +83,7 @@ def format_result(result: Any) -> list[str]:
                     mean = "-" if c["mean"] is None else format(c["mean"], digits)
                     spread = "-" if c["spread"] is None else format(c["spread"], digits)
                     lines.append(f"  {label:<24} {c['arm']:<48} {mean} (spread {spread})")
-            for v in result.verdicts:
+            for v in result.distinct_verdicts():
                 if v["dataset"] == dataset and v["protocol"] == protocol:
                     lines.append(f"  verdict ({METRICS[v['metric']][0]}): {v['sentence']}")
     return lines

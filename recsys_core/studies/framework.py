@@ -372,7 +372,7 @@ def run_in_jobs(
         first = bad[0]
         raise RuntimeError(
             f"{len(bad)} study run(s) did not finish; run {first.id} ({first.model}) is "
-            f"{first.status}: {(first.error or '').splitlines()[:1]}"
+            f"{first.status}: {(first.error or 'no error recorded').splitlines()[0]}"
         )
     return {key: jobs.load_outcome(record.id) for key, record in records.items()}, ids
 
@@ -720,17 +720,23 @@ class StudyResult:
         Path(path).parent.mkdir(parents=True, exist_ok=True)
         Path(path).write_text(json.dumps(self.as_dict(), indent=1, default=str) + "\n")
 
+    def distinct_verdicts(self) -> list[dict[str, Any]]:
+        """The verdicts without repeats: a metric that does not depend on the protocol
+        (training time, the restart dip) is judged once, under the first protocol."""
+        first = self.protocols[0] if self.protocols else None
+        return [v for v in self.verdicts if METRICS[v["metric"]][2] or v["protocol"] == first]
+
     def summary_rows(self) -> list[dict[str, Any]]:
         """One row per dataset, protocol, group and metric: the verdict sentence."""
         return [
             {
                 "study": self.study,
                 "dataset": dataset_label(v["dataset"]),
-                "protocol": v["protocol"],
+                "protocol": v["protocol"] if METRICS[v["metric"]][2] else "any",
                 "metric": METRICS[v["metric"]][0],
                 "verdict": v["sentence"],
             }
-            for v in self.verdicts
+            for v in self.distinct_verdicts()
         ]
 
 
