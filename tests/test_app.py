@@ -381,7 +381,8 @@ def test_train_lists_runs_on_other_datasets_and_switches_to_them() -> None:
     from recsys_core.pipeline import RunSpec
 
     other = DatasetSettings(products=1300)
-    run_id = _queued_run(RunSpec.create("mf", dataset=other, model_params={"epochs": 1}))
+    # Long enough that a worker left over from another test cannot finish it before Cancel.
+    run_id = _queued_run(RunSpec.create("mf", dataset=other, model_params={"epochs": 1000}))
     try:
         at = fresh("pages/train.py")
         assert any(f"#{run_id} mf" in m.value for m in at.markdown), [m.value for m in at.markdown]
@@ -391,7 +392,8 @@ def test_train_lists_runs_on_other_datasets_and_switches_to_them() -> None:
         assert at.query_params["products"] in ("1300", ["1300"])
         assert next(b for b in at.selectbox if b.label == "run to watch").value == run_id
         at.button(key=f"runs.train.cancel.{run_id}").click().run()
-        assert api.get_run(run_id).status == "cancelled"
+        # Queued: cancelled at once; claimed by a lingering worker: at its next event.
+        assert api.wait(run_id, timeout=120).status == "cancelled"
     finally:
         api.cancel(run_id)
 
