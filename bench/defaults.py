@@ -1,8 +1,13 @@
 """Benchmark: do the walk and skip-gram defaults hold up on a real graph?
 
     python -m bench.defaults                                  # MovieLens-100k, 3 seeds
-    python -m bench.defaults --dataset default --seeds 0      # built-in 20k catalog
-    python -m bench.defaults --sweep                          # one setting at a time
+    python -m bench.defaults --dataset default --seeds 0 1    # built-in 20k catalog
+    python -m bench.defaults --study one-at-a-time            # one setting at a time
+    python -m bench.defaults --diagnose                       # where the scores go
+
+Rows: "method settings" spells out the method's walks and the skip-gram settings the
+project started with (so "before" stays reproducible), "defaults" is the code's defaults
+now; ``--study`` picks other sets of rows (see ``STUDIES``), recorded in bench/README.md.
 
 Every row is scored twice on the same validation positives of the split:
 
@@ -17,7 +22,8 @@ Every row is scored twice on the same validation positives of the split:
 Adamic-Adar are the reference rows; every trained model is scored with the engine's own
 code (``pipeline.make_walks`` -> ``Model.fit`` -> ``evaluation.evaluate``, the method's
 median policy for unseen products). Figures are the mean over ``--seeds`` (walk and
-model seed; the split is fixed) with the spread (max - min) beside it.
+model seed, and the degree-matched draw; the split is fixed) with ± half the range, and
+each row's lift over popularity under the same protocol.
 """
 
 from __future__ import annotations
