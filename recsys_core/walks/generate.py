@@ -61,10 +61,10 @@ class WalkSettings(Settings):
     on purpose. The corpus already scales with the graph (about 100 tokens per product),
     and what a skip-gram learns from it depends on how often each product is updated, not
     on the corpus size: on MovieLens-100k (1.7k products) more or longer walks at the same
-    epochs over-train and lower AUC (30 walks per node: 0.754 -> 0.657 uniform, 0.781 ->
+    epochs over-train and lower AUC (30 walks per node: 0.753 -> 0.657 uniform, 0.781 ->
     0.744 degree-matched), and shorter walks help skip-gram but hurt MF on sequences.
-    Measured in ``python -m bench.defaults --sweep`` (bench/README.md, "MovieLens-100k
-    defaults").
+    Measured by ``python -m bench.defaults --study one-at-a-time`` (bench/README.md,
+    "MovieLens-100k defaults").
     """
 
     walks_per_node: int = 10
