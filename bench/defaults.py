@@ -35,7 +35,7 @@ import pandas as pd
 from recsys_core.data.fetch import default_movielens_dir, fetch_movielens_100k
 from recsys_core.data.registry import DatasetSettings
 from recsys_core.evaluation.auc import rank_auc
-from recsys_core.evaluation.evaluate import EvalSettings, evaluate
+from recsys_core.evaluation.evaluate import EvalSettings, evaluate, pair_scores
 from recsys_core.models.registry import model_class
 from recsys_core.pipeline import Prepared, make_walks, prepare, training_data
 from recsys_core.walks import WalkSettings
@@ -329,27 +329,28 @@ def dataset_settings(name: str, movielens: str | None) -> DatasetSettings:
 
 
 def summarise(rows: Iterable[dict[str, Any]], pop: dict[str, list[float]]) -> pd.DataFrame:
-    """Mean and spread (max - min) over seeds, popularity first, then rows in order."""
+    """Mean over seeds with ± half the range, and the lift over popularity per protocol.
+
+    Popularity comes first; the lift of a row is its mean AUC minus popularity's mean AUC
+    under the same protocol (same validation pairs, same seeds).
+    """
     frame = pd.DataFrame(list(rows))
     order = list(dict.fromkeys(frame["variant"]))
-    metrics = [c for c in ("auc uniform", "auc degree-matched", "hit@10") if c in frame]
-    out = []
-    out.append(
-        {
-            "row": "popularity (reference)",
-            **{f"{p}": f"{np.mean(v):.4f}" for p, v in pop.items()},
-            "hit@10": "",
-            "tokens": "",
-            "seconds": "",
-        }
-    )
+    protocols = [p for p in ("uniform", "degree-matched") if f"auc {p}" in frame]
+    out = [{"row": "popularity (reference)"}]
+    for p in protocols:
+        out[0][f"auc {p}"] = f"{np.mean(pop[f'auc {p}']):.4f}"
+        out[0][f"lift {p}"] = ""
     for name in order:
         part = frame[frame["variant"] == name]
         entry: dict[str, Any] = {"row": name}
-        for m in metrics:
-            vals = part[m].to_numpy(np.float64)
-            spread = vals.max() - vals.min()
-            entry[m] = f"{vals.mean():.4f}" + (f" ±{spread / 2:.4f}" if len(vals) > 1 else "")
+        for p in protocols:
+            vals = part[f"auc {p}"].to_numpy(np.float64)
+            half = (vals.max() - vals.min()) / 2
+            entry[f"auc {p}"] = f"{vals.mean():.4f}" + (f" ±{half:.4f}" if len(vals) > 1 else "")
+            entry[f"lift {p}"] = f"{vals.mean() - np.mean(pop[f'auc {p}']):+.4f}"
+        if "hit@10" in part:
+            entry["hit@10"] = f"{part['hit@10'].mean():.4f}"
         entry["tokens"] = (
             f"{int(part['tokens'].mean()):,}"
             if "tokens" in part and part["tokens"].notna().all()
@@ -357,7 +358,11 @@ def summarise(rows: Iterable[dict[str, Any]], pop: dict[str, list[float]]) -> pd
         )
         entry["seconds"] = f"{part['seconds'].mean():.1f}"
         out.append(entry)
-    return pd.DataFrame(out).fillna("")
+    columns = ["row"]
+    for p in protocols:
+        columns += [f"auc {p}", f"lift {p}"]
+    columns += ["hit@10", "tokens", "seconds"]
+    return pd.DataFrame(out).reindex(columns=columns).fillna("")
 
 
 def to_markdown(frame: pd.DataFrame) -> str:
@@ -365,6 +370,66 @@ def to_markdown(frame: pd.DataFrame) -> str:
     lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
     lines += ["| " + " | ".join(str(v) for v in row) + " |" for row in frame.itertuples(False)]
     return "\n".join(lines)
+
+
+def diagnose(prepared: Prepared, seed: int) -> None:
+    """Where skip-gram's scores go: popularity, degree thirds, common direction, subsampling.
+
+    For the method's settings and the defaults (one thread, so each line repeats): AUC per
+    protocol, AUC within thirds of the pair's lower train degree, Spearman correlation of
+    the cosine with pair popularity among negatives, AUC of rank(cosine) + rank(popularity),
+    AUC after centring the vectors, and the mean cosine of a vector to the mean vector.
+    """
+    from scipy.stats import rankdata, spearmanr
+
+    from recsys_core.models.base import Embeddings
+    from recsys_core.models.skipgram_pairs import subsample_keep_prob, token_counts
+
+    deg = degrees(prepared).astype(np.float64)
+    protocols = {
+        "uniform": prepared.split.val,
+        "degree-matched": degree_matched_val(prepared, seed),
+    }
+    cls = model_class("sgns")
+    walks, _, _ = make_walks(prepared, WalkSettings.method(seed=seed))
+    counts = token_counts(walks, prepared.dataset.n_products)
+    for t in (1e-3, 1e-4, 1e-5):
+        keep = subsample_keep_prob(counts, t)
+        print(
+            f"sample {t:g}: {1 - (keep * counts).sum() / counts.sum():.1%} of tokens dropped, "
+            f"{((keep < 1) & (counts > 0)).sum() / (counts > 0).sum():.1%} of products subsampled"
+        )
+    data = training_data(prepared, walks, monitor_pairs=100)
+    data.monitor = None
+    for name, params in (("method", METHOD_SGNS), ("defaults", {})):
+        emb = cls(cls.settings_cls(**{**params, "seed": seed, "threads": 1})).fit(data)
+        vec = emb.vectors.astype(np.float64)
+        mean = vec[emb.trained].mean(0)
+        to_mean = vec[emb.trained] @ mean / (np.linalg.norm(vec[emb.trained], axis=1) + 1e-12)
+        centred = Embeddings(vectors=(vec - mean).astype(np.float32), trained=emb.trained)
+        common = to_mean.mean() / np.linalg.norm(mean)
+        print(f"sgns {name}: mean cosine to the mean vector {common:.3f}")
+        for protocol, val in protocols.items():
+            a, b = val["a"].to_numpy(), val["b"].to_numpy()
+            y = val["label"].to_numpy().astype(bool)
+            score, _ = pair_scores(emb, a, b)
+            pop = np.log1p(deg[a]) + np.log1p(deg[b])
+            low = np.minimum(deg[a], deg[b])
+            cuts = np.quantile(low, [1 / 3, 2 / 3])
+            third = np.searchsorted(cuts, low, side="left")
+            thirds = " / ".join(
+                f"{rank_auc(score[third == k], y[third == k]):.3f}" for k in range(3)
+            )
+            rho = spearmanr(score[~y], pop[~y]).correlation
+            both = rank_auc(rankdata(score) + rankdata(pop), y)
+            cen, _ = pair_scores(centred, a, b)
+            print(
+                f"  {protocol:15s} auc {rank_auc(score, y):.4f}; by lower-degree third "
+                f"(cuts {cuts[0]:.0f}, {cuts[1]:.0f}) {thirds}; rho(cosine, popularity | "
+                f"negatives) {rho:+.3f}; rank(cos)+rank(pop) {both:.4f}; centred "
+                f"{rank_auc(cen, y):.4f}",
+                flush=True,
+            )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -380,6 +445,9 @@ def main(argv: list[str] | None = None) -> int:
         "--no-baselines", action="store_true", help="skip the Adamic-Adar and MF-bias rows"
     )
     parser.add_argument(
+        "--diagnose", action="store_true", help="score diagnostics of sgns, first seed only"
+    )
+    parser.add_argument(
         "--only", help="comma-separated substrings: keep rows whose name contains one"
     )
     args = parser.parse_args(argv)
@@ -388,6 +456,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.products:
         settings = dataclasses.replace(settings, products=args.products)
     prepared = prepare(settings)
+    if args.diagnose:
+        diagnose(prepared, args.seeds[0])
+        return 0
     variants = STUDIES[args.study]()
     if not args.no_baselines:
         variants = BASELINES + variants
