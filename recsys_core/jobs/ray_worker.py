@@ -22,7 +22,7 @@ import time
 
 from recsys_core.jobs.ray_runner import ray_runner, run_cpus
 from recsys_core.jobs.store import CONCURRENCY_ENV, RunStore
-from recsys_core.jobs.worker import LINGER_ENV, Worker
+from recsys_core.jobs.worker import Worker
 
 log = logging.getLogger(__name__)
 
@@ -62,14 +62,12 @@ class RayWorker(Worker):
         thread.start()
 
     def loop(self, linger: float | None = None, poll: float = 0.2) -> int:
-        if linger is None:
-            linger = float(os.environ.get(LINGER_ENV, "60"))
+        idle = self.idle_clock(linger)
         problem = self.connect()
         if problem is not None:
             log.error("cannot reach Ray: %s", problem)
             self._fail_queued(problem)
             return 1
-        idle_since: float | None = None
         while True:
             for run_id, thread in list(self.threads.items()):
                 if not thread.is_alive():
@@ -77,18 +75,11 @@ class RayWorker(Worker):
             if len(self.threads) < self.concurrency:
                 record = self.store.claim(self.pid, self.token, self.owner_pid, self.owner_token)
                 if record is not None:
-                    idle_since = None
+                    idle.busy()
                     self._start(record)
                     continue
-            if not self.threads:
-                now = time.monotonic()
-                if idle_since is None:
-                    if linger <= 0 and self.store.retire(self.pid):
-                        return 0
-                    idle_since = now
-                    self.store.set_idle(self.pid, self.token)
-                elif now - idle_since >= linger and self.store.retire(self.pid):
-                    return 0
+            if not self.threads and idle.retire():
+                return 0
             time.sleep(poll)
 
     def on_signal(self, signum: int) -> None:

@@ -210,6 +210,34 @@ class Reporter:
         os._exit(0)
 
 
+class IdleClock:
+    """When a worker with nothing to run retires: the one rule of every worker's loop.
+
+    The first idle poll marks the worker idle in the store (or retires it at once when
+    ``linger`` is 0 or less); it retires once it has stayed idle ``linger`` seconds. The
+    store may refuse to retire it (a run was queued meanwhile), so each poll asks again.
+    """
+
+    def __init__(self, store: RunStore, pid: int, token: str, linger: float) -> None:
+        self.store, self.pid, self.token, self.linger = store, pid, token, linger
+        self.since: float | None = None
+
+    def busy(self) -> None:
+        """The worker claimed a run: the next idle stretch starts afresh."""
+        self.since = None
+
+    def retire(self) -> bool:
+        """One idle poll; True when the store retired the worker and it should exit."""
+        now = time.monotonic()
+        if self.since is None:
+            if self.linger <= 0 and self.store.retire(self.pid):
+                return True
+            self.since = now
+            self.store.set_idle(self.pid, self.token)
+            return False
+        return now - self.since >= self.linger and self.store.retire(self.pid)
+
+
 class Worker:
     """Claims queued runs and executes them one after another."""
 
@@ -236,24 +264,22 @@ class Worker:
         A lingering worker has the model stack imported already, so the next run starts
         at once instead of paying a fresh process's imports (seconds for torch).
         """
-        if linger is None:
-            linger = float(os.environ.get(LINGER_ENV, "60"))
-        idle_since: float | None = None
+        idle = self.idle_clock(linger)
         while True:
             record = self.store.claim(self.pid, self.token, self.owner_pid, self.owner_token)
             if record is not None:
-                idle_since = None
+                idle.busy()
                 self.execute(record)
                 continue
-            now = time.monotonic()
-            if idle_since is None:
-                if linger <= 0 and self.store.retire(self.pid):
-                    return 0
-                idle_since = now
-                self.store.set_idle(self.pid, self.token)
-            elif now - idle_since >= linger and self.store.retire(self.pid):
+            if idle.retire():
                 return 0
             time.sleep(poll)
+
+    def idle_clock(self, linger: float | None = None) -> IdleClock:
+        """This worker's idle clock; ``linger`` defaults to ``RECSYS_WORKER_LINGER`` (60 s)."""
+        if linger is None:
+            linger = float(os.environ.get(LINGER_ENV, "60"))
+        return IdleClock(self.store, self.pid, self.token, linger)
 
     def _check_inputs(self, record: RunRecord) -> None:
         """Rebuild, never use, a recorded artifact whose files changed since recorded."""

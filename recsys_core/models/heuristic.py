@@ -18,6 +18,7 @@ pair have a zero vector and score 0 with everything.
 
 from __future__ import annotations
 
+import abc
 import dataclasses
 
 import numpy as np
@@ -97,11 +98,13 @@ class AdamicAdarEmbeddings(Embeddings):
         return rows.tocsc()[:, np.asarray(candidates, dtype=np.int64)].toarray()
 
 
-class AdamicAdar(Model):
-    """Adamic-Adar link prediction on the train graph; a no-training baseline."""
+class _NoTrainingModel(Model):
+    """A baseline scored straight from the train graph, with spectral display vectors.
 
-    name = "adamic-adar"
-    label = "Adamic-Adar (graph heuristic)"
+    ``fit`` builds the sorted CSR train graph and its display vectors, asks the subclass
+    for its embeddings (:meth:`_embeddings`) and reports the one live-AUC event.
+    """
+
     settings_cls = HeuristicSettings
     uses_walks = False
 
@@ -110,20 +113,38 @@ class AdamicAdar(Model):
         clock = Clock()
         graph = sp.csr_matrix(data.graph)
         graph.sort_indices()
-        trained = np.diff(graph.indptr) > 0
         vectors = spectral_vectors(graph, settings.dim, settings.svd_iter, settings.seed)
-        embeddings = AdamicAdarEmbeddings(
+        info = {"vectors": f"truncated SVD ({vectors.shape[1]}) of D^-1/2 A D^-1/2"}
+        embeddings = self._embeddings(graph, vectors, info)
+        report_once(data, embeddings, clock, callback)
+        return embeddings
+
+    @abc.abstractmethod
+    def _embeddings(
+        self, graph: sp.csr_matrix, vectors: np.ndarray, info: dict[str, str]
+    ) -> Embeddings:
+        """The baseline's embeddings of the train graph (``info`` names the vectors)."""
+
+
+class AdamicAdar(_NoTrainingModel):
+    """Adamic-Adar link prediction on the train graph; a no-training baseline."""
+
+    name = "adamic-adar"
+    label = "Adamic-Adar (graph heuristic)"
+
+    def _embeddings(
+        self, graph: sp.csr_matrix, vectors: np.ndarray, info: dict[str, str]
+    ) -> Embeddings:
+        return AdamicAdarEmbeddings(
             vectors=vectors,
-            trained=trained,
+            trained=np.diff(graph.indptr) > 0,
             score="adamic-adar",
             extras={
                 "indptr": graph.indptr.astype(np.int64),
                 "indices": graph.indices.astype(np.int32),
             },
-            info={"vectors": f"truncated SVD ({vectors.shape[1]}) of D^-1/2 A D^-1/2"},
+            info=info,
         )
-        report_once(data, embeddings, clock, callback)
-        return embeddings
 
 
 class PopularityEmbeddings(Embeddings):
@@ -152,31 +173,24 @@ class PopularityEmbeddings(Embeddings):
         return (q[:, None] + c[None, :]).astype(np.float32)
 
 
-class Popularity(Model):
+class Popularity(_NoTrainingModel):
     """Popularity, ``log(1 + deg a) + log(1 + deg b)`` on the train graph; a no-training
     baseline that every table shows, so a reader sees what a model adds beyond it."""
 
     name = "popularity"
     label = "Popularity (degree baseline)"
-    settings_cls = HeuristicSettings
-    uses_walks = False
 
-    def fit(self, data: TrainingData, callback: Callback | None = None) -> Embeddings:
-        settings: HeuristicSettings = self.settings  # type: ignore[assignment]
-        clock = Clock()
-        graph = sp.csr_matrix(data.graph)
-        graph.sort_indices()
+    def _embeddings(
+        self, graph: sp.csr_matrix, vectors: np.ndarray, info: dict[str, str]
+    ) -> Embeddings:
         degree = np.diff(graph.indptr).astype(np.int64)
-        vectors = spectral_vectors(graph, settings.dim, settings.svd_iter, settings.seed)
-        embeddings = PopularityEmbeddings(
+        return PopularityEmbeddings(
             vectors=vectors,
             trained=degree > 0,
             score="popularity",
             extras={"degree": degree},
-            info={"vectors": f"truncated SVD ({vectors.shape[1]}) of D^-1/2 A D^-1/2"},
+            info=info,
         )
-        report_once(data, embeddings, clock, callback)
-        return embeddings
 
 
 def report_once(

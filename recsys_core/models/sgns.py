@@ -19,6 +19,7 @@ Plain skip-gram has separate center (``W_in``, uniform in +-0.5/dim) and context
 
 from __future__ import annotations
 
+import abc
 import dataclasses
 import logging
 from collections.abc import Callable
@@ -298,7 +299,13 @@ def train_skipgram(
     }
 
 
-class _NumbaBackend:
+class _Backend(abc.ABC):
+    """One way to train slices of (center, context) pairs in place on the numpy tables.
+
+    :func:`train_skipgram` builds one with the center tables, the output table, the
+    negative sampler and the settings, then calls :meth:`train` once a slice.
+    """
+
     def __init__(
         self,
         centers: CenterTables,
@@ -306,19 +313,35 @@ class _NumbaBackend:
         sampler: NegativeSampler,
         s: SkipGramSettings,
     ) -> None:
+        self.ct, self.s = centers, s
+        self._prepare(w_out, sampler)
+
+    @abc.abstractmethod
+    def _prepare(self, w_out: np.ndarray, sampler: NegativeSampler) -> None:
+        """Hold what :meth:`train` needs of the output table and the sampler."""
+
+    @abc.abstractmethod
+    def train(
+        self, c: np.ndarray, x: np.ndarray, lr0: float, lr1: float, logit_step: float, seed: int
+    ) -> tuple[float, int]:
+        """Train one slice of pairs; returns (summed BCE, terms summed)."""
+
+
+class _NumbaBackend(_Backend):
+    def _prepare(self, w_out: np.ndarray, sampler: NegativeSampler) -> None:
         import numba
 
-        self.c, self.w_out, self.s = centers, w_out, s
+        self.w_out = w_out
         self.accept, self.alias = sampler.accept, sampler.alias
         # sample the loss on ~1 pair in 16: enough for a smooth curve, ~free
         self.loss_every = 16
-        numba.set_num_threads(min(s.threads, numba.config.NUMBA_NUM_THREADS))
+        numba.set_num_threads(min(self.s.threads, numba.config.NUMBA_NUM_THREADS))
 
     def train(
         self, c: np.ndarray, x: np.ndarray, lr0: float, lr1: float, logit_step: float, seed: int
     ) -> tuple[float, int]:
         """Train one slice of pairs; returns (summed sampled BCE, terms summed)."""
-        s, ct = self.s, self.c
+        s, ct = self.s, self.ct
         if ct.slots is None:
             return K.train_plain(
                 ct.table, self.w_out, c, x, self.accept, self.alias, s.negative, lr0, lr1, seed,
@@ -330,22 +353,15 @@ class _NumbaBackend:
         )  # fmt: skip
 
 
-class _TorchBackend:
+class _TorchBackend(_Backend):
     """Batched SGD with gathers and ``index_add_``; the tables are shared with numpy."""
 
-    def __init__(
-        self,
-        centers: CenterTables,
-        w_out: np.ndarray,
-        sampler: NegativeSampler,
-        s: SkipGramSettings,
-    ) -> None:
+    def _prepare(self, w_out: np.ndarray, sampler: NegativeSampler) -> None:
         import torch  # only here: importing torch costs seconds nobody else should pay
 
+        s, centers = self.s, self.ct
         torch.set_num_threads(s.threads)
         torch.manual_seed(s.seed)
-        self.s = s
-        self.ct = centers
         self.table = torch.from_numpy(centers.table)  # shares memory: updates land in numpy
         self.w_out = torch.from_numpy(w_out)
         self.slots = None if centers.slots is None else torch.from_numpy(centers.slots)
