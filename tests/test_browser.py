@@ -443,6 +443,7 @@ def test_movielens_and_a_link_to_its_run(
     expect(page.locator("[data-testid='stMetricLabel']", has_text="AUC all")).to_be_visible(
         timeout=TRAIN_MS
     )
+    expect(page.locator(".js-plotly-plot").first).to_be_visible(timeout=STEP_MS)
     tab.shot("13-movielens-train")
 
     # A new visitor with only the run's number lands on MovieLens, watching that run.
@@ -453,5 +454,6 @@ def test_movielens_and_a_link_to_its_run(
     expect(source).to_have_value("MovieLens-100k", timeout=STEP_MS)
     picker = link.page.get_by_role("combobox", name="run to watch")
     expect(picker).to_have_value(re.compile(f"^#{run_id} mf · finished"), timeout=STEP_MS)
-    assert link.params()["dataset"] == "movielens"
+    assert link.params()["dataset"] == "movielens" and link.params()["model"] == "mf"
+    expect(link.page.locator(".js-plotly-plot").first).to_be_visible(timeout=STEP_MS)
     link.shot("14-movielens-run-link")
