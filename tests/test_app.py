@@ -388,3 +388,28 @@ def test_train_lists_runs_on_other_datasets_and_switches_to_them() -> None:
         assert api.get_run(run_id).status == "cancelled"
     finally:
         api.cancel(run_id)
+
+
+def test_runs_started_on_side_info_are_cancelled_from_its_sidebar() -> None:
+    from recsys_core.jobs import api
+
+    at = fresh("pages/side_info.py")
+    at.number_input(key="model.sgns.epochs").set_value(50).run()  # far longer than the test
+    before = {r.id for r in api.list_runs()}
+    at.button(key="side.start").click().run()
+    started = [r.id for r in api.list_runs() if r.id not in before]
+    assert len(started) == 3, started
+    try:
+        # The sidebar, drawn after the page, lists them at once, each with Cancel.
+        for run_id in started:
+            at.button(key=f"runs.side.cancel.{run_id}").click().run()
+            assert not problems(at), problems(at)
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            if all(api.get_run(i).status == "cancelled" for i in started):
+                break
+            time.sleep(0.5)
+        assert [api.get_run(i).status for i in started] == ["cancelled"] * 3
+    finally:
+        for run_id in started:
+            api.cancel(run_id)

@@ -486,35 +486,45 @@ def model_picker() -> None:
     st.session_state["run_spec"] = spec
 
 
-# The sidebar's place for the model section during one script run (a thread runs one
-# session's script at a time).
-_model_box = threading.local()
+# The sidebar's places filled after the page has run (a thread runs one session's script
+# at a time).
+_later = threading.local()
 
 
 def sidebar(show_runs: bool = True) -> None:
     """The whole sidebar: dataset, model, and (``show_runs``) what runs anywhere, with Cancel.
 
-    The model section is drawn into its place when a page first asks for :func:`run_spec`,
-    or after the page (:func:`draw_model_picker`): listing the models imports the model
-    stack, which a page that needs no model (Data, Graph...) should not wait for before it
-    paints. The Train page shows the runs in its body instead of the sidebar.
+    Two sections are drawn into their places later: the model section when a page first
+    asks for :func:`run_spec`, or after the page, because listing the models imports the
+    model stack, which a page that needs no model (Data, Graph...) should not wait for
+    before it paints; and the runs, after the page, so a run the page has just started
+    shows up with its Cancel button at once. The Train page shows the runs in its body.
     """
-    from ui import runs
-
     url_start()  # read the URL before anything writes to it
     with st.sidebar:
         dataset_picker()
         st.divider()
-        _model_box.box = st.container()
-        if show_runs:
-            runs.running_anywhere(sidebar=True)
+        _later.model = st.container()
+        _later.runs = st.container() if show_runs else None
 
 
 def draw_model_picker() -> None:
     """Draw the model section into its sidebar place, once per script run."""
-    box = getattr(_model_box, "box", None)
+    box = getattr(_later, "model", None)
     if box is None:
         return
-    _model_box.box = None
+    _later.model = None
     with box:
         model_picker()
+
+
+def finish_sidebar() -> None:
+    """After the page: the model section if no page asked for it, and the runs."""
+    from ui import runs
+
+    draw_model_picker()
+    box = getattr(_later, "runs", None)
+    _later.runs = None
+    if box is not None:
+        with box:
+            runs.running_anywhere(sidebar=True)
