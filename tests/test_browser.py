@@ -349,6 +349,8 @@ def test_every_page_and_state_in_the_url(server: Server, browser: object, tabs: 
     option.click()
     expect(matches).to_have_value(re.compile(f"^{chosen} - "), timeout=STEP_MS)
     expect(page).to_have_url(re.compile(f"product={chosen}"), timeout=STEP_MS)
+    expect(page).to_have_url(re.compile(r"[?&]model=mf(&|$)"), timeout=STEP_MS)
+    expect(page).to_have_url(re.compile(f"[?&]runs={run_id}(&|$)"), timeout=STEP_MS)
     params = tab.params()
     assert params["runs"] == str(run_id) and params["model"] == "mf", params
     assert params["model.epochs"] == "3" and params["dataset"] == "builtin", params

@@ -413,6 +413,13 @@ def _changed(start: dict[str, Any], values: dict[str, Any], prefix: str) -> dict
     }
 
 
+def _write_model_url(url: dict[str, str]) -> None:
+    """The model's URL keys; kept, so the next run writes them before the page draws."""
+    st.session_state["url.model"] = url
+    url_update({k: v for k, v in url.items() if not k.startswith("walks.")}, prefix="model.")
+    url_update({k: v for k, v in url.items() if k.startswith("walks.")}, prefix="walks.")
+
+
 def model_picker() -> None:
     """Draw the model section; stores the validated RunSpec (or the error) in state."""
     from recsys_core.models.registry import model_classes
@@ -473,8 +480,7 @@ def model_picker() -> None:
             return
     if bad:
         st.caption("Settings in the link this model does not have, left out: " + ", ".join(bad))
-    url_update(url, prefix="model.")
-    url_update({k: v for k, v in url.items() if k.startswith("walks.")}, prefix="walks.")
+    _write_model_url(url)
     # ``params`` holds every value that differs from the class default, the quick
     # defaults included (they start the widgets), so the spec is explicit about them.
     try:
@@ -501,6 +507,10 @@ def sidebar(show_runs: bool = True) -> None:
     shows up with its Cancel button at once. The Train page shows the runs in its body.
     """
     url_start()  # read the URL before anything writes to it
+    if "url.model" in st.session_state:
+        # The model section draws late; the URL holds the model from the start of the run
+        # (a page switch clears the query string).
+        _write_model_url(st.session_state["url.model"])
     with st.sidebar:
         dataset_picker()
         st.divider()
