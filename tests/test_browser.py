@@ -271,6 +271,7 @@ def run_id_when_started(tab: Tab) -> int:
     """Click Start on the Train page; the id of the new run (the URL's ``run`` changes to it)."""
     from playwright.sync_api import expect
 
+    tab.settle()  # the URL is complete once the script has finished
     before = tab.params().get("run")
     tab.page.get_by_role("button", name="Start training").click()
     if before is None:
@@ -373,8 +374,11 @@ def test_refresh_during_a_run_and_cancel_from_another_page(
     from playwright.sync_api import expect
 
     tab = new_tab(tabs, browser, server)
-    # 60 epochs: far longer than the test, which cancels it.
-    tab.open("/train?dataset=builtin&model=sgns&model.epochs=60&model.vector_size=8")
+    # 50 epochs over 4x the default walks: minutes, far longer than the test, which cancels it.
+    tab.open(
+        "/train?dataset=builtin&model=sgns&model.epochs=50&model.vector_size=8"
+        "&walks.walks_per_node=20&walks.length=20"
+    )
     page = tab.page
     run_id = run_id_when_started(tab)
     progress = page.locator("[data-testid='stProgress']", has_text="running")
