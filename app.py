@@ -36,7 +36,7 @@ PAGES = (
 def main() -> None:
     """Configure the page, draw the sidebar, run the chosen page."""
     from ui.shell import routing
-    from ui.state import draw_model_picker, sidebar
+    from ui.state import finish_sidebar, sidebar
 
     st.set_page_config(page_title="Item embeddings from product graphs", layout="wide")
     page = st.navigation(
@@ -50,7 +50,7 @@ def main() -> None:
         with routing():
             page.run()
     finally:
-        draw_model_picker()  # unless the page asked for it already
+        finish_sidebar()  # model section (unless the page drew it) and the runs
 
 
 if __name__ == "__main__":

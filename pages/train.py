@@ -21,8 +21,9 @@ prep = load.prepared()
 spec = state.run_spec()
 # Have a worker import the model stack while the user reads, so Start begins at once.
 runs.jobs().warm_up()
-# What runs on any dataset, with Cancel and a one-click switch to the run's dataset.
-runs.running_anywhere()
+# What runs on any dataset, with Cancel and a one-click switch to the run's dataset; drawn
+# at the end (into this place) so a run started below shows up at once.
+running_box = st.container()
 if prep is not None:
     if spec is None:
         st.error("Fix the model settings in the sidebar to start a run.")
@@ -133,3 +134,6 @@ if prep is not None:
                     ),
                 },
             )
+
+with running_box:
+    runs.running_anywhere()

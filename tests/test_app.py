@@ -636,3 +636,28 @@ def test_evaluate_protocols_and_baselines(trained: AppTest) -> None:
     assert any("evaluated on other pairs" in c.value for c in at.caption)
     popularity = float(table.loc[table["model"] == "popularity", "AUC all"].iloc[0].split()[0])
     assert abs(popularity - 0.5) < 0.06
+
+
+def test_runs_started_on_side_info_are_cancelled_from_its_sidebar() -> None:
+    from recsys_core.jobs import api
+
+    at = fresh("pages/side_info.py")
+    at.number_input(key="model.sgns.epochs").set_value(50).run()  # far longer than the test
+    before = {r.id for r in api.list_runs()}
+    at.button(key="side.start").click().run()
+    started = [r.id for r in api.list_runs() if r.id not in before]
+    assert len(started) == 3, started
+    try:
+        # The sidebar, drawn after the page, lists them at once, each with Cancel.
+        for run_id in started:
+            at.button(key=f"runs.side.cancel.{run_id}").click().run()
+            assert not problems(at), problems(at)
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            if all(api.get_run(i).status == "cancelled" for i in started):
+                break
+            time.sleep(0.5)
+        assert [api.get_run(i).status for i in started] == ["cancelled"] * 3
+    finally:
+        for run_id in started:
+            api.cancel(run_id)

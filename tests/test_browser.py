@@ -271,6 +271,7 @@ def run_id_when_started(tab: Tab) -> int:
     """Click Start on the Train page; the id of the new run (the URL's ``run`` changes to it)."""
     from playwright.sync_api import expect
 
+    tab.settle()  # the URL is complete once the script has finished
     before = tab.params().get("run")
     tab.page.get_by_role("button", name="Start training").click()
     if before is None:
@@ -349,6 +350,8 @@ def test_every_page_and_state_in_the_url(server: Server, browser: object, tabs: 
     option.click()
     expect(matches).to_have_value(re.compile(f"^{chosen} - "), timeout=STEP_MS)
     expect(page).to_have_url(re.compile(f"product={chosen}"), timeout=STEP_MS)
+    expect(page).to_have_url(re.compile(r"[?&]model=mf(&|$)"), timeout=STEP_MS)
+    expect(page).to_have_url(re.compile(f"[?&]runs={run_id}(&|$)"), timeout=STEP_MS)
     params = tab.params()
     assert params["runs"] == str(run_id) and params["model"] == "mf", params
     assert params["model.epochs"] == "3" and params["dataset"] == "builtin", params
@@ -371,8 +374,11 @@ def test_refresh_during_a_run_and_cancel_from_another_page(
     from playwright.sync_api import expect
 
     tab = new_tab(tabs, browser, server)
-    # 60 epochs: far longer than the test, which cancels it.
-    tab.open("/train?dataset=builtin&model=sgns&model.epochs=60&model.vector_size=8")
+    # 50 epochs over 4x the default walks: minutes, far longer than the test, which cancels it.
+    tab.open(
+        "/train?dataset=builtin&model=sgns&model.epochs=50&model.vector_size=8"
+        "&walks.walks_per_node=20&walks.length=20"
+    )
     page = tab.page
     run_id = run_id_when_started(tab)
     progress = page.locator("[data-testid='stProgress']", has_text="running")
@@ -443,6 +449,7 @@ def test_movielens_and_a_link_to_its_run(
     expect(page.locator("[data-testid='stMetricLabel']", has_text="AUC all")).to_be_visible(
         timeout=TRAIN_MS
     )
+    expect(page.locator(".js-plotly-plot").first).to_be_visible(timeout=STEP_MS)
     tab.shot("13-movielens-train")
 
     # A new visitor with only the run's number lands on MovieLens, watching that run.
@@ -453,5 +460,6 @@ def test_movielens_and_a_link_to_its_run(
     expect(source).to_have_value("MovieLens-100k", timeout=STEP_MS)
     picker = link.page.get_by_role("combobox", name="run to watch")
     expect(picker).to_have_value(re.compile(f"^#{run_id} mf · finished"), timeout=STEP_MS)
-    assert link.params()["dataset"] == "movielens"
+    assert link.params()["dataset"] == "movielens" and link.params()["model"] == "mf"
+    expect(link.page.locator(".js-plotly-plot").first).to_be_visible(timeout=STEP_MS)
     link.shot("14-movielens-run-link")

@@ -415,6 +415,13 @@ def _changed(start: dict[str, Any], values: dict[str, Any], prefix: str) -> dict
     }
 
 
+def _write_model_url(url: dict[str, str]) -> None:
+    """The model's URL keys; kept, so the next run writes them before the page draws."""
+    st.session_state["url.model"] = url
+    url_update({k: v for k, v in url.items() if not k.startswith("walks.")}, prefix="model.")
+    url_update({k: v for k, v in url.items() if k.startswith("walks.")}, prefix="walks.")
+
+
 def model_picker() -> None:
     """Draw the model section; stores the validated RunSpec (or the error) in state."""
     from recsys_core.models.registry import model_classes
@@ -477,8 +484,7 @@ def model_picker() -> None:
         split, evaluation = forms.evaluation_widgets()
     if bad:
         st.caption("Settings in the link this model does not have, left out: " + ", ".join(bad))
-    url_update(url, prefix="model.")
-    url_update({k: v for k, v in url.items() if k.startswith("walks.")}, prefix="walks.")
+    _write_model_url(url)
     # ``params`` holds every value that differs from the class default, the quick
     # defaults included (they start the widgets), so the spec is explicit about them.
     try:
@@ -497,35 +503,49 @@ def model_picker() -> None:
     st.session_state["run_spec"] = spec
 
 
-# The sidebar's place for the model section during one script run (a thread runs one
-# session's script at a time).
-_model_box = threading.local()
+# The sidebar's places filled after the page has run (a thread runs one session's script
+# at a time).
+_later = threading.local()
 
 
 def sidebar(show_runs: bool = True) -> None:
     """The whole sidebar: dataset, model, and (``show_runs``) what runs anywhere, with Cancel.
 
-    The model section is drawn into its place when a page first asks for :func:`run_spec`,
-    or after the page (:func:`draw_model_picker`): listing the models imports the model
-    stack, which a page that needs no model (Data, Graph...) should not wait for before it
-    paints. The Train page shows the runs in its body instead of the sidebar.
+    Two sections are drawn into their places later: the model section when a page first
+    asks for :func:`run_spec`, or after the page, because listing the models imports the
+    model stack, which a page that needs no model (Data, Graph...) should not wait for
+    before it paints; and the runs, after the page, so a run the page has just started
+    shows up with its Cancel button at once. The Train page shows the runs in its body.
     """
-    from ui import runs
-
     url_start()  # read the URL before anything writes to it
+    if "url.model" in st.session_state:
+        # The model section draws late; the URL holds the model from the start of the run
+        # (a page switch clears the query string).
+        _write_model_url(st.session_state["url.model"])
     with st.sidebar:
         dataset_picker()
         st.divider()
-        _model_box.box = st.container()
-        if show_runs:
-            runs.running_anywhere(sidebar=True)
+        _later.model = st.container()
+        _later.runs = st.container() if show_runs else None
 
 
 def draw_model_picker() -> None:
     """Draw the model section into its sidebar place, once per script run."""
-    box = getattr(_model_box, "box", None)
+    box = getattr(_later, "model", None)
     if box is None:
         return
-    _model_box.box = None
+    _later.model = None
     with box:
         model_picker()
+
+
+def finish_sidebar() -> None:
+    """After the page: the model section if no page asked for it, and the runs."""
+    from ui import runs
+
+    draw_model_picker()
+    box = getattr(_later, "runs", None)
+    _later.runs = None
+    if box is not None:
+        with box:
+            runs.running_anywhere(sidebar=True)
