@@ -13,7 +13,7 @@ from plotly.subplots import make_subplots
 from recsys_core.common.settings import SettingsError, stable_hash
 from recsys_core.studies import all_studies
 from recsys_core.studies import framework as fw
-from ui import cached
+from ui import cached, runs
 from ui.shell import inside_app
 
 inside_app()  # a deep link on a fresh server runs this file alone: see ui/shell.py
@@ -269,7 +269,7 @@ def card(study: fw.Study, size: dict) -> None:
                     else:
                         st.rerun()
                 for record in failed[:3]:
-                    st.error(f"Run {record.id} ({record.model}) is {record.status}: {record.error}")
+                    runs.show_failure(record)  # one sentence; the traceback in an expander
             if finished:
                 try:
                     result = result_of(study, trials, records, notes, size["products"])

@@ -89,7 +89,7 @@ if prep is not None:
             )
         for r in records:
             if r.status == "failed":
-                st.error(f"Run {r.id} ({r.model}) failed: {r.error}")
+                runs.show_failure(r)  # one sentence; the traceback in an expander
         curves = {
             study.METHOD_LABELS.get(r.model, r.model): runs.jobs().metrics(r.id) for r in records
         }

@@ -252,6 +252,15 @@ def new_tab(tabs: list[Tab], browser: object, server: Server) -> Tab:
     return tab
 
 
+def page_count() -> int:
+    """How many pages the router lists (app.PAGES, read without running the app)."""
+    if str(ROOT) not in sys.path:
+        sys.path.insert(0, str(ROOT))
+    import app
+
+    return len(app.PAGES)
+
+
 def expect_full_app(tab: Tab, title: str) -> None:
     """The page ``title`` with the router's page list and the shared sidebar."""
     from playwright.sync_api import expect
@@ -259,7 +268,7 @@ def expect_full_app(tab: Tab, title: str) -> None:
     page = tab.page
     expect(page.locator("h1").first).to_have_text(re.compile(title), timeout=STEP_MS)
     links = tab.nav().get_by_role("link")
-    expect(links).to_have_count(8, timeout=STEP_MS)
+    expect(links).to_have_count(page_count(), timeout=STEP_MS)
     expect(links.first).to_have_text("Data", timeout=STEP_MS)  # not Streamlit's "app"
     sidebar = page.locator("[data-testid='stSidebar']")
     expect(sidebar.get_by_role("heading", name="Dataset")).to_be_visible(timeout=STEP_MS)
@@ -321,6 +330,7 @@ def test_every_page_and_state_in_the_url(server: Server, browser: object, tabs: 
         ("Neighbours", "6-neighbours"),
         ("Embedding map", "7-map"),
         ("Side info", "8-side-info"),
+        ("Findings", "9-findings"),
     ):
         tab.go(title)
         expect_full_app(tab, "Item embeddings" if title == "Data" else title.split()[0])
