@@ -446,14 +446,14 @@ def test_movielens_and_a_link_to_its_run(
     tab = new_tab(tabs, browser, server)
     tab.open(f"/?dataset=movielens&path={folder}")
     page = tab.page
-    expect(page.get_by_text(f"Loaded: movielens: {folder}")).to_be_visible(timeout=STEP_MS)
+    expect(page.get_by_text(f"Loaded: MovieLens-100k from {folder}")).to_be_visible(timeout=STEP_MS)
     expect(
-        page.locator("[data-testid='stMetricLabel']", has_text=re.compile(r"^products$"))
+        page.locator("[data-testid='stMetricLabel']", has_text=re.compile(r"^movies$"))
     ).to_be_visible(timeout=STEP_MS)
     tab.shot("12-movielens-data")
     # The Train page with mf (trains in a second), its link made by hand.
     tab.open(f"/train?dataset=movielens&path={folder}&model=mf")
-    expect(page.get_by_text(f"Loaded: movielens: {folder}")).to_be_visible(timeout=STEP_MS)
+    expect(page.get_by_text(f"Loaded: MovieLens-100k from {folder}")).to_be_visible(timeout=STEP_MS)
     tab.settle()
     run_id = run_id_when_started(tab)
     expect(page.locator("[data-testid='stMetricLabel']", has_text="AUC all")).to_be_visible(
@@ -465,7 +465,9 @@ def test_movielens_and_a_link_to_its_run(
     # A new visitor with only the run's number lands on MovieLens, watching that run.
     link = new_tab(tabs, browser, server)
     link.open(f"/train?run={run_id}")
-    expect(link.page.get_by_text(f"Loaded: movielens: {folder}")).to_be_visible(timeout=STEP_MS)
+    expect(link.page.get_by_text(f"Loaded: MovieLens-100k from {folder}")).to_be_visible(
+        timeout=STEP_MS
+    )
     source = link.page.get_by_role("combobox", name="source")
     expect(source).to_have_value("MovieLens-100k", timeout=STEP_MS)
     picker = link.page.get_by_role("combobox", name="run to watch")
