@@ -2,6 +2,7 @@
 
     python -m bench.eges_weights                       # 5,000 products, signals 0 and 1
     python -m bench.eges_weights --signals 0 0.5 1 --epochs 2 --json
+    python -m bench.eges_weights --set weight_lr=3 id_logit=0   # EGES settings to try
 
 For each side signal (the synthetic catalog's share of products whose metadata is their
 own product line's; 0 = metadata is noise, 1 = metadata says where the product links),
@@ -28,13 +29,19 @@ from recsys_core.models.sgns import SkipGramModel, SkipGramSettings
 from recsys_core.models.side_info import EgesModel, SideInfoSettings
 
 
-def measure(products: int, signal: float, epochs: int, threads: int) -> dict:
-    """Train sgns and eges on one catalog; AUCs and EGES's mean field weights."""
+def measure(
+    products: int, signal: float, epochs: int, threads: int, eges: dict | None = None
+) -> dict:
+    """Train sgns and eges on one catalog; AUCs and EGES's mean field weights.
+
+    ``eges``: EGES settings to override (e.g. ``{"weight_lr": 1.0}``).
+    """
     data, val, facts = prepare("default", products, 1.0, signal)
     row: dict = {"side_signal": signal, "products": facts["products"]}
+    eges_settings = SideInfoSettings(epochs=epochs, threads=threads, eval_every=0, **(eges or {}))
     for model, settings in (
         (SkipGramModel, SkipGramSettings(epochs=epochs, threads=threads, eval_every=0)),
-        (EgesModel, SideInfoSettings(epochs=epochs, threads=threads, eval_every=0)),
+        (EgesModel, eges_settings),
     ):
         t0 = time.perf_counter()
         emb = model(settings).fit(data)
@@ -49,6 +56,13 @@ def measure(products: int, signal: float, epochs: int, threads: int) -> dict:
     return row
 
 
+def _number(text: str) -> int | float:
+    try:
+        return int(text)
+    except ValueError:
+        return float(text)
+
+
 def main(argv: list[str] | None = None) -> list[dict]:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--products", type=int, default=5000)
@@ -56,8 +70,16 @@ def main(argv: list[str] | None = None) -> list[dict]:
     parser.add_argument("--epochs", type=int, default=2)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--json", action="store_true", help="print one JSON line at the end")
+    parser.add_argument(
+        "--set",
+        nargs="*",
+        default=[],
+        metavar="KEY=VALUE",
+        help="EGES settings to override (numbers), e.g. --set weight_lr=1 weight_warmup=0",
+    )
     args = parser.parse_args(argv)
-    rows = [measure(args.products, s, args.epochs, args.threads) for s in args.signals]
+    eges = {k: _number(v) for k, v in (kv.split("=", 1) for kv in args.set)}
+    rows = [measure(args.products, s, args.epochs, args.threads, eges) for s in args.signals]
     for r in rows:
         sg, eg = r["sgns"], r["eges"]
         print(

@@ -237,3 +237,13 @@ def test_eges_weights_learn_where_side_info_is_signal_or_noise() -> None:
     noise = EgesModel(settings(epochs=4)).fit(planted_cold(noise=True)).info["field_weights"]
     assert good["cat_1"] > good["brand"]
     assert noise["id"] > max(noise["cat_1"], noise["brand"])
+
+
+def test_eges_id_logit_sets_the_starting_weights(informative: TrainingData) -> None:
+    """The id starts at logit ``id_logit``, the fields at 0 (the mean model ignores it)."""
+    frozen = settings(epochs=1, id_logit=2.0, weight_warmup=0.99)  # logits barely learn
+    fw = EgesModel(frozen).fit(informative).info["field_weights"]
+    start = np.exp(2.0) / (np.exp(2.0) + 2)
+    assert fw["id"] == pytest.approx(start, abs=0.02)
+    mean = SideMeanModel(settings(epochs=1, id_logit=2.0)).fit(informative)
+    assert mean.info["field_weights"]["id"] == pytest.approx(1 / 3, abs=1e-5)

@@ -172,28 +172,36 @@ class SideInfoSettings(SkipGramSettings):
         for S slots and leaves the id embedding under-trained.
     weight_lr:
         EGES only: the logits' step relative to the rows' (1 = the plain gradient's ratio,
-        the paper's). 3 measured best on the synthetic catalog (5,000 products, full
-        metadata, 2 epochs; ``python -m bench.eges_weights``): a faster attention locks in
-        whichever rows learn fastest early (rows shared by many products), not the ones
-        that carry information.
+        the paper's). 12 with ``id_logit`` 3 (measured on the synthetic catalog, 5,000
+        products, full metadata, 2 epochs; ``python -m bench.eges_weights``, see
+        bench/README.md): the leaf category overtakes the id where metadata is the signal,
+        and the id keeps ~0.9 of the weight where it is noise.
     weight_warmup:
         EGES only: fraction of training before the logits start to learn, so the weights
-        compare rows that have learned something (0.1: id weight 0.24 instead of 0.18
-        where metadata is noise; the leaf category still leads where it is the signal).
+        compare rows that have learned something.
+    id_logit:
+        EGES only: the id's starting logit (the fields start at 0): 3 gives the id about
+        2/3 of the weight with 6 side fields. From uniform weights (0) the rows shared by
+        many products learn the structure common to all products first and win the early
+        attention even when they are noise (id 0.23 at side signal 0); starting from the
+        id, a shared row's step is small until its logit earns more, and only a field that
+        predicts the product's contexts better than its own id does.
     """
 
     side_fields: tuple[str, ...] = ()
     rare_min_count: int = 100
     rare_scale: bool = True
     normalise_step: bool = True
-    weight_lr: float = 3.0
+    weight_lr: float = 12.0
     weight_warmup: float = 0.1
+    id_logit: float = 3.0
 
     BOUNDS: ClassVar[dict[str, Bound]] = {
         **SkipGramSettings.BOUNDS,
         "rare_min_count": Bound(0, 10**9),
         "weight_lr": Bound(0, 100, lo_open=True),
         "weight_warmup": Bound(0, 0.99),
+        "id_logit": Bound(-10, 10),
     }
 
 
@@ -226,6 +234,8 @@ class _SideInfoModel(Model):
         table = init_center_table(n_rows, s.vector_size, rng, s.init_scale)
         w_out = np.zeros((n, s.vector_size), dtype=np.float32)
         logits = np.zeros(slots.shape, dtype=np.float32)
+        if self.learn_weights:
+            logits[:, 0] = s.id_logit  # the id starts ahead; fields must earn their weight
         centers = CenterTables(
             table,
             slots,
