@@ -143,3 +143,20 @@ def test_genre_map_gives_every_genre_its_own_colour() -> None:
     fig = charts.embedding_map(frame, "genre")
     colours = [t.marker.color for t in fig.data]
     assert len(fig.data) == len(GENRES) and len(set(colours)) == len(GENRES)
+
+
+def test_ego_layout_keeps_the_center_and_groups_linked_neighbours() -> None:
+    from recsys_core.explore.dataset_views import ego_layout
+
+    # Center 0 linked to 1..8; neighbours 1-2-3 also linked among themselves, strongly.
+    ids = np.arange(9)
+    rows = [(0, i, 1.0) for i in range(1, 9)] + [(1, 2, 5.0), (2, 3, 5.0), (1, 3, 5.0)]
+    edges = pd.DataFrame(rows, columns=["source", "target", "weight"])
+    xy = ego_layout(ids, edges)
+    assert xy.shape == (9, 2)
+    assert np.allclose(xy[0], 0.0)  # the center stays at the origin
+    assert np.array_equal(xy, ego_layout(ids, edges))  # seeded: drawn the same every time
+    dist = np.linalg.norm(xy[:, None] - xy[None], axis=-1)
+    clique = dist[[1, 1, 2], [2, 3, 3]].mean()
+    others = dist[4:, 4:][np.triu_indices(5, 1)].mean()
+    assert clique < others  # linked neighbours sit together

@@ -184,16 +184,15 @@ def transition_heatmap(frame: pd.DataFrame, titles: Mapping[str, str]) -> go.Fig
 
 
 def ego_network(nodes: pd.DataFrame, edges: pd.DataFrame, center: int) -> go.Figure:
-    """The product and its strongest neighbours on a circle; edge width ~ weight."""
+    """The product and its strongest neighbours, placed by the view's force-directed layout
+    (``x``, ``y``: linked neighbours sit together); edge width ~ weight."""
     # Display fields: whatever the view put between the title and the degree.
     columns = list(nodes.columns)
     fields = columns[columns.index("title") + 1 : columns.index("degree")]
     ids = nodes["product"].to_numpy()
-    pos = {int(ids[0]): (0.0, 0.0)}
-    others = ids[1:]
-    for k, node in enumerate(others):
-        angle = 2 * math.pi * k / max(len(others), 1)
-        pos[int(node)] = (math.cos(angle), math.sin(angle))
+    pos = {
+        int(i): (float(x), float(y)) for i, x, y in zip(ids, nodes["x"], nodes["y"], strict=True)
+    }
     fig = go.Figure()
     wmax = float(edges["weight"].max()) if len(edges) else 1.0
     for row in edges.itertuples(index=False):

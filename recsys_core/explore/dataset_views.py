@@ -331,7 +331,7 @@ class GraphView:
     transition: pd.DataFrame  # rows/cols short titles, plus "rest"; rows sum to 1
     titles: dict[str, str]  # axis label -> hover text (ASIN, title, display fields)
     edges: pd.DataFrame  # source, target, weight (product ids)
-    nodes: pd.DataFrame  # product, asin, label, title, display fields, degree; center first
+    nodes: pd.DataFrame  # product, asin, label, title, display fields, degree, x, y; center first
 
 
 def graph_view(
@@ -365,7 +365,33 @@ def graph_view(
             "degree": deg[ids],
         }
     )
+    xy = ego_layout(ids, edges)
+    nodes["x"], nodes["y"] = xy[:, 0], xy[:, 1]
     return GraphView(int(center), transition, titles, edges, nodes)
+
+
+def ego_layout(ids: np.ndarray, edges: pd.DataFrame, seed: int = 0) -> np.ndarray:
+    """Positions (len(ids), 2) for an ego network: ``ids[0]`` (the center) at the origin,
+    the others placed by a force-directed layout so linked neighbours sit together.
+
+    networkx's Fruchterman-Reingold layout, weighted by the edge weights and seeded, so
+    the same network is drawn the same way every time; neighbours start on a circle.
+    """
+    import networkx as nx
+
+    ids = np.asarray(ids, dtype=np.int64)
+    g = nx.Graph()
+    g.add_nodes_from(int(i) for i in ids)
+    g.add_weighted_edges_from(
+        (int(a), int(b), float(w))
+        for a, b, w in zip(edges["source"], edges["target"], edges["weight"], strict=True)
+    )
+    angles = 2 * np.pi * np.arange(len(ids) - 1) / max(len(ids) - 1, 1)
+    start = {int(ids[0]): (0.0, 0.0)}
+    start.update({int(i): (np.cos(a), np.sin(a)) for i, a in zip(ids[1:], angles, strict=True)})
+    fixed = [int(ids[0])] if len(ids) > 1 else None
+    pos = nx.spring_layout(g, pos=start, fixed=fixed, weight="weight", seed=seed)
+    return np.asarray([pos[int(i)] for i in ids], dtype=np.float64)
 
 
 def walk_steps(
