@@ -354,7 +354,7 @@ def test_a_failed_run_is_one_sentence_and_never_opened_by_default() -> None:
     from recsys_core.pipeline import RunSpec
 
     spec = RunSpec.create(
-        "sgns", dataset=DatasetSettings(products=1500), model_params={"dim": 4096}
+        "sgns", dataset=DatasetSettings(products=1500), model_params={"vector_size": 4096}
     )
     trace = 'Traceback (most recent call last):\n  File "x.py", line 1\nMemoryError: ...'
     run_id = _queued_run(
