@@ -1,4 +1,5 @@
-"""Evaluate: protocol, baselines, ROC, precision/recall, AUC by popularity, results, exports."""
+"""Evaluate: protocol, baselines, ROC, precision/recall, AUC by popularity, results, exports,
+sweeps."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import streamlit as st
 from recsys_core.common.settings import SettingsError
 from recsys_core.evaluation.evaluate import BUCKET_NOTE, auc_curve_frame
 from recsys_core.evaluation.export import projector_zip_bytes, word2vec_bytes
+from recsys_core.explore import sweeps
 from recsys_core.split import NEGATIVE_PROTOCOLS, SplitSettings
 from ui import charts, compare, fmt, load, runs, state
 from ui.shell import inside_app
@@ -33,6 +35,31 @@ PROTOCOL_HELP = {
     "partner: hard negatives that common-neighbour heuristics cannot tell apart.",
 }
 BUCKET_METRICS = {"AUC": "auc", "HitRate@10": "hit_rate", "NDCG@10": "ndcg"}
+
+
+def sweep_view(finished: list, split: SplitSettings) -> None:
+    """Pick a sweep among the finished runs on these pairs; AUC against each setting."""
+    found = sweeps.find_sweeps(finished)
+    if not found:
+        st.caption(
+            "No sweep on these pairs yet: a sweep is two or more finished runs of one model "
+            "that differ only in model settings, e.g. "
+            "`python -m recsys_core sweep --model sgns --grid dim=32,64 --grid window=3,5`."
+        )
+        return
+    picked = st.selectbox(
+        "sweep", range(len(found)), format_func=lambda i: found[i].label, key="eval.sweep"
+    )
+    sweep = found[picked]
+    lines = {key: sweeps.sweep_lines(sweep, key) for key in sweep.keys}
+    title = f"{sweep.model} · {split.reported_part} pairs · {split.negatives} negatives"
+    st.plotly_chart(charts.sweep_auc(lines, title), key="eval.sweep_chart")
+    st.caption(
+        "One panel per swept setting; one colour per combination of the other swept "
+        "settings. AUC all solid, AUC seen (pairs whose products both had train pairs) dotted."
+    )
+    fmt.show(sweep.frame, formats={"AUC all": "{:.4f}", "AUC seen": "{:.4f}"})
+
 
 st.title("Evaluate")
 st.markdown(
@@ -273,3 +300,6 @@ if prep is not None:
                 key="eval.proj",
                 on_click="ignore",
             )
+
+    st.subheader("Sweeps")
+    sweep_view(finished, split)

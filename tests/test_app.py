@@ -661,3 +661,123 @@ def test_runs_started_on_side_info_are_cancelled_from_its_sidebar() -> None:
     finally:
         for run_id in started:
             api.cancel(run_id)
+
+
+def _executor_apply(at: AppTest, value: str) -> AppTest:
+    at.text_input(key="exec.address").set_value(value)
+    at.button(key="exec.apply").click().run()
+    return at
+
+
+def test_executor_field_sets_the_setting_without_starting_ray() -> None:
+    import subprocess
+    import sys
+
+    from recsys_core.cluster import executor
+    from recsys_core.jobs import api, procs
+
+    assert executor.address() is None
+    at = fresh()
+    assert any(x.label == "executor: local workers" for x in at.expander)
+    fake: subprocess.Popen | None = None
+    try:
+        # A bad address is one clear message; the setting stays as it was.
+        _executor_apply(at, "my cluster")
+        assert any("not an executor setting" in e.value for e in at.error), problems(at)
+        assert executor.address() is None
+        # A valid one becomes the setting new workers inherit; nothing is started.
+        _executor_apply(at, "local")
+        assert not at.exception
+        assert os.environ[executor.ADDRESS_ENV] == "local"
+        assert any(x.label == "executor: ray local" for x in at.expander)
+        assert any("New runs now execute on Ray local" in s.value for s in at.success)
+        assert executor.local_head() is None and not executor.connected()
+        # A worker alive with another setting (here: an idle one started before the
+        # change, without the variable) is named in the sidebar, not silently used.
+        env = {k: v for k, v in os.environ.items() if k != executor.ADDRESS_ENV}
+        fake = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)"], env=env)
+        store = api.default_store()
+        deadline = time.monotonic() + 10
+        while procs.process_token(fake.pid) is None and time.monotonic() < deadline:
+            time.sleep(0.05)
+        store.set_idle(fake.pid, procs.process_token(fake.pid))
+        _executor_apply(at, "127.0.0.1:26379")
+        assert executor.address() == "127.0.0.1:26379"
+        warnings = [w.value for w in at.warning if f"pid {fake.pid}" in w.value]
+        assert warnings and "on local workers" in warnings[0], [w.value for w in at.warning]
+        assert executor.local_head() is None and not executor.connected()
+        # Empty: back to the local workers.
+        _executor_apply(at, "")
+        assert executor.address() is None
+        assert not any(f"pid {fake.pid}" in w.value for w in at.warning)
+    finally:
+        executor.set_address(None)
+        if fake is not None:
+            fake.kill()
+            fake.wait()
+            api.default_store().workers_needed()  # forgets the dead idle entry
+
+
+def _sweep_record(run_id: int, params: dict, auc: float, walks: object = None) -> object:
+    from types import SimpleNamespace
+
+    def no_spec() -> None:
+        raise ValueError("not decodable")
+
+    return SimpleNamespace(
+        id=run_id,
+        model="sgns",
+        status="finished",
+        spec={"model": "sgns", "walks": walks, "model_params": sorted(params.items())},
+        summary={"auc_all": auc, "auc_seen": auc + 0.01},
+        run_spec=no_spec,
+    )
+
+
+def test_sweeps_are_found_from_specs_and_drawn_per_setting() -> None:
+    from recsys_core.explore import sweeps
+    from ui import charts
+
+    records = [
+        _sweep_record(i + 1, {"dim": d, "window": w, "epochs": 1}, 0.6 + 0.01 * i)
+        for i, (d, w) in enumerate([(32, 3), (64, 3), (32, 5), (64, 5)])
+    ]
+    records.append(_sweep_record(9, {"dim": 32, "window": 3}, 0.7, walks={"p": 2}))  # other walks
+    found = sweeps.find_sweeps(records)
+    assert len(found) == 1
+    sweep = found[0]
+    assert sweep.keys == ("dim", "window") and list(sweep.frame["run"]) == [1, 3, 2, 4]
+    lines = sweeps.sweep_lines(sweep, "dim")
+    assert list(lines) == ["window=3", "window=5"]
+    assert list(lines["window=5"]["dim"]) == [32, 64]
+    assert list(lines["window=5"]["AUC all"]) == [0.62, 0.63]
+    figure = charts.sweep_auc({k: sweeps.sweep_lines(sweep, k) for k in sweep.keys})
+    assert len(figure.data) == 2 * 2 * 2  # 2 panels x 2 lines x (all, seen)
+
+
+def test_evaluate_shows_a_sweep_of_mf_runs() -> None:
+    from recsys_core.data.registry import DatasetSettings
+    from recsys_core.jobs import api
+    from recsys_core.pipeline import RunSpec
+
+    ids = [
+        api.submit(
+            RunSpec.create(
+                "mf",
+                dataset=DatasetSettings(products=1500),
+                model_params={"dim": size, "epochs": 1},
+            )
+        )
+        for size in (8, 16)
+    ]
+    for run_id in ids:
+        assert api.wait(run_id, timeout=180).status == "finished", api.get_run(run_id).error
+    at = fresh("pages/evaluate.py")
+    assert not problems(at), problems(at)
+    picker = at.selectbox(key="eval.sweep")
+    assert any(o.startswith("mf · 2 runs · dim = 8, 16") for o in picker.options), picker.options
+    figure = _figure(at, "eval.sweep_chart")
+    names = [t["name"] for t in figure["data"]]
+    assert names == ["all runs · all", "all runs · seen"]
+    assert all(_points(t["y"]) == 2 for t in figure["data"])
+    assert figure["layout"]["xaxis"]["title"]["text"] == "dim"

@@ -679,3 +679,38 @@ def empty(message: str) -> go.Figure:
     fig.update_xaxes(visible=False)
     fig.update_yaxes(visible=False)
     return _layout(fig, "", 200)
+
+
+def sweep_auc(lines_by_key: Mapping[str, Mapping[str, pd.DataFrame]], title: str = "") -> go.Figure:
+    """AUC against each swept setting: one panel per setting (``{setting: lines}``, lines
+    from ``recsys_core.explore.sweeps.sweep_lines``), one colour per combination of the
+    other settings; AUC all solid, AUC seen dotted."""
+    keys = list(lines_by_key)
+    fig = make_subplots(rows=1, cols=max(len(keys), 1), shared_yaxes=True, subplot_titles=keys)
+    names = list(dict.fromkeys(name for lines in lines_by_key.values() for name in lines))
+    colors = {name: PALETTE[i % len(PALETTE)] for i, name in enumerate(names)}
+    legend_done: set[str] = set()
+    for col, key in enumerate(keys, start=1):
+        for name, frame in lines_by_key[key].items():
+            for column, dash in (("AUC all", "solid"), ("AUC seen", "dot")):
+                label = f"{name} · {column.removeprefix('AUC ')}"
+                fig.add_trace(
+                    go.Scatter(
+                        x=frame[key],
+                        y=frame[column],
+                        name=label,
+                        legendgroup=label,
+                        showlegend=label not in legend_done,
+                        mode="lines+markers",
+                        line={"color": colors[name], "dash": dash},
+                        customdata=frame["run"],
+                        hovertemplate=f"{key}=%{{x}}<br>{column} %{{y:.4f}}<br>run #%{{customdata}}"
+                        "<extra></extra>",
+                    ),
+                    row=1,
+                    col=col,
+                )
+                legend_done.add(label)
+        fig.update_xaxes(title=key, row=1, col=col)
+    fig.update_yaxes(title="AUC", row=1, col=1)
+    return _layout(fig, title or "AUC against each swept setting", height=420)

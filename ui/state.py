@@ -31,7 +31,7 @@ from recsys_core.common import cache
 from recsys_core.common.settings import SettingsError
 from recsys_core.data import registry
 from recsys_core.data.registry import DatasetSettings
-from ui import forms
+from ui import executor, forms
 from ui.fmt import dataset_caption
 
 DEFAULT_PRODUCTS_ENV = "RECSYS_DEFAULT_PRODUCTS"
@@ -526,6 +526,7 @@ def sidebar(show_runs: bool = True) -> None:
         dataset_picker()
         st.divider()
         _later.model = st.container()
+        executor.section()
         _later.runs = st.container() if show_runs else None
 
 

@@ -1,0 +1,133 @@
+"""The sidebar's executor section: where new runs execute (local workers or Ray).
+
+The setting is ``RECSYS_RAY_ADDRESS`` of the app's process (see
+``recsys_core.cluster.executor``): the worker processes the app starts inherit it, and a
+worker picks its executor once, when it starts. Setting it here changes it for the runs
+this app server starts from now on (every browser session of this server shares its worker
+processes). Nothing is started or connected when the section draws: a local Ray head or a
+cluster connection is made by a worker when it runs a run.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib.util
+import os
+import re
+from pathlib import Path
+from typing import Any
+
+import streamlit as st
+
+from recsys_core.cluster import executor
+
+_HOST_PORT = re.compile(r"^(ray://)?[A-Za-z0-9]([A-Za-z0-9.\-]*[A-Za-z0-9])?:(\d{1,5})$")
+
+
+def check_address(value: str) -> str:
+    """ "" when ``value`` is a valid setting (empty, ``local`` or ``host:port``), else why not."""
+    text = value.strip()
+    if not text:
+        return ""
+    if text == executor.LOCAL:
+        pass
+    else:
+        match = _HOST_PORT.match(text)
+        if match is None:
+            return (
+                f"{text!r} is not an executor setting: leave it empty for local worker "
+                "processes, write `local` for a Ray on this machine, or a cluster head's "
+                "`host:port` (e.g. `10.0.0.5:6379`)."
+            )
+        port = int(match.group(3))
+        if not 1 <= port <= 65535:
+            return f"port {port} of {text!r} is out of range (1-65535)."
+    if importlib.util.find_spec("ray") is None:
+        return f"{text!r} needs Ray, which is not installed here: pip install ray."
+    return ""
+
+
+def _setting_of(pid: int) -> tuple[bool, str | None]:
+    """(readable, ``RECSYS_RAY_ADDRESS`` of a live process: None = unset or empty)."""
+    try:
+        raw = Path(f"/proc/{pid}/environ").read_bytes()
+    except OSError:
+        return False, None
+    for entry in raw.split(b"\0"):
+        name, _, value = entry.partition(b"=")
+        if name.decode(errors="replace") == executor.ADDRESS_ENV:
+            return True, value.decode(errors="replace").strip() or None
+    return True, None
+
+
+def live_workers(store: Any) -> dict[int, str | None]:
+    """Worker processes of ``store`` alive now (idle or running a run): pid -> setting.
+
+    Linux only (reads ``/proc/<pid>/environ``); a worker whose setting cannot be read is
+    left out.
+    """
+    from recsys_core.jobs import procs
+
+    pids: dict[int, str | None] = {}
+    with contextlib.suppress(Exception):
+        candidates = {(pid, None) for pid in store.idle_workers()}
+        for record in store.list():
+            if record.status in ("running", "stuck") and record.pid:
+                candidates.add((int(record.pid), None))
+        for pid, token in candidates:
+            if pid == os.getpid() or not procs.is_alive(pid, token):
+                continue
+            readable, setting = _setting_of(pid)
+            if readable:
+                pids[pid] = setting
+    return pids
+
+
+def _name(setting: str | None) -> str:
+    return "local workers" if setting is None else f"Ray {setting}"
+
+
+def section() -> None:
+    """Draw the executor field: what runs on now, and a place to change it."""
+    info = executor.describe()
+    current = executor.address()
+    with st.expander(f"executor: {info['executor']}", expanded=False):
+        st.caption(f"New runs execute on: {info['text']}.")
+        with st.form("exec.form", border=False):
+            value = st.text_input(
+                "Ray address",
+                value=current or "",
+                key="exec.address",
+                placeholder="empty: local workers",
+                help="Empty: local worker processes (the default). `local`: a private Ray "
+                "head on this machine (token auth, no dashboard). `host:port`: an existing "
+                f"Ray cluster's head, reached with the token from the environment. Same as "
+                f"{executor.ADDRESS_ENV}; applies to the runs this app server starts from "
+                "now on, in every browser session. Nothing starts until a run does.",
+            )
+            applied = st.form_submit_button("Apply", key="exec.apply")
+        if applied:
+            problem = check_address(value)
+            if problem:
+                st.error(problem)
+            else:
+                executor.set_address(value or None)
+                current = executor.address()
+                st.session_state["exec.note"] = f"New runs now execute on {_name(current)}."
+                st.rerun()
+        note = st.session_state.pop("exec.note", None)
+        if note:
+            st.success(note)
+        from ui import runs
+
+        others = {
+            pid: s for pid, s in live_workers(runs.jobs().default_store()).items() if s != current
+        }
+        if others:
+            listed = ", ".join(f"pid {pid} on {_name(s)}" for pid, s in sorted(others.items()))
+            st.warning(
+                f"A worker started before the change is still alive ({listed}): it executes "
+                "queued runs with its own setting until it leaves (when idle for "
+                "RECSYS_WORKER_LINGER seconds, 60 by default). Runs after that use "
+                f"{_name(current)}."
+            )
