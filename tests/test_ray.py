@@ -222,6 +222,21 @@ def test_grid_points_and_sweep_specs():
         sweep_specs(RunSpec.create("sgns"), {"nonsense": [1]})
 
 
+def test_dim_means_each_models_embedding_size():
+    """--grid dim=... and --dim reach MF's ``dim`` as they reach skip-gram's vector_size."""
+    import argparse
+
+    from recsys_core.cli.common import model_params_from_args, parse_value
+    from recsys_core.jobs.ray_sweep import parse_grid, sweep_specs
+    from recsys_core.pipeline import RunSpec
+
+    specs = sweep_specs(RunSpec.create("mf-bias"), parse_grid(["dim=8,16"], parse_value))
+    assert [dict(s.model_params) for s in specs] == [{"dim": 8}, {"dim": 16}]
+    args = argparse.Namespace(epochs=None, dim=12, set=[])
+    assert model_params_from_args(args, "mf") == {"dim": 12}
+    assert model_params_from_args(args, "sgns") == {"vector_size": 12}
+
+
 def test_sweep_runs_in_parallel_on_ray_as_ordinary_runs(ray_local, tmp_path, monkeypatch):
     from recsys_core.jobs import RunStore
     from recsys_core.jobs.ray_sweep import run_all

@@ -144,14 +144,15 @@ def model_params_from_args(args: argparse.Namespace, model: str) -> dict[str, An
     """Model settings from --epochs/--dim/--set, keeping only those the model has."""
     import dataclasses
 
-    from recsys_core.models.registry import model_class
+    from recsys_core.models.registry import dimension_field, model_class
 
     fields = {f.name for f in dataclasses.fields(model_class(model).settings_cls)}
     params: dict[str, Any] = {}
     if getattr(args, "epochs", None) is not None and "epochs" in fields:
         params["epochs"] = args.epochs
-    if getattr(args, "dim", None) is not None and "vector_size" in fields:
-        params["vector_size"] = args.dim
+    size_field = dimension_field(model)
+    if getattr(args, "dim", None) is not None and size_field is not None:
+        params[size_field] = args.dim
     for item in getattr(args, "set", []) or []:
         if "=" not in item:
             raise ValueError(f"--set expects KEY=VALUE, got {item!r}")

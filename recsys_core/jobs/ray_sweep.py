@@ -55,6 +55,11 @@ def grid_points(grid: dict[str, list[Any]]) -> list[dict[str, Any]]:
 
 def sweep_specs(base: Any, grid: dict[str, list[Any]]) -> list[Any]:
     """One :class:`~recsys_core.pipeline.RunSpec` per grid point, ``base`` otherwise."""
+    from recsys_core.models.registry import dimension_field
+
+    size_field = dimension_field(base.model)
+    if "vector_size" in grid and size_field not in (None, "vector_size"):
+        grid = {(size_field if k == "vector_size" else k): v for k, v in grid.items()}  # MF: dim
     specs = []
     for point in grid_points(grid):
         params = dict(base.model_params) | point

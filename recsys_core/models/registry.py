@@ -53,3 +53,13 @@ def model_class(name: str) -> type[Model]:
     if name not in classes:
         raise ValueError(f"unknown model {name!r}; choose one of: {', '.join(classes)}")
     return classes[name]
+
+
+def dimension_field(name: str) -> str | None:
+    """The model's embedding-size setting: ``vector_size`` (word2vec's name) or ``dim``
+    (MF's), so the CLI's ``--dim`` and ``--grid dim=...`` mean the same for every model;
+    None for a model without one (the no-training baselines)."""
+    import dataclasses
+
+    fields = {f.name for f in dataclasses.fields(model_class(name).settings_cls)}
+    return next((f for f in ("vector_size", "dim") if f in fields), None)
