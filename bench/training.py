@@ -31,10 +31,13 @@ pair; cold-start vectors for the side-info models, the median policy for plain s
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import resource
+import subprocess
 import sys
 import time
+from collections.abc import Iterator
 
 import numpy as np
 import pandas as pd
@@ -43,7 +46,7 @@ from recsys_core.data.registry import DatasetSettings, load_dataset
 from recsys_core.evaluation.auc import monitor_auc
 from recsys_core.graph import build_graph
 from recsys_core.models.base import Embeddings, TrainingData
-from recsys_core.models.sgns import SkipGramModel, SkipGramSettings
+from recsys_core.models.sgns import SkipGramModel, SkipGramSettings, centred
 from recsys_core.split import SplitSettings, split_pairs
 from recsys_core.walks import WalkSettings, generate_walks
 
@@ -51,6 +54,24 @@ from recsys_core.walks import WalkSettings, generate_walks
 def _cpu() -> float:
     r = resource.getrusage(resource.RUSAGE_SELF)
     return r.ru_utime + r.ru_stime
+
+
+def _peak_gb() -> float:
+    """Peak resident memory of this process so far (ru_maxrss is in KiB on Linux)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
+
+
+@contextlib.contextmanager
+def machine_load(processes: int) -> Iterator[None]:
+    """``processes`` busy-looping processes for the duration: a machine shared with
+    other work, reproducibly (each takes a core whenever the scheduler lets it)."""
+    busy = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(processes)]
+    try:
+        yield
+    finally:
+        for p in busy:
+            p.kill()
+            p.wait()
 
 
 def prepare(
@@ -113,7 +134,21 @@ def run_gensim(data: TrainingData, val: pd.DataFrame, epochs: int, workers: int)
     vectors[ids] = model.wv.vectors
     trained[ids] = True
     auc, auc_seen = monitor_auc(Embeddings(vectors=vectors, trained=trained), val)
-    return {"seconds": seconds, "cpu_s": cpu, "auc_all": auc, "auc_seen": auc_seen}
+    # the same post-processing as our default (mean removed), to show what it is worth
+    c_auc, c_seen = monitor_auc(Embeddings(vectors=centred(vectors, trained), trained=trained), val)
+    return {
+        "seconds": seconds, "cpu_s": cpu, "auc_all": auc, "auc_seen": auc_seen,
+        "centred_auc_all": c_auc, "centred_auc_seen": c_seen, "peak_rss_gb": _peak_gb(),
+    }  # fmt: skip
+
+
+# Our variants: the default and the method's choices it departs from (bench/README.md).
+OURS = {
+    "default": {},
+    "center-negatives": {"center_negatives": True},  # one draw per center occurrence
+    "method": {"center_vectors": False},  # the method's raw vectors (+-0.5/dim start)
+    "gensim-init": {"init_scale": 1.0},  # gensim 4's +-1/dim start
+}
 
 
 def run_ours(
@@ -122,10 +157,10 @@ def run_ours(
     epochs: int,
     threads: int,
     backend: str,
-    init_scale: float = 0.5,
+    variant: str = "default",
 ) -> dict:
     settings = SkipGramSettings(
-        epochs=epochs, threads=threads, backend=backend, eval_every=0, init_scale=init_scale
+        epochs=epochs, threads=threads, backend=backend, eval_every=0, **OURS[variant]
     )
     t0, c0 = time.perf_counter(), _cpu()
     emb = SkipGramModel(settings).fit(data)
@@ -137,6 +172,7 @@ def run_ours(
         "auc_all": auc,
         "auc_seen": auc_seen,
         "pairs": emb.info["training"]["pairs"],
+        "peak_rss_gb": _peak_gb(),
     }
 
 
@@ -192,7 +228,11 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--json", action="store_true", help="print one JSON line at the end")
     parser.add_argument("--side-info", action="store_true", help="compare side-info models")
     parser.add_argument(
-        "--gensim-init", action="store_true", help="also run ours with gensim's init (+-1/dim)"
+        "--ours", nargs="+", default=["default", "center-negatives", "method"], choices=list(OURS),
+        help="our variants to run (numba backend)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--load", type=int, default=0, help="busy processes running beside the timed runs"
     )
     parser.add_argument("--meta-coverage", type=float, default=None)
     parser.add_argument("--side-signal", type=float, default=None)
@@ -213,26 +253,38 @@ def main(argv: list[str] | None = None) -> dict:
         return result
     _warm_up(data, args.backends)
     rows: dict[str, dict] = {}
-    rows["gensim"] = run_gensim(data, val, args.epochs, args.threads)
-    print(f"# gensim done in {rows['gensim']['seconds']:.1f} s", flush=True)
-    for backend in args.backends:
-        rows[f"ours-{backend}"] = run_ours(data, val, args.epochs, args.threads, backend)
-        print(f"# ours-{backend} done in {rows[f'ours-{backend}']['seconds']:.1f} s", flush=True)
-    if args.gensim_init:
-        rows["ours-gensim-init"] = run_ours(data, val, args.epochs, args.threads, "numba", 1.0)
-    n_pairs = rows[f"ours-{args.backends[0]}"]["pairs"]
-    g = rows["gensim"]
-    print(f"{'model':<14}{'seconds':>9}{'cpu_s':>9}{'pairs/s':>11}{'auc_all':>9}"
-          f"{'auc_seen':>10}{'vs_gensim':>11}")  # fmt: skip
+    with machine_load(args.load):
+        rows["gensim"] = run_gensim(data, val, args.epochs, args.threads)
+        print(f"# gensim done in {rows['gensim']['seconds']:.1f} s", flush=True)
+        g = rows["gensim"]
+        rows["gensim-centred"] = {
+            **g,
+            "auc_all": g["centred_auc_all"],
+            "auc_seen": g["centred_auc_seen"],
+        }
+        for backend in args.backends:
+            for variant in args.ours if backend == "numba" else ["default"]:
+                name = f"ours-{backend}" + ("" if variant == "default" else f"-{variant}")
+                rows[name] = run_ours(data, val, args.epochs, args.threads, backend, variant)
+                print(f"# {name} done in {rows[name]['seconds']:.1f} s", flush=True)
+    n_pairs = next(r["pairs"] for r in rows.values() if "pairs" in r)
+    print(f"{'model':<24}{'seconds':>9}{'cpu_s':>9}{'pairs/s':>11}{'auc_all':>9}"
+          f"{'auc_seen':>10}{'vs_gensim':>11}{'peak_gb':>9}")  # fmt: skip
     for name, r in rows.items():
         r["pairs_per_s"] = n_pairs / r["seconds"]
         r["speed_vs_gensim"] = g["seconds"] / r["seconds"]
+        r["time_vs_gensim"] = r["seconds"] / g["seconds"]
         r["auc_seen_minus_gensim"] = r["auc_seen"] - g["auc_seen"]
         print(
-            f"{name:<14}{r['seconds']:>9.1f}{r['cpu_s']:>9.1f}{r['pairs_per_s']:>11,.0f}"
+            f"{name:<24}{r['seconds']:>9.1f}{r['cpu_s']:>9.1f}{r['pairs_per_s']:>11,.0f}"
             f"{r['auc_all']:>9.4f}{r['auc_seen']:>10.4f}{r['speed_vs_gensim']:>11.2f}"
+            f"{r['peak_rss_gb']:>9.2f}"
         )
-    result = {"facts": facts, "epochs": args.epochs, "threads": args.threads, "rows": rows}
+    facts["peak_rss_gb"] = _peak_gb()
+    result = {
+        "facts": facts, "epochs": args.epochs, "threads": args.threads, "load": args.load,
+        "rows": rows,
+    }  # fmt: skip
     if args.json:
         print(json.dumps(result, default=float))
     return result

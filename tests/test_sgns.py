@@ -75,6 +75,11 @@ def test_learns_planted_clusters(data: TrainingData, backend: str) -> None:
     assert not emb.trained[-1] and emb.trained[:-1].all()
 
 
+def test_numba_with_negatives_shared_per_center_learns(data: TrainingData) -> None:
+    emb = SkipGramModel(fast(center_negatives=True, epochs=1)).fit(data)
+    assert monitor_auc(emb, data.val)[1] > 0.8
+
+
 def test_torch_without_shared_negatives_learns(data: TrainingData) -> None:
     emb = SkipGramModel(fast(backend="torch", shared_negatives=False, epochs=1)).fit(data)
     assert monitor_auc(emb, data.val)[1] > 0.8

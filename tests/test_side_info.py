@@ -189,7 +189,7 @@ def _kernel_step(case: dict, lr: float, normalise: bool, weight_lr: float) -> di
     accept, alias = np.zeros(3, np.float32), np.full(3, 2, np.int32)
     train_side(
         out["table"], out["slots"], out["logits"], weight_lr, normalise, out["w_out"],
-        np.array([0], np.int32), np.array([1], np.int32), accept, alias, 1, lr, lr, 7, 1, 0,
+        np.array([0], np.int32), np.array([1], np.int32), accept, alias, 1, False, lr, lr, 7, 0,
     )  # fmt: skip
     return out
 

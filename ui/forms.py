@@ -49,6 +49,7 @@ ADVANCED = {
     "report_every",
     "negative_group",
     "shared_negatives",
+    "center_negatives",
     "reduced_window",
     "sparse",
     "init_std",
