@@ -189,7 +189,7 @@ def render(results: dict[str, dict[str, Any]], failed: dict[str, str]) -> str:
                 else " (MovieLens-100k not fetched)"
             )
             + (f"; {study.sizes}" if study is not None else "")
-            + f". Took {payload['seconds'] / 60:.1f} min."
+            + _took(payload["seconds"])
         )
         out.append("")
         for note in payload["notes"]:
@@ -210,6 +210,13 @@ def render(results: dict[str, dict[str, Any]], failed: dict[str, str]) -> str:
     for module, problem in problems.items():
         out += [f"(Study module `{module}` is not available here: {problem}.)", ""]
     return "\n".join(out).rstrip() + "\n"
+
+
+def _took(seconds: float) -> str:
+    """How long the study ran; a study whose runs all came from the cache says so."""
+    if seconds < 3:
+        return ". Every run came from the cache (trained earlier by the same code)."
+    return f". Took {seconds / 60:.1f} min."
 
 
 def _command(name: str, payload: dict[str, Any] | None) -> str:
