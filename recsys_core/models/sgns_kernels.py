@@ -32,8 +32,29 @@ def _sigmoid(f: float) -> float:
 
 
 @numba.njit(cache=True, inline="always")
-def _draw(state: np.uint64, accept: np.ndarray, alias: np.ndarray, negs: np.ndarray) -> np.uint64:
-    """Fill ``negs`` with alias-method draws; returns the generator state."""
+def _scratch(dim: int, negative: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Per-block work arrays: ``neu`` (dim), negatives, targets and scores of one pair."""
+    neu = np.empty(dim, dtype=np.float32)
+    negs = np.empty(negative, dtype=np.int64)
+    targets = np.empty(negative + 1, dtype=np.int64)
+    scores = np.empty(negative + 1, dtype=np.float32)
+    return neu, negs, targets, scores
+
+
+@numba.njit(cache=True, inline="always")
+def _negatives_for(
+    i: int,
+    centers: np.ndarray,
+    shared: bool,
+    state: np.uint64,
+    accept: np.ndarray,
+    alias: np.ndarray,
+    negs: np.ndarray,
+) -> np.uint64:
+    """Draw pair ``i``'s negatives into ``negs`` (kept for a center's later pairs when
+    ``shared``); returns the generator state."""
+    if shared and i > 0 and centers[i] == centers[i - 1]:
+        return state
     for k in range(len(negs)):
         state = xorshift_next(state)
         negs[k] = alias_draw(state, accept, alias)
@@ -131,17 +152,13 @@ def train_plain(
     n = len(centers)
     dim = w_in.shape[1]
     state = block_state(seed, 0)
-    neu = np.empty(dim, dtype=np.float32)
-    negs = np.empty(negative, dtype=np.int64)
-    targets = np.empty(negative + 1, dtype=np.int64)
-    scores = np.empty(negative + 1, dtype=np.float32)
+    neu, negs, targets, scores = _scratch(dim, negative)
     loss_sum = 0.0
     loss_cnt = 0
     for i in range(n):
         lr = lr0 + (lr1 - lr0) * (i / n)
         c = centers[i]
-        if not shared or i == 0 or c != centers[i - 1]:
-            state = _draw(state, accept, alias, negs)
+        state = _negatives_for(i, centers, shared, state, accept, alias, negs)
         hc = w_in[c]
         track = loss_every > 0 and i % loss_every == 0
         loss = _pair_terms(hc, w_out, contexts[i], negs, lr, neu, targets, scores, track)
@@ -247,19 +264,15 @@ def train_side(
     dim = table_in.shape[1]
     n_slots = slots.shape[1]
     state = block_state(seed, 0)
-    neu = np.empty(dim, dtype=np.float32)
+    neu, negs, targets, scores = _scratch(dim, negative)
     h = np.empty(dim, dtype=np.float32)
     w = np.empty(n_slots, dtype=np.float32)
-    negs = np.empty(negative, dtype=np.int64)
-    targets = np.empty(negative + 1, dtype=np.int64)
-    scores = np.empty(negative + 1, dtype=np.float32)
     loss_sum = 0.0
     loss_cnt = 0
     for i in range(n):
         lr = lr0 + (lr1 - lr0) * (i / n)
         c = centers[i]
-        if not shared or i == 0 or c != centers[i - 1]:
-            state = _draw(state, accept, alias, negs)
+        state = _negatives_for(i, centers, shared, state, accept, alias, negs)
         track = loss_every > 0 and i % loss_every == 0
         _slot_weights(logits[c], slots[c], w)
         _combine(table_in, slots[c], w, h)
