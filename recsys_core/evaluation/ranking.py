@@ -43,28 +43,9 @@ BLOCK_FLOATS = 1 << 24
 
 
 def score_block(embeddings: Embeddings, queries: np.ndarray, candidates: np.ndarray) -> np.ndarray:
-    """float32 (len(queries), len(candidates)) matrix of the model's ranking score.
-
-    Monotone in the model's own pair score (:meth:`Embeddings.score_pairs`), which is what
-    ranking needs. Embeddings subclasses with another score provide ``score_block``.
-    """
-    own = getattr(embeddings, "score_block", None)
-    if own is not None:
-        return np.asarray(own(queries, candidates), dtype=np.float32)
-    vq = np.asarray(embeddings.vectors[queries], dtype=np.float32)
-    vc = np.asarray(embeddings.vectors[candidates], dtype=np.float32)
-    if embeddings.score == "dot-sigmoid":
-        block = vq @ vc.T
-        if embeddings.bias is not None:
-            bias = np.asarray(embeddings.bias, dtype=np.float32)
-            block += bias[queries][:, None] + bias[candidates][None, :]
-        return block + np.float32(embeddings.global_bias)
-    return _normalise(vq) @ _normalise(vc).T
-
-
-def _normalise(v: np.ndarray) -> np.ndarray:
-    norms = np.linalg.norm(v, axis=1, keepdims=True)
-    return np.divide(v, norms, out=np.zeros_like(v), where=norms > 0)
+    """float32 (len(queries), len(candidates)) matrix of the model's one scoring rule
+    (:meth:`Embeddings.score_block`)."""
+    return np.asarray(embeddings.score_block(queries, candidates), dtype=np.float32)
 
 
 @dataclasses.dataclass

@@ -97,6 +97,14 @@ class TrainingData:
         return self.monitor(embeddings)
 
 
+# Score rules of vector models (see Embeddings.score); the in-out rules need context
+# vectors, which the skip-gram family saves.
+SCORE_RULES = ("cosine", "in-out", "in-out-sym")
+# Model settings that change how vectors are scored, not how they are trained: runs that
+# differ only in these reuse one training (recsys_core.pipeline).
+SCORING_FIELDS = ("score", "popularity_weight")
+
+
 @dataclasses.dataclass
 class Embeddings:
     """Result of training: light, saved without pickle, loadable memory-mapped.
@@ -114,7 +122,20 @@ class Embeddings:
         Set by MF-with-bias models, whose own pair score is
         ``sigmoid(dot(v_a, v_b) + bias_a + bias_b + global_bias)``.
     score:
-        "cosine" (embedding models) or "dot-sigmoid" (MF's own prediction).
+        The model's one scoring rule (:data:`SCORE_RULES`): "cosine" of the vectors
+        ("similar to"), "in-out" (query's vector against the candidate's context vector:
+        what skip-gram's objective models, co-occurrence), "in-out-sym" (the mean of both
+        directions), "dot-sigmoid" (MF's own prediction), or a subclass's own ("adamic-adar",
+        "popularity", ...). Every consumer (AUC, ranking, neighbours, maps, exports) calls
+        :meth:`score_pairs` / :meth:`score_block`, so what is evaluated is what is shown.
+    context:
+        float32 (n_products, dim) context ("output") vectors of the skip-gram family, or
+        None. ``vectors`` may be centred for cosine; ``extras["in_mean"]`` is what was
+        subtracted, so the raw input vectors the dot products use are ``vectors + in_mean``.
+    popularity_weight:
+        Optional popularity term: ``popularity_weight * (log(1 + deg a) + log(1 + deg b))``
+        added to the rule's score, with train degrees in ``extras["log_degree"]``
+        (``log(1 + deg)``). 0 (default) adds nothing.
     extras:
         Named arrays for display (e.g. EGES weights per product and field).
     info:
@@ -141,6 +162,8 @@ class Embeddings:
     score: str = "cosine"
     extras: dict[str, np.ndarray] = dataclasses.field(default_factory=dict)
     info: dict[str, Any] = dataclasses.field(default_factory=dict)
+    context: np.ndarray | None = None
+    popularity_weight: float = 0.0
 
     def __post_init__(self) -> None:
         self.vectors = np.asarray(self.vectors, dtype=np.float32)
@@ -153,21 +176,92 @@ class Embeddings:
         """Products whose vector means something: trained or cold-started."""
         return self.trained | self.cold_start
 
+    def with_scoring(self, score: str, popularity_weight: float = 0.0) -> Embeddings:
+        """The same vectors scored by another rule (no copy of the arrays)."""
+        fields = {f.name: getattr(self, f.name) for f in dataclasses.fields(Embeddings)}
+        fields.update(score=score, popularity_weight=float(popularity_weight))
+        return type(self)(**fields)
+
+    def _input_vectors(self) -> np.ndarray:
+        """The raw input vectors the in-out rules use (``vectors`` before centring)."""
+        mean = self.extras.get("in_mean")
+        if mean is None:
+            return self.vectors
+        return self.vectors + np.asarray(mean, dtype=np.float32)
+
+    def _require_context(self) -> np.ndarray:
+        if self.context is None:
+            raise ValueError(
+                f"score {self.score!r} needs context vectors, and these embeddings have none "
+                "(only the skip-gram family saves them): choose score='cosine'"
+            )
+        return self.context
+
     def score_pairs(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
-        """The model's own score for pairs (a[i], b[i])."""
-        va, vb = self.vectors[a], self.vectors[b]
+        """The model's own score for pairs (a[i], b[i]): its rule plus the popularity term."""
+        a = np.asarray(a, dtype=np.int64)
+        b = np.asarray(b, dtype=np.int64)
+        return self._rule_pairs(a, b) + self._popularity_pairs(a, b)
+
+    def score_block(self, queries: np.ndarray, candidates: np.ndarray) -> np.ndarray:
+        """float32 (len(queries), len(candidates)) matrix of the model's score: higher is
+        recommended first. The same rule as :meth:`score_pairs` (for MF its logit, which
+        is monotone in the pair score and does not saturate into ties)."""
+        q = np.asarray(queries, dtype=np.int64)
+        c = np.asarray(candidates, dtype=np.int64)
+        block = np.asarray(self._rule_block(q, c), dtype=np.float32)
+        if self.popularity_weight:
+            log_degree = np.asarray(self.extras["log_degree"], dtype=np.float32)
+            w = np.float32(self.popularity_weight)
+            block += w * (log_degree[q][:, None] + log_degree[c][None, :])
+        return block
+
+    def _popularity_pairs(self, a: np.ndarray, b: np.ndarray) -> np.ndarray | float:
+        if not self.popularity_weight:
+            return 0.0
+        log_degree = np.asarray(self.extras["log_degree"], dtype=np.float64)
+        return self.popularity_weight * (log_degree[a] + log_degree[b])
+
+    def _rule_pairs(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
         if self.score == "dot-sigmoid":
+            va, vb = self.vectors[a], self.vectors[b]
             logits = np.einsum("ij,ij->i", va, vb) + self.global_bias
             if self.bias is not None:
                 logits = logits + self.bias[a] + self.bias[b]
             return 1.0 / (1.0 + np.exp(-np.clip(logits, -30, 30)))
-        return cosine_pairs(va, vb)
+        if self.score in ("in-out", "in-out-sym"):
+            ctx, vin = self._require_context(), self._input_vectors()
+            forward = np.einsum("ij,ij->i", vin[a], ctx[b]).astype(np.float64)
+            if self.score == "in-out":
+                return forward
+            return 0.5 * (forward + np.einsum("ij,ij->i", vin[b], ctx[a]))
+        return cosine_pairs(self.vectors[a], self.vectors[b])
+
+    def _rule_block(self, q: np.ndarray, c: np.ndarray) -> np.ndarray:
+        if self.score == "dot-sigmoid":
+            block = np.asarray(self.vectors[q], np.float32) @ np.asarray(
+                self.vectors[c], np.float32
+            ).T
+            if self.bias is not None:
+                bias = np.asarray(self.bias, dtype=np.float32)
+                block += bias[q][:, None] + bias[c][None, :]
+            return block + np.float32(self.global_bias)
+        if self.score in ("in-out", "in-out-sym"):
+            ctx, vin = self._require_context(), self._input_vectors()
+            block = np.asarray(vin[q], np.float32) @ np.asarray(ctx[c], np.float32).T
+            if self.score == "in-out":
+                return block
+            back = np.asarray(ctx[q], np.float32) @ np.asarray(vin[c], np.float32).T
+            return 0.5 * (block + back)
+        return unit_rows(self.vectors[q]) @ unit_rows(self.vectors[c]).T
 
     def save(self, folder: Path) -> None:
         folder.mkdir(parents=True, exist_ok=True)
         arrays = {"vectors": self.vectors, "trained": self.trained, "cold_start": self.cold_start}
         if self.bias is not None:
             arrays["bias"] = self.bias
+        if self.context is not None:
+            arrays["context"] = self.context
         for name, arr in arrays.items():
             with cache.atomic_path(folder / f"{name}.npy") as tmp, open(tmp, "wb") as fh:
                 np.save(fh, arr, allow_pickle=False)
@@ -179,6 +273,7 @@ class Embeddings:
                 "kind": self.kind,
                 "global_bias": self.global_bias,
                 "score": self.score,
+                "popularity_weight": self.popularity_weight,
                 "info": self.info,
             },
         )
@@ -203,6 +298,8 @@ class Embeddings:
             score=meta["score"],
             extras=cache.load_arrays(extras_path) if extras_path.exists() else {},
             info=meta["info"],
+            context=arr("context"),
+            popularity_weight=float(meta.get("popularity_weight", 0.0)),
         )
 
 
@@ -217,6 +314,13 @@ def embeddings_class(kind: str) -> type[Embeddings]:
     if kind not in Embeddings.kinds:
         raise ValueError(f"unknown embeddings kind {kind!r}; known: {sorted(Embeddings.kinds)}")
     return Embeddings.kinds[kind]
+
+
+def unit_rows(v: np.ndarray) -> np.ndarray:
+    """float32 rows scaled to unit length (zero rows stay zero)."""
+    v = np.asarray(v, dtype=np.float32)
+    norms = np.linalg.norm(v, axis=1, keepdims=True)
+    return np.divide(v, norms, out=np.zeros_like(v), where=norms > 0)
 
 
 def cosine_pairs(va: np.ndarray, vb: np.ndarray) -> np.ndarray:
