@@ -113,6 +113,15 @@ def make_walks(
     return walks, key, hit
 
 
+# Which held-out part a run's evaluation scores: "reported" (the split's test part, or
+# validation in the method's split: what tables show) or "validation" (what tuning and
+# sweeps choose on, so that no choice ever reads test labels).
+EVALUATE_ON = ("reported", "validation")
+# Split settings that change only the held-out negatives, not the train pairs: a model
+# trained under one protocol is re-scored under another without training again.
+NEGATIVE_ONLY_SPLIT_FIELDS = ("negatives", "negatives_per_positive", "seen_only")
+
+
 @dataclasses.dataclass(frozen=True)
 class RunSpec(Settings):
     """Everything that determines one trained and evaluated model.
@@ -125,7 +134,7 @@ class RunSpec(Settings):
     bump :attr:`CODE_VERSION` when the training or saving of runs changes.
     """
 
-    CODE_VERSION = 2  # 2: final evaluation on test, live AUC under the run's policy
+    CODE_VERSION = 3  # 3: evaluate_on, trainings reused across scoring and protocols
 
     model: str = "sgns"
     dataset: DatasetSettings = dataclasses.field(default_factory=DatasetSettings)
@@ -134,11 +143,16 @@ class RunSpec(Settings):
     model_params: tuple[tuple[str, Any], ...] = ()
     evaluation: Any = None
     monitor_pairs: int = 20_000
+    evaluate_on: str = "reported"
 
     def validate(self) -> None:
         cls = model_class(self.model)  # raises with the list of known names
         self.model_settings()  # raises SettingsError naming the bad parameter
         require(self.monitor_pairs >= 100, "monitor_pairs must be at least 100")
+        require(
+            self.evaluate_on in EVALUATE_ON,
+            f"evaluate_on must be one of {', '.join(EVALUATE_ON)}, got {self.evaluate_on!r}",
+        )
         del cls
 
     @classmethod
@@ -187,7 +201,35 @@ class RunSpec(Settings):
                 "model_settings": self.model_settings().key(),
                 "evaluation": self.eval_settings().key(),
                 "monitor_pairs": self.monitor_pairs,
+                "evaluate_on": self.evaluate_on,
                 "inputs": list(input_keys),
+            }
+        )
+
+    def train_key(self) -> str:
+        """The key of what training alone depends on: the run's key without its scoring
+        settings (:data:`~recsys_core.models.base.SCORING_FIELDS`), its negative protocol
+        and its evaluation. Runs that share it share one training."""
+        from recsys_core.models.base import SCORING_FIELDS
+
+        settings = self.model_settings()
+        split = {
+            k: v for k, v in self.split.as_dict().items() if k not in NEGATIVE_ONLY_SPLIT_FIELDS
+        }
+        return stable_hash(
+            {
+                "stage": "trained",
+                "code_version": self.code_version(),
+                "model": self.model,
+                "dataset": self.dataset.key(),
+                "split": split,
+                "split_version": self.split.code_version(),
+                "walks": self.walk_settings().key(),
+                "model_settings": {
+                    k: v for k, v in settings.as_dict().items() if k not in SCORING_FIELDS
+                },
+                "model_version": settings.code_version(),
+                "monitor_pairs": self.monitor_pairs,
             }
         )
 
@@ -269,27 +311,33 @@ def run(
     prepared = prepared or prepare(spec.dataset, spec.split, on_progress)
     seconds = dict(prepared.seconds)
     hits = dict(prepared.cache_hits)
-    walks, walks_key = None, None
-    if model_class(spec.model).uses_walks:
-        t0 = time.perf_counter()
-        report(on_progress, 0, 1, "generating walks")
-        walks, walks_key, hits["walks"] = make_walks(prepared, spec.walk_settings(), on_progress)
-        seconds["walks"] = time.perf_counter() - t0
+    uses_walks = model_class(spec.model).uses_walks
     keys = {
         "dataset": prepared.dataset_key,
         "split": prepared.split_key,
         "run": spec.key(prepared.split_key),
     }
-    if walks_key:
-        keys["walks"] = walks_key
+    if uses_walks:
+        keys["walks"] = spec.walk_settings().key(prepared.split_key)
 
     finished = load_finished(spec, keys, hits)
     if finished is not None:
         return finished
 
-    embeddings, events, cancelled, seconds["train"] = train(
-        spec, prepared, walks, on_progress, callback
-    )
+    reused = load_training(spec)
+    if reused is not None:
+        embeddings, events, seconds["train"] = reused
+        cancelled, hits["trained"] = False, True
+    else:
+        walks = None
+        if uses_walks:
+            t0 = time.perf_counter()
+            report(on_progress, 0, 1, "generating walks")
+            walks, _, hits["walks"] = make_walks(prepared, spec.walk_settings(), on_progress)
+            seconds["walks"] = time.perf_counter() - t0
+        embeddings, events, cancelled, seconds["train"] = train(
+            spec, prepared, walks, on_progress, callback
+        )
     t0 = time.perf_counter()
     report(on_progress, 0, 1, "evaluating")
     evaluation = evaluate_run(spec, prepared, embeddings)
@@ -337,6 +385,29 @@ def load_finished(spec: RunSpec, keys: dict[str, str], hits: dict[str, bool]) ->
         return None
 
 
+def load_training(spec: RunSpec) -> tuple[Embeddings, list[dict[str, Any]], float] | None:
+    """The vectors, events and train seconds of a finished run with the same training
+    (:meth:`RunSpec.train_key`), scored by ``spec``'s own rule; None when there is none."""
+    index = cache.artifact_dir("trained", spec.train_key()) / "trained.json"
+    if not index.exists():
+        return None
+    try:
+        folder = cache.artifact_dir("run", cache.load_json(index)["run"])
+        if not (folder / cache.DONE_MARKER).exists():
+            return None
+        record = cache.load_json(folder / "run.json")
+        embeddings = Embeddings.load(folder / "embeddings")
+    except (OSError, ValueError, KeyError) as exc:
+        log.warning("training of %s unreadable (%s); training again", spec.model, exc)
+        return None
+    settings = spec.model_settings()
+    if hasattr(settings, "score"):
+        embeddings = embeddings.with_scoring(
+            settings.score, getattr(settings, "popularity_weight", 0.0)
+        )
+    return embeddings, record["events"], float(record["train_seconds"])
+
+
 def train(
     spec: RunSpec,
     prepared: Prepared,
@@ -376,13 +447,14 @@ def evaluate_run(spec: RunSpec, prepared: Prepared, embeddings: Embeddings) -> A
     from recsys_core.evaluation.evaluate import evaluate
 
     split = prepared.split
+    part = split.reported_part if spec.evaluate_on == "reported" else "validation"
     evaluation = evaluate(
         embeddings,
-        split.reported(),
+        split.part(part),
         split.seen_products,
         spec.eval_settings(),
         train_graph=prepared.graph,
-        part=split.reported_part,
+        part=part,
         protocol=split.negatives,
     )
     evaluation.info["split_key"] = prepared.split_key
@@ -405,4 +477,7 @@ def save_outcome(outcome: RunOutcome) -> Path:
         },
     )
     cache.save_json(folder / cache.DONE_MARKER, {"kind": "run", "key": outcome.keys["run"]})
+    if not outcome.cache_hits.get("trained"):
+        trained = cache.artifact_dir("trained", outcome.spec.train_key())
+        cache.save_json(trained / "trained.json", {"run": outcome.keys["run"]})
     return folder
