@@ -282,6 +282,7 @@ def training_data(
     """What a model trains from; its live monitor scores validation pairs under
     ``unseen_policy``, the policy of the run's final evaluation."""
     from recsys_core.evaluation.auc import make_monitor
+    from recsys_core.evaluation.monitor import make_ranking_monitor
 
     return TrainingData(
         n_products=prepared.dataset.n_products,
@@ -294,6 +295,7 @@ def training_data(
             monitor_sample(prepared.split.val, monitor_pairs, seed=0), unseen_policy
         ),
         seen_products=prepared.split.seen_products,
+        ranking_monitor=make_ranking_monitor(prepared.split.val, prepared.graph, unseen_policy),
     )
 
 

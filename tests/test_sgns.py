@@ -171,7 +171,11 @@ def test_window_longer_than_the_walks_is_a_settings_error(data: TrainingData) ->
 def test_choice_lists_are_module_tuples_validate_uses() -> None:
     from recsys_core.models import sgns
 
-    assert SkipGramSettings.CHOICES == {"lr_schedule": sgns.LR_SCHEDULES, "backend": sgns.BACKENDS}
+    assert SkipGramSettings.CHOICES == {
+        "lr_schedule": sgns.LR_SCHEDULES,
+        "backend": sgns.BACKENDS,
+        "score": sgns.SCORE_RULES,
+    }
     for schedule in sgns.LR_SCHEDULES:
         SkipGramSettings(lr_schedule=schedule)
     for backend in sgns.BACKENDS:

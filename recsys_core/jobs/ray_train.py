@@ -70,7 +70,7 @@ def _loop(config: dict[str, Any]) -> None:
     model = prepare_model(SkipGram())  # DDP over gloo; rank 0's tables everywhere
     optimizer = torch.optim.SGD(model.parameters(), lr=s.alpha)
     rng = np.random.default_rng([s.seed, rank])
-    sampler = NegativeSampler(counts, rng=rng)
+    sampler = NegativeSampler(counts, power=s.ns_exponent, rng=rng)
     total_steps: int | None = None
     step = 0
     for epoch in range(s.epochs):

@@ -42,6 +42,7 @@ class TrainEvent:
     auc_seen: float | None = None
     epoch_end: bool = False
     total_steps: int | None = None
+    ndcg: float | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -79,6 +80,9 @@ class TrainingData:
         validation pairs with the run's unseen policy; models never see the labels.
     seen_products:
         Bool mask of products with at least one train pair.
+    ranking_monitor:
+        Live validation NDCG@10 of a set of vectors under their own scoring rule, asked
+        at each epoch end (tuning prunes on it), or None.
     """
 
     n_products: int
@@ -89,6 +93,7 @@ class TrainingData:
     walks: np.ndarray | None
     monitor: Monitor | None
     seen_products: np.ndarray
+    ranking_monitor: Callable[[Embeddings], float] | None = None
 
     def live_auc(self, embeddings: Embeddings) -> tuple[float | None, float | None]:
         """(AUC all, AUC seen) from the monitor; (None, None) when there is none."""
@@ -239,9 +244,9 @@ class Embeddings:
 
     def _rule_block(self, q: np.ndarray, c: np.ndarray) -> np.ndarray:
         if self.score == "dot-sigmoid":
-            block = np.asarray(self.vectors[q], np.float32) @ np.asarray(
-                self.vectors[c], np.float32
-            ).T
+            block = (
+                np.asarray(self.vectors[q], np.float32) @ np.asarray(self.vectors[c], np.float32).T
+            )
             if self.bias is not None:
                 bias = np.asarray(self.bias, dtype=np.float32)
                 block += bias[q][:, None] + bias[c][None, :]
@@ -531,12 +536,16 @@ class TrainLoop:
                                      self.total_steps))  # fmt: skip
 
     def end_epoch(self, step: int, epoch: int, lr: float) -> bool:
-        """Emit the epoch's last event: its mean loss and a live AUC; True = cancel."""
+        """Emit the epoch's last event: its mean loss, a live AUC and, with a ranking
+        monitor, the live NDCG@10; True = cancel."""
         auc, auc_seen = self.live_auc()
+        ndcg = None
+        if self.data.ranking_monitor is not None:
+            ndcg = self.data.ranking_monitor(self.current())
         self._loss = [0.0, 0]
         loss = _mean(*self._epoch_loss)
         return self._emit(TrainEvent(step, epoch, loss, lr, self.clock(), auc, auc_seen, True,
-                                     self.total_steps))  # fmt: skip
+                                     self.total_steps, ndcg))  # fmt: skip
 
     def _emit(self, event: TrainEvent) -> bool:
         if self.callback is not None and self.callback(event):

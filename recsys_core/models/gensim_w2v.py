@@ -45,6 +45,7 @@ from recsys_core.models.base import (
     MAX_NEGATIVE,
     MAX_THREADS,
     MAX_WINDOW,
+    SCORE_RULES,
     SEED_MAX,
     Bound,
     Callback,
@@ -73,6 +74,13 @@ class GensimSettings(Settings):
         1 = skip-gram, 0 = CBOW (must match the model: "gensim-sg" or "gensim-cbow").
     seed:
         gensim's ``seed`` (see the module note on determinism).
+    ns_exponent:
+        gensim's exponent of the negative-sampling distribution (0.75 is word2vec's; 0
+        draws negatives uniformly).
+    score, popularity_weight:
+        The scoring rule of the vectors and an optional popularity term, as for our
+        skip-gram (:class:`~recsys_core.models.sgns.SkipGramSettings`); the in-out rules
+        use gensim's context table ``syn1neg``. gensim's vectors are not centred.
     """
 
     vector_size: int = 128
@@ -86,6 +94,12 @@ class GensimSettings(Settings):
     workers: int = 2
     sg: int = 1
     seed: int = 0
+    ns_exponent: float = 0.75
+    score: str = "cosine"
+    popularity_weight: float = 0.0
+
+    # 2: context vectors and train degrees saved for the score rules
+    CODE_VERSION: ClassVar[int] = 2
 
     BOUNDS: ClassVar[dict[str, Bound]] = {
         "vector_size": Bound(1, MAX_DIM),
@@ -98,8 +112,10 @@ class GensimSettings(Settings):
         "min_alpha": Bound(0, MAX_LR),
         "workers": Bound(1, MAX_THREADS),
         "seed": Bound(0, SEED_MAX),
+        "ns_exponent": Bound(-1, 2),
+        "popularity_weight": Bound(-10, 10),
     }
-    CHOICES: ClassVar[dict[str, tuple]] = {"sg": SG_CHOICES}
+    CHOICES: ClassVar[dict[str, tuple]] = {"sg": SG_CHOICES, "score": SCORE_RULES}
 
     def validate(self) -> None:
         check_settings(self)
@@ -167,12 +183,13 @@ class GensimWord2VecModel(Model):
             sg=s.sg,
             seed=s.seed,
             hs=0,
+            ns_exponent=s.ns_exponent,
         )
         model.build_vocab(corpus)
         n = data.n_products
         pairs_per_walk = _sg_pairs_per_walk(walks, data.n_products, s) if s.sg else None
         loop = TrainLoop(
-            s.epochs, data, lambda: _embeddings(model, n), callback, total_steps=s.epochs
+            s.epochs, data, lambda: _embeddings(model, n, s, data), callback, total_steps=s.epochs
         )
         decay = (s.alpha - s.min_alpha) / s.epochs
         epochs_done = 0
@@ -193,7 +210,7 @@ class GensimWord2VecModel(Model):
             terms = max(1, round(examples * (s.negative + 1)))
             loop.add_loss(model.take_loss(), terms)
             loop.end_epoch(epoch, epoch, start_alpha)
-        embeddings = _embeddings(model, n)
+        embeddings = _embeddings(model, n, s, data)
         embeddings.info.update(
             {"sg": s.sg, "epochs_done": epochs_done, "vocab": len(model.wv.index_to_key)}
         )
@@ -255,15 +272,26 @@ def _sg_pairs_per_walk(walks: np.ndarray, n_products: int, s: GensimSettings) ->
     return len(centers) / max(len(probe), 1)
 
 
-def _embeddings(model, n_products: int) -> Embeddings:
-    """Vectors in catalog order; products outside the vocabulary stay zero."""
+def _embeddings(model, n_products: int, s: GensimSettings, data: TrainingData) -> Embeddings:
+    """Input and context vectors in catalog order; products outside the vocabulary stay
+    zero."""
     wv = model.wv
     vectors = np.zeros((n_products, wv.vector_size), dtype=np.float32)
+    context = np.zeros_like(vectors)
     trained = np.zeros(n_products, dtype=bool)
     ids = np.asarray(wv.index_to_key, dtype=np.int64)
     vectors[ids] = wv.vectors
+    context[ids] = model.syn1neg
     trained[ids] = True
-    return Embeddings(vectors=vectors, trained=trained, score="cosine")
+    degree = np.diff(data.graph.indptr) if data.graph is not None else np.zeros(n_products)
+    return Embeddings(
+        vectors=vectors,
+        trained=trained,
+        context=context,
+        score=s.score,
+        popularity_weight=s.popularity_weight,
+        extras={"log_degree": np.log1p(degree).astype(np.float32)},
+    )
 
 
 class GensimSkipGram(GensimWord2VecModel):

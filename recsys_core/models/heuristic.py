@@ -211,6 +211,7 @@ def report_once(
             auc_seen=auc_seen,
             epoch_end=True,
             total_steps=1,
+            ndcg=data.ranking_monitor(embeddings) if data.ranking_monitor is not None else None,
         )
     )
 

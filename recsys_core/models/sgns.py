@@ -39,6 +39,7 @@ from recsys_core.models.base import (
     MAX_NEGATIVE,
     MAX_THREADS,
     MAX_WINDOW,
+    SCORE_RULES,
     SEED_MAX,
     Bound,
     Callback,
@@ -123,6 +124,18 @@ class SkipGramSettings(Settings):
         raw table, as word2vec and gensim do.
     seed, threads:
         Seed of every draw; CPU threads (one thread = bit-for-bit reproducible).
+    ns_exponent:
+        Exponent of the unigram distribution negatives are drawn from (gensim's name):
+        0.75 is word2vec's; 0 draws negatives uniformly, so popular products are not
+        pushed away from everything and the in-out score keeps their popularity.
+    score:
+        The scoring rule of the vectors (:data:`~recsys_core.models.base.SCORE_RULES`):
+        "cosine" of the input vectors ("similar to"), "in-out" (query's input vector
+        against the candidate's context vector: what the objective models), "in-out-sym"
+        (both directions averaged). Changing it re-scores a finished training.
+    popularity_weight:
+        Weight of an optional popularity term, ``w * (log(1+deg a) + log(1+deg b))`` on the
+        train graph, added to the score; changing it re-scores a finished training.
     """
 
     vector_size: int = 128
@@ -145,9 +158,13 @@ class SkipGramSettings(Settings):
     center_vectors: bool = True
     seed: int = 0
     threads: int = 2
+    ns_exponent: float = 0.75
+    score: str = "cosine"
+    popularity_weight: float = 0.0
 
     # 2: two-pass pair update on a HogwildPool (no barrier), center_negatives
-    CODE_VERSION: ClassVar[int] = 2
+    # 3: context vectors, train degrees and the centring shift saved for the score rules
+    CODE_VERSION: ClassVar[int] = 3
 
     BOUNDS: ClassVar[dict[str, Bound]] = {
         "vector_size": Bound(1, MAX_DIM),
@@ -164,8 +181,14 @@ class SkipGramSettings(Settings):
         "init_scale": Bound(0, 100, lo_open=True),
         "seed": Bound(0, SEED_MAX),
         "threads": Bound(1, MAX_THREADS),
+        "ns_exponent": Bound(-1, 2),
+        "popularity_weight": Bound(-10, 10),
     }
-    CHOICES: ClassVar[dict[str, tuple]] = {"lr_schedule": LR_SCHEDULES, "backend": BACKENDS}
+    CHOICES: ClassVar[dict[str, tuple]] = {
+        "lr_schedule": LR_SCHEDULES,
+        "backend": BACKENDS,
+        "score": SCORE_RULES,
+    }
 
     def validate(self) -> None:
         check_settings(self)
@@ -225,6 +248,45 @@ def init_center_table(
     return ((table - 0.5) * (2.0 * scale / dim)).astype(np.float32)
 
 
+def scored_embeddings(
+    vectors: np.ndarray,
+    context: np.ndarray,
+    trained: np.ndarray,
+    settings: SkipGramSettings,
+    data: TrainingData,
+    cold_start: np.ndarray | None = None,
+    **fields: object,
+) -> Embeddings:
+    """Skip-gram-family embeddings with what every score rule needs.
+
+    ``vectors`` are the raw input vectors; they are centred (``center_vectors``) for the
+    cosine rule, and the shift is kept as ``extras["in_mean"]`` so the in-out rules score
+    the raw vectors the objective trained. ``context`` is the output table; train degrees
+    go to ``extras["log_degree"]`` for the popularity term.
+    """
+    extras = dict(fields.pop("extras", {}) or {})  # type: ignore[call-overload]
+    if settings.center_vectors:
+        out = centred(vectors, trained, also=cold_start)
+        shift = trained if cold_start is None else (trained | cold_start)
+        if np.any(shift):
+            row = int(np.flatnonzero(shift)[0])
+            extras["in_mean"] = (vectors[row] - out[row]).astype(np.float32)
+    else:
+        out = np.array(vectors, dtype=np.float32, copy=True)
+    degree = np.diff(data.graph.indptr) if data.graph is not None else np.zeros(len(out))
+    extras["log_degree"] = np.log1p(degree).astype(np.float32)
+    return Embeddings(
+        vectors=out,
+        trained=trained,
+        cold_start=cold_start,
+        context=np.array(context, dtype=np.float32, copy=True),
+        score=settings.score,
+        popularity_weight=settings.popularity_weight,
+        extras=extras,
+        **fields,  # type: ignore[arg-type]
+    )
+
+
 def centred(vectors: np.ndarray, trained: np.ndarray, also: np.ndarray | None = None) -> np.ndarray:
     """A copy of ``vectors`` with the mean of the trained rows subtracted from them.
 
@@ -260,7 +322,7 @@ def train_skipgram(
     rng = rng if rng is not None else np.random.default_rng(s.seed)
     counts = token_counts(walks, data.n_products)
     keep = subsample_keep_prob(counts, s.sample) if s.sample > 0 else None
-    sampler = NegativeSampler(counts, rng=rng)
+    sampler = NegativeSampler(counts, power=s.ns_exponent, rng=rng)
     backend_cls = _NumbaBackend if s.backend == "numba" else _TorchBackend
     backend = backend_cls(centers, w_out, sampler, s)
     loop = TrainLoop(s.epochs, data, make_embeddings, callback, s.eval_every)
@@ -574,12 +636,10 @@ class SkipGramModel(Model):
         trained = token_counts(data.walks, data.n_products) > 0 if data.walks is not None else None
 
         def current() -> Embeddings:
-            vectors = centred(w_in, trained) if s.center_vectors else w_in
-            return Embeddings(vectors=vectors, trained=trained)
+            return scored_embeddings(w_in, w_out, trained, s, data)
 
         facts = train_skipgram(data, s, centers, w_out, current, callback, rng)
-        vectors = centred(w_in, trained) if s.center_vectors else w_in.copy()
-        return Embeddings(vectors=vectors, trained=trained, info={"training": facts})
+        return scored_embeddings(w_in, w_out, trained, s, data, info={"training": facts})
 
 
 class Node2VecModel(SkipGramModel):

@@ -37,8 +37,8 @@ from recsys_core.models.base import Bound, Callback, Embeddings, Model, Training
 from recsys_core.models.sgns import (
     CenterTables,
     SkipGramSettings,
-    centred,
     init_center_table,
+    scored_embeddings,
     train_skipgram,
 )
 from recsys_core.models.skipgram_pairs import token_counts
@@ -248,7 +248,7 @@ class _SideInfoModel(Model):
         cold = ~trained & known.any(axis=1)
 
         def current() -> Embeddings:
-            return self._embeddings(centers, trained, cold, known, names)
+            return self._embeddings(centers, w_out, trained, cold, known, names, data)
 
         facts = train_skipgram(data, s, centers, w_out, current, callback, rng)
         emb = current()
@@ -266,10 +266,12 @@ class _SideInfoModel(Model):
     def _embeddings(
         self,
         centers: CenterTables,
+        w_out: np.ndarray,
         trained: np.ndarray,
         cold: np.ndarray,
         known: np.ndarray,
         names: list[str],
+        data: TrainingData,
     ) -> Embeddings:
         n = len(trained)
         weights = centers.weights()
@@ -288,13 +290,14 @@ class _SideInfoModel(Model):
         rest = ~trained & ~cold
         weights[rest] = 0.0
         weights[rest, 0] = 1.0
-        if self.settings.center_vectors:
-            vectors = centred(vectors, trained, also=cold)
         field_weights = {"id": float(mean_w[0])}
         field_weights.update({f: float(mean_w[j + 1]) for j, f in enumerate(names)})
-        return Embeddings(
-            vectors=vectors,
-            trained=trained,
+        return scored_embeddings(
+            vectors,
+            w_out,
+            trained,
+            self.settings,  # type: ignore[arg-type]
+            data,
             cold_start=cold,
             extras={"side_weights": weights.astype(np.float32)},
             info={"field_weights": field_weights},
