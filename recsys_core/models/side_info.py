@@ -248,7 +248,7 @@ class _SideInfoModel(Model):
         cold = ~trained & known.any(axis=1)
 
         def current() -> Embeddings:
-            return self._embeddings(centers, w_out, trained, cold, known, names, data)
+            return self._embeddings(centers, w_out, trained, cold, codes, names, data)
 
         facts = train_skipgram(data, s, centers, w_out, current, callback, rng)
         emb = current()
@@ -269,11 +269,12 @@ class _SideInfoModel(Model):
         w_out: np.ndarray,
         trained: np.ndarray,
         cold: np.ndarray,
-        known: np.ndarray,
+        codes: np.ndarray,
         names: list[str],
         data: TrainingData,
     ) -> Embeddings:
         n = len(trained)
+        known = codes >= 0
         weights = centers.weights()
         vectors = centers.table[:n].copy()  # untrained, no side info: random id vector
         rows = np.flatnonzero(trained).astype(np.int64)
@@ -292,9 +293,10 @@ class _SideInfoModel(Model):
         weights[rest, 0] = 1.0
         field_weights = {"id": float(mean_w[0])}
         field_weights.update({f: float(mean_w[j + 1]) for j, f in enumerate(names)})
+        context = cold_context(w_out, trained, cold_rows, codes, weights[cold_rows, 1:])
         return scored_embeddings(
             vectors,
-            w_out,
+            context,
             trained,
             self.settings,  # type: ignore[arg-type]
             data,
@@ -302,6 +304,42 @@ class _SideInfoModel(Model):
             extras={"side_weights": weights.astype(np.float32)},
             info={"field_weights": field_weights},
         )
+
+
+def cold_context(
+    w_out: np.ndarray,
+    trained: np.ndarray,
+    cold_rows: np.ndarray,
+    codes: np.ndarray,
+    field_weights: np.ndarray,
+) -> np.ndarray:
+    """Context vectors with one for each cold-start product, built from its side values.
+
+    Only products that occur in walks get a trained context vector, so a cold-start
+    product would score 0 under the in-out rules. Its context vector here is the weighted
+    sum, over its known side values, of the mean context vector of the trained products
+    that share that value, with the weights its input vector is combined with
+    (``field_weights``, one column per field): the context counterpart of its cold-start
+    input vector.
+    """
+    context = np.array(w_out, dtype=np.float32, copy=True)
+    if len(cold_rows) == 0:
+        return context
+    built = np.zeros((len(cold_rows), w_out.shape[1]), dtype=np.float32)
+    for j in range(codes.shape[1]):
+        have = trained & (codes[:, j] >= 0)
+        if not have.any():
+            continue
+        n_values = int(codes[:, j].max()) + 1
+        sums = np.zeros((n_values, w_out.shape[1]), dtype=np.float64)
+        np.add.at(sums, codes[have, j], w_out[have])
+        counts = np.bincount(codes[have, j], minlength=n_values)[:, None]
+        means = np.divide(sums, counts, out=np.zeros_like(sums), where=counts > 0)
+        value = codes[cold_rows, j]
+        ok = value >= 0
+        built[ok] += field_weights[ok, j, None] * means[value[ok]].astype(np.float32)
+    context[cold_rows] = built
+    return context
 
 
 class SideMeanModel(_SideInfoModel):
