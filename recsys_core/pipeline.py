@@ -372,10 +372,12 @@ def train(
 
 def evaluate_run(spec: RunSpec, prepared: Prepared, embeddings: Embeddings) -> Any:
     """The run's reported evaluation: the split's test part (validation in the method's
-    split), under the split's protocol and the run's unseen policy."""
+    split), under the split's protocol and the run's unseen policy; the other held-out
+    part's partners are filtered out of the ranking."""
     from recsys_core.evaluation.evaluate import evaluate
 
     split = prepared.split
+    other = "validation" if split.reported_part == "test" else "test"
     evaluation = evaluate(
         embeddings,
         split.reported(),
@@ -384,6 +386,7 @@ def evaluate_run(spec: RunSpec, prepared: Prepared, embeddings: Embeddings) -> A
         train_graph=prepared.graph,
         part=split.reported_part,
         protocol=split.negatives,
+        other_part=split.part(other),
     )
     evaluation.info["split_key"] = prepared.split_key
     return evaluation
