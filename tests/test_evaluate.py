@@ -263,3 +263,25 @@ def test_lift_over_popularity_compares_the_same_pairs() -> None:
     header = next(line for line in md.splitlines() if line.startswith("| model"))
     assert "protocol" in header and "part" not in header, "mixed protocols get a column"
     assert "Pairs: test" in md
+
+
+def test_a_report_saved_before_intervals_still_loads(tmp_path) -> None:
+    import json
+
+    emb = _embeddings()
+    val, seen_products = _val()
+    report = evaluate(emb, val, seen_products, EvalSettings(bootstrap=0))
+    report.save(tmp_path / "r")
+    path = tmp_path / "r" / "report.json"
+    meta = json.loads(path.read_text())
+    # the shape CODE_VERSION 2 wrote: flat figures at k, no ranking, no per-query arrays
+    meta["metrics"] |= {"hit_rate": 0.25, "ndcg": 0.125, "hit_rate_seen": 0.5, "ndcg_seen": None}
+    del meta["ranking"], meta["k_wide"]
+    path.write_text(json.dumps(meta))
+    (tmp_path / "r" / "queries.npz").unlink()
+    old = EvalReport.load(tmp_path / "r")
+    assert (old.hit_rate, old.ndcg, old.hit_rate_seen) == (0.25, 0.125, 0.5)
+    assert np.isnan(old.ndcg_seen) and np.isnan(old.interval("ndcg@10").low)
+    assert old.per_query == {}
+    row = old.as_row()
+    assert row["NDCG@10"] == 0.125 and np.isnan(row["Recall@10"])
