@@ -492,7 +492,8 @@ def evaluate(
     other_part:
         The other held-out part's pairs (validation when ``val`` is test); its positives
         are filtered out of the ranking candidates (right answers this part does not
-        count).
+        count). Leave it None when evaluating validation to make a choice (tuning,
+        sweeps): filtering the test partners would read test labels.
     """
     settings = settings or EvalSettings()
     seen_products = np.asarray(seen_products, dtype=bool)
