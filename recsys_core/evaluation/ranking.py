@@ -20,8 +20,10 @@ Protocol (what every HitRate, NDCG, Recall, MRR, coverage and popularity figure 
 - **Scores** come from the model's one rule, :meth:`Embeddings.score_block` (queries x
   candidates), called on blocks of at most ``block_floats`` float32 (64 MB by default)
   whatever the catalog size. The relevant items' own scores come from one more call on the
-  block's relevant items; the counts compare scores bitwise, so two products whose
-  scores differ only in the last float bit are not a tie.
+  block's relevant items. Ties are exact float equality; since two calls' matrix products
+  may round the last bit of a score differently (BLAS sums in another order for another
+  shape), a candidate within float rounding of a relevant item's score may count on either
+  side of it (bench/ranking.py measures how rarely).
 - **Rank** of a relevant item (0 = first): the non-relevant candidates scoring higher plus
   half of those scoring equal (the expected rank under random tie-breaking); the query's
   other relevant items are left out of each other's rank, as in the filtered setting of
