@@ -25,7 +25,7 @@ from typing import Any
 import pandas as pd
 
 from recsys_core.common import cache
-from recsys_core.evaluation.evaluate import EvalReport
+from recsys_core.evaluation.report import EvalReport
 
 Entry = tuple[str, str, EvalReport, float, dict[str, Any], str]
 AUC_COLUMNS = ("AUC all", "AUC seen", "AUC unseen")

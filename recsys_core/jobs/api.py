@@ -280,7 +280,7 @@ def compare(run_ids: Iterable[int], store: RunStore | None = None) -> Any:
     """
     import pandas as pd
 
-    from recsys_core.evaluation.evaluate import metric_label, ranking_order
+    from recsys_core.evaluation.report import metric_label, ranking_order
 
     store = _store(store)
     rows = []
