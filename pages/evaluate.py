@@ -222,6 +222,8 @@ if prep is not None:
             for c in ("AUC all", "lift over popularity", "AUC seen", "AUC unseen")
             if c in table.columns
         ]
+        if (table["ranked among"] != "all products").any():  # a sampled ranking says so
+            shown.append("ranked among")
         scores = {c: "{:.4f}" for c in ranked if c not in table or c + " low" not in table}
         scores["lift over popularity"] = "{:+.4f}"
         policies = [(r.summary or {}).get("unseen_policy") or "—" for r in chosen]

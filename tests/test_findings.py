@@ -369,7 +369,10 @@ def test_findings_page_runs_a_study(entry: Path) -> None:
     assert len(tables) == 1  # only this study's card has verdicts
     verdicts = tables[0]
     assert set(verdicts["protocol"]) == {"uniform", "degree-matched", "any"}  # time: once
-    assert set(verdicts["metric"]) == {"AUC", "train seconds"}
+    # every study also judges NDCG@10 and HitRate@10 (once: ranking has no negatives)
+    assert set(verdicts["metric"]) == {"AUC", "train seconds", "NDCG@10", "HitRate@10"}
+    ranked = verdicts[verdicts["metric"].isin(["NDCG@10", "HitRate@10"])]
+    assert set(ranked["protocol"]) == {"any"}
     assert verdicts["verdict"].str.len().gt(20).all()
     links = [e.proto for e in at.get("page_link")]
     assert len(links) == 1 and "Evaluate" in links[0].label

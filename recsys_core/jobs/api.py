@@ -275,8 +275,10 @@ def compare(run_ids: Iterable[int], store: RunStore | None = None) -> Any:
     Columns: run, model, dataset, status; the ranking metrics led by NDCG@k and HitRate@k
     with their 95% intervals (``NDCG@10 low`` / ``high``), then Recall@k, MRR, the same
     at the wide cut-off, coverage and popularity of the top-10 lists; AUC all, AUC seen,
-    AUC unseen; train s; then the model settings that were set (``model_params``). A run
-    evaluated before the intervals existed shows its HitRate@k and NDCG@k only.
+    AUC unseen; train s; ranked among ("all products", or the candidate sample of a catalog
+    above the exact-ranking limit); then the model settings that were set
+    (``model_params``). A run evaluated before the intervals existed shows its HitRate@k
+    and NDCG@k only.
     """
     import pandas as pd
 
@@ -306,6 +308,7 @@ def compare(run_ids: Iterable[int], store: RunStore | None = None) -> Any:
             "AUC seen": s.get("auc_seen"),
             "AUC unseen": s.get("auc_unseen"),
             "train s": s.get("train_seconds"),
+            "ranked among": s.get("ranking_candidates") or "all products",
         }
         for name, value in rec.spec.get("model_params", ()) or ():
             row[str(name)] = value
