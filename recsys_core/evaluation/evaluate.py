@@ -286,7 +286,7 @@ def ranking_arrays(ranking: RankingResult) -> dict[str, np.ndarray]:
         "query": ranking.queries.products.astype(np.int64),
         "seen": ranking.queries.seen.astype(bool),
         **ranking.per_query(),
-        "top": ranking.top.astype(np.int64),
+        "top": ranking.top.astype(np.int32),  # product ids (-1: a short list)
     }
 
 
