@@ -424,16 +424,21 @@ def _filters(
 
 def _merge_unsampled(top: np.ndarray, ids: np.ndarray, block: _Block) -> None:
     """Put relevant items outside the candidate sample into the top lists where their
-    scores earn a place (in an exact ranking they are candidates already)."""
+    scores earn a place (in an exact ranking they are candidates already). On equal
+    scores the listed candidate stays ahead (a stable sort)."""
     for i, query in enumerate(ids):
-        r0, r1 = block.r_ptr[i], block.r_ptr[i + 1]
-        extra = [(float(block.t[r]), int(block.rel[r])) for r in range(r0, r1)]
-        extra = [(s, p) for (s, p), r in zip(extra, range(r0, r1), strict=True)
-                 if block.r_pos[r] < 0]  # fmt: skip
-        if not extra:
+        outside = [
+            (float(block.t[r]), int(block.rel[r]))
+            for r in range(block.r_ptr[i], block.r_ptr[i + 1])
+            if block.r_pos[r] < 0
+        ]
+        if not outside:
             continue
-        listed = [(float(v), int(p)) for v, p in zip(block.top_val[i], top[query], strict=True)
-                  if p >= 0]  # fmt: skip
-        merged = sorted(listed + extra, key=lambda x: -x[0])[:TOP]
+        listed = [
+            (float(value), int(product))
+            for value, product in zip(block.top_val[i], top[query], strict=True)
+            if product >= 0
+        ]
+        merged = sorted(listed + outside, key=lambda item: -item[0])[:TOP]
         top[query] = -1
-        top[query, : len(merged)] = [p for _, p in merged]
+        top[query, : len(merged)] = [product for _, product in merged]
