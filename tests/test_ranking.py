@@ -341,3 +341,19 @@ def test_evaluate_filters_the_other_held_out_part() -> None:
     # partner 3 of query 0: below 1 and 2 -> rank 2; with 1 filtered -> rank 1
     assert plain.per_query["mrr"][query] == pytest.approx(1 / 3)
     assert filtered.per_query["mrr"][query] == pytest.approx(1 / 2)
+
+
+def test_coverage_interval_is_a_jackknife_around_the_figure() -> None:
+    # every list holds 10 products no other list holds: each query removes exactly 10,
+    # so leaving any one out changes coverage equally and the interval has no width
+    disjoint = np.arange(200).reshape(20, 10)
+    iv = intervals.coverage_interval(disjoint, 400)
+    assert iv.value == pytest.approx(0.5) and iv.high - iv.low == pytest.approx(0.0)
+    # lists that share products: some queries add nothing of their own -> a spread
+    rng = np.random.default_rng(0)
+    shared = rng.integers(0, 60, size=(50, 10))
+    shared[:, 9] = -1  # short lists are allowed
+    iv = intervals.coverage_interval(shared, 100)
+    listed = np.unique(shared[shared >= 0])
+    assert iv.value == pytest.approx(len(listed) / 100)
+    assert iv.low < iv.value < iv.high
