@@ -86,9 +86,18 @@ def _arm_table(payload: dict[str, Any], metric: str) -> list[str]:
             )
             if cell is None or cell["mean"] is None:
                 row.append("-")
+            elif cell.get("low") is not None and cell.get("high") is not None:
+                half = max(cell["high"] - cell["mean"], cell["mean"] - cell["low"])
+                row.append(f"{format(cell['mean'], digits)} ± {format(half, digits)}")
             else:
                 row.append(f"{format(cell['mean'], digits)} ± {format(cell['spread'], digits)}")
         lines.append(f"| {arm} | " + " | ".join(row) + " |")
+    if any(c.get("low") is not None for c in cells):
+        lines += [
+            "",
+            f"{METRICS[metric][0]}: mean over seeds ± half the 95% interval over seeds and "
+            "queries (two-stage bootstrap); verdicts pair the arms query by query.",
+        ]
     return lines
 
 

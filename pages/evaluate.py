@@ -10,6 +10,7 @@ import streamlit as st
 from recsys_core.common.settings import SettingsError
 from recsys_core.evaluation.evaluate import BUCKET_NOTE, auc_curve_frame
 from recsys_core.evaluation.export import projector_zip_bytes, word2vec_bytes
+from recsys_core.evaluation.results import fold_intervals
 from recsys_core.explore import sweeps
 from recsys_core.split import NEGATIVE_PROTOCOLS, SplitSettings
 from ui import charts, compare, fmt, load, runs, state
@@ -34,6 +35,7 @@ PROTOCOL_HELP = {
     "two-hop": "each negative is a product two steps away in the train graph that is not a "
     "partner: hard negatives that common-neighbour heuristics cannot tell apart.",
 }
+RANKED = ("NDCG", "HitRate", "Recall", "MRR", "Coverage", "Popularity")
 BUCKET_METRICS = {"AUC": "auc", "HitRate@10": "hit_rate", "NDCG@10": "ndcg"}
 
 
@@ -211,16 +213,21 @@ if prep is not None:
         st.subheader("Results")
         table = runs.jobs().compare([r.id for r in chosen])
         table["lift over popularity"] = compare.lift(table, chosen)
-        shown = [
+        # NDCG@10 and HitRate@10 lead (± half their 95% interval), AUC beside them
+        folded = fold_intervals(table)
+        ranked = [c for c in folded.columns if c.startswith(RANKED)]
+        shown = ["run", "model", *ranked]
+        shown += [
             c
-            for c in ("run", "model", "AUC all", "lift over popularity", "AUC seen", "AUC unseen")
+            for c in ("AUC all", "lift over popularity", "AUC seen", "AUC unseen")
             if c in table.columns
         ]
-        shown += [c for c in table.columns if c.startswith(("HitRate", "NDCG"))]
-        scores = {c: "{:.4f}" for c in shown if c.startswith(("HitRate", "NDCG"))}
+        if (table["ranked among"] != "all products").any():  # a sampled ranking says so
+            shown.append("ranked among")
+        scores = {c: "{:.4f}" for c in ranked if c not in table or c + " low" not in table}
         scores["lift over popularity"] = "{:+.4f}"
         policies = [(r.summary or {}).get("unseen_policy") or "—" for r in chosen]
-        view = table[shown].assign(
+        view = folded[shown].assign(
             **{
                 "unseen policy": policies,
                 "train time": [fmt.minutes(s) for s in table["train s"]],
@@ -243,6 +250,11 @@ if prep is not None:
             st.warning(fmt.BELOW_CHANCE_NOTE)
         st.caption(
             f"{part.capitalize()} pairs, {protocol} negatives ({compare.describe_split(split)}). "
+            "NDCG@k, HitRate@k, Recall@k, MRR: each product of the held-out positives asks "
+            "for its top k among all products (not its train neighbours), its held-out "
+            "partners are the right answers; ± is half the 95% bootstrap interval over "
+            "queries. Coverage: share of products in any top-10 list; popularity: mean "
+            "log(1 + train degree) of what is recommended. "
             "Lift over popularity: AUC all minus the popularity baseline's on the same pairs. "
             "AUC unseen: pairs with a product that had no train pair; the unseen policy "
             'says how each row scored them (median: 0.5 means "cannot rank them"; '
@@ -258,7 +270,7 @@ if prep is not None:
         )
         c2.download_button(
             "results as markdown",
-            fmt.markdown_table(table[shown].assign(part=part, protocol=protocol)).encode(),
+            fmt.markdown_table(folded[shown].assign(part=part, protocol=protocol)).encode(),
             "results.md",
             "text/markdown",
             key="eval.md",

@@ -445,11 +445,15 @@ def train(
 
 def evaluate_run(spec: RunSpec, prepared: Prepared, embeddings: Embeddings) -> Any:
     """The run's reported evaluation: the split's test part (validation in the method's
-    split), under the split's protocol and the run's unseen policy."""
+    split), under the split's protocol and the run's unseen policy; the other held-out
+    part's partners are filtered out of the ranking."""
     from recsys_core.evaluation.evaluate import evaluate
 
     split = prepared.split
     part = split.reported_part if spec.evaluate_on == "reported" else "validation"
+    # Test queries also filter their validation partners (right answers the model was
+    # not asked for); validation never looks at test, so no choice reads test labels.
+    other = split.part("validation") if part == "test" else None
     evaluation = evaluate(
         embeddings,
         split.part(part),
@@ -458,6 +462,7 @@ def evaluate_run(spec: RunSpec, prepared: Prepared, embeddings: Embeddings) -> A
         train_graph=prepared.graph,
         part=part,
         protocol=split.negatives,
+        other_part=other,
     )
     evaluation.info["split_key"] = prepared.split_key
     return evaluation

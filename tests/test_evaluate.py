@@ -17,7 +17,6 @@ from recsys_core.evaluation.evaluate import (
     pr_frame,
     roc_frame,
 )
-from recsys_core.evaluation.ranking import rank_partners
 from recsys_core.evaluation.results import results_table, save_results, to_markdown
 from recsys_core.models.base import Embeddings, TrainEvent
 
@@ -173,46 +172,6 @@ def test_bad_policy_is_a_settings_error() -> None:
         EvalSettings(unseen_policy="mean")
 
 
-def test_ranking_known_answer() -> None:
-    # query 0 points along x; candidates ordered by angle: 1 (closest), 2, 3, 4 (farthest)
-    angles = np.array([0.0, 0.1, 0.2, 0.3, 1.5])
-    vectors = np.c_[np.cos(angles), np.sin(angles)].astype(np.float32)
-    emb = Embeddings(vectors=vectors, trained=np.ones(5, bool))
-    usable = np.ones(5, bool)
-    seen = np.array([True, True])
-    res = rank_partners(emb, np.array([0, 0]), np.array([3, 4]), seen, usable, None, k=2)
-    np.testing.assert_array_equal(res.ranks, [2, 3])  # 1 and 2 score higher than 3
-    known = sp.csr_matrix(([1.0, 1.0], ([0, 0], [1, 2])), shape=(5, 5))
-    res = rank_partners(emb, np.array([0, 0]), np.array([3, 4]), seen, usable, known, k=2)
-    np.testing.assert_array_equal(res.ranks, [0, 1])  # known neighbours filtered out
-    metrics = res.metrics()
-    assert metrics["hit_rate"] == 1.0
-    assert metrics["ndcg"] == pytest.approx((1 + 1 / np.log2(3)) / 2)
-    # an unusable partner is a miss
-    usable[4] = False
-    res = rank_partners(emb, np.array([0, 0]), np.array([3, 4]), seen, usable, known, k=2)
-    assert np.isinf(res.ranks[1]) and res.metrics()["hit_rate"] == 0.5
-
-
-def test_ranking_ties_count_half_and_sampling_includes_partner() -> None:
-    emb = Embeddings(vectors=np.ones((400, 3), np.float32), trained=np.ones(400, bool))
-    res = rank_partners(
-        emb,
-        np.array([0]),
-        np.array([7]),
-        np.array([True]),
-        np.ones(400, bool),
-        None,
-        k=10,
-        max_candidates=100,
-    )
-    assert res.n_candidates == 100
-    # all scores equal: the partner ties with every other sampled candidate (the query
-    # and the partner's own copy, if sampled, are excluded)
-    assert 0.5 * 98 <= res.ranks[0] <= 0.5 * 100
-    assert res.metrics()["hit_rate"] == 0.0
-
-
 def test_report_roundtrip_and_results_table(tmp_path) -> None:
     emb = _embeddings()
     val, seen_products = _val()
@@ -220,31 +179,49 @@ def test_report_roundtrip_and_results_table(tmp_path) -> None:
     report = evaluate(
         emb, val, seen_products, train_graph=graph, part="test", protocol="degree-matched"
     )
-    assert report.counts["ranking_queries"] == 8
+    # products of the positive pairs (0, 1), (2, 3), (4, 0), (5, 0): 0..5
+    assert report.counts["ranking_queries"] == 6
     assert (report.part, report.protocol) == ("test", "degree-matched")
     report.save(tmp_path / "r")
     back = EvalReport.load(tmp_path / "r")
     assert back.metrics() == pytest.approx(report.metrics(), nan_ok=True)
+    assert back.ranking == pytest.approx(report.ranking, nan_ok=True)
+    for name, values in report.per_query.items():
+        np.testing.assert_array_equal(back.per_query[name], values)
     for name, frame in report.curves.items():
         pd.testing.assert_frame_equal(frame, back.curves[name])
     pd.testing.assert_frame_equal(back.by_bucket, report.by_bucket)
     assert back.part == "test" and back.unseen_policy == "cold-start"
     df = results_table([("gensim-sg", "gensim word2vec", report, 90.0, {"epochs": 5}, "toy")])
-    assert list(df.columns[:8]) == [
+    assert list(df.columns[:18]) == [
         "model",
+        "NDCG@10",
+        "NDCG@10 low",
+        "NDCG@10 high",
+        "HitRate@10",
+        "HitRate@10 low",
+        "HitRate@10 high",
+        "Recall@10",
+        "MRR",
+        "NDCG@50",
+        "HitRate@50",
+        "Recall@50",
+        "Coverage@10",
+        "Popularity@10",
         "AUC all",
+        "lift_over_popularity",
         "AUC seen",
         "AUC unseen",
-        "lift_over_popularity",
-        "HitRate@10",
-        "NDCG@10",
-        "minutes",
     ]
+    assert df["NDCG@10 low"].iloc[0] <= df["NDCG@10"].iloc[0] <= df["NDCG@10 high"].iloc[0]
     assert df["minutes"].iloc[0] == 1.5
     assert np.isnan(df["lift_over_popularity"].iloc[0])  # no popularity row to compare to
     md = to_markdown(df)
     assert md.startswith("Dataset: toy") and "| gensim word2vec |" in md
-    assert "Pairs: test; Negatives: degree-matched" in md
+    assert "Pairs: test; Negatives: degree-matched; Ranked among: all products" in md
+    header = next(line for line in md.splitlines() if line.startswith("| model"))
+    assert header.startswith("| model | NDCG@10 | HitRate@10 |") and " low" not in header
+    assert " ± " in md
     path = save_results(df, tmp_path / "results.csv")
     assert pd.read_csv(path)["settings"].iloc[0] == '{"epochs": 5}'
 
@@ -286,3 +263,25 @@ def test_lift_over_popularity_compares_the_same_pairs() -> None:
     header = next(line for line in md.splitlines() if line.startswith("| model"))
     assert "protocol" in header and "part" not in header, "mixed protocols get a column"
     assert "Pairs: test" in md
+
+
+def test_a_report_saved_before_intervals_still_loads(tmp_path) -> None:
+    import json
+
+    emb = _embeddings()
+    val, seen_products = _val()
+    report = evaluate(emb, val, seen_products, EvalSettings(bootstrap=0))
+    report.save(tmp_path / "r")
+    path = tmp_path / "r" / "report.json"
+    meta = json.loads(path.read_text())
+    # the shape CODE_VERSION 2 wrote: flat figures at k, no ranking, no per-query arrays
+    meta["metrics"] |= {"hit_rate": 0.25, "ndcg": 0.125, "hit_rate_seen": 0.5, "ndcg_seen": None}
+    del meta["ranking"], meta["k_wide"]
+    path.write_text(json.dumps(meta))
+    (tmp_path / "r" / "queries.npz").unlink()
+    old = EvalReport.load(tmp_path / "r")
+    assert (old.hit_rate, old.ndcg, old.hit_rate_seen) == (0.25, 0.125, 0.5)
+    assert np.isnan(old.ndcg_seen) and np.isnan(old.interval("ndcg@10").low)
+    assert old.per_query == {}
+    row = old.as_row()
+    assert row["NDCG@10"] == 0.125 and np.isnan(row["Recall@10"])

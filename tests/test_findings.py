@@ -90,6 +90,42 @@ def test_group_verdict_against_reference_and_best() -> None:
     assert fw.sentence(comps, "g").startswith("g: Treatment is higher")
 
 
+def _seeds(rates: list[float], n: int = 2000, seed: int = 0) -> fw.SeedQueries:
+    """Per-seed per-query hits at the given rates, on queries 0..n-1."""
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    out = []
+    for s, rate in enumerate(rates):
+        hits = (rng.random(n) < rate).astype(float)
+        out.append((s, {"query": np.arange(n), "ndcg@10": hits, "hit_rate@10": hits}))
+    return out
+
+
+def test_ranked_verdict_names_a_direction_only_when_the_interval_excludes_zero() -> None:
+    import numpy as np
+
+    base = _seeds([0.20, 0.22, 0.21])
+    better = [
+        (s, {**a, "ndcg@10": np.maximum(a["ndcg@10"], (np.arange(2000) % 10 == 0) * 1.0)})
+        for s, a in base
+    ]
+    clear = fw.compare_ranked("A", better, "B", base, "ndcg@10")
+    assert clear.better == "A" and clear.low > 0
+    assert clear.sentence.startswith("A is higher than B by")
+    assert (
+        "95% interval of the difference" in clear.sentence and "3 seeds x 2,000" in clear.sentence
+    )
+    # the same figures on other draws of the queries: no direction
+    same = fw.compare_ranked("A", _seeds([0.2, 0.22, 0.21], seed=1), "B", base, "ndcg@10")
+    assert same.better is None and same.low <= 0 <= same.high
+    assert same.sentence.startswith("no clear difference between A and B on NDCG@10")
+    # queries are paired by id: only the shared ones count
+    half = [(s, {k: v[:1000] for k, v in a.items()}) for s, a in better]
+    assert fw.compare_ranked("A", half, "B", base, "ndcg@10").queries == 1000
+    assert fw.compare_ranked("A", [], "B", base, "ndcg@10").better is None
+
+
 def test_restart_dip() -> None:
     events = [
         {"step": 0, "auc": 0.6},
@@ -183,16 +219,24 @@ def test_tiny_study_end_to_end(tiny_result: fw.StudyResult) -> None:
     r = tiny_result
     assert r.protocols == ["uniform", "degree-matched"]
     assert r.datasets == ["builtin"] and r.seeds == 2 and r.products == 300
-    assert len(r.cells) == 3 * 2  # arms x protocols
-    for cell in r.cells:
+    auc_cells = [c for c in r.cells if c["metric"] == "auc"]
+    assert len(auc_cells) == 3 * 2  # arms x protocols
+    # NDCG@10 and HitRate@10 once (they do not depend on the negatives), with intervals
+    ranked = [c for c in r.cells if c["metric"] in fw.RANKING_VERDICTS]
+    assert len(ranked) == 3 * 2 and {c["protocol"] for c in ranked} == {"uniform"}
+    for cell in ranked:
+        assert cell["low"] <= cell["mean"] <= cell["high"] and len(cell["values"]) == 2
+    for cell in auc_cells:
         assert len(cell["values"]) == 2
         assert 0.0 <= cell["mean"] <= 1.0
         assert cell["spread"] == pytest.approx(max(cell["values"]) - min(cell["values"]))
-    by = {(c["protocol"], c["arm"]): c["mean"] for c in r.cells}
+    by = {(c["protocol"], c["arm"]): c["mean"] for c in auc_cells}
     # popularity is near chance once negatives match the positives' degrees
     assert abs(by[("degree-matched", "control")] - 0.5) < 0.1
     assert by[("uniform", "treatment")] > by[("uniform", "control")]
-    assert len(r.verdicts) == 2
+    assert [v["metric"] for v in r.verdicts] == ["auc", "auc", "ndcg@10", "hit_rate@10"]
+    ndcg = next(v for v in r.verdicts if v["metric"] == "ndcg@10")
+    assert "95% interval of the difference" in ndcg["sentence"]
     for v in r.verdicts:
         assert v["sentence"].endswith(".")
         assert len(v["comparisons"]) == 2
@@ -325,7 +369,10 @@ def test_findings_page_runs_a_study(entry: Path) -> None:
     assert len(tables) == 1  # only this study's card has verdicts
     verdicts = tables[0]
     assert set(verdicts["protocol"]) == {"uniform", "degree-matched", "any"}  # time: once
-    assert set(verdicts["metric"]) == {"AUC", "train seconds"}
+    # every study also judges NDCG@10 and HitRate@10 (once: ranking has no negatives)
+    assert set(verdicts["metric"]) == {"AUC", "train seconds", "NDCG@10", "HitRate@10"}
+    ranked = verdicts[verdicts["metric"].isin(["NDCG@10", "HitRate@10"])]
+    assert set(ranked["protocol"]) == {"any"}
     assert verdicts["verdict"].str.len().gt(20).all()
     links = [e.proto for e in at.get("page_link")]
     assert len(links) == 1 and "Evaluate" in links[0].label

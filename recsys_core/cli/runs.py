@@ -97,10 +97,18 @@ def _result_text(rec: RunRecord) -> str:
             return "n/a" if v is None else f"{v:.4f}"
 
         k = s.get("k", 10)
+
+        def with_interval(name: str, label: str) -> str:
+            value, low, high = (s.get(name + x) for x in ("", "_low", "_high"))
+            if value is None or low is None or high is None:
+                return f"{label} {fmt(value)}"
+            return f"{label} {fmt(value)} ± {max(high - value, value - low):.4f}"
+
         return (
-            f"AUC {fmt(s.get('auc_all'))} (seen {fmt(s.get('auc_seen'))}, unseen "
-            f"{fmt(s.get('auc_unseen'))}), HitRate@{k} {fmt(s.get('hit_rate'))}, "
-            f"NDCG@{k} {fmt(s.get('ndcg'))}, trained in {s.get('train_seconds', 0):.1f} s"
+            f"{with_interval(f'ndcg@{k}', f'NDCG@{k}')}, "
+            f"{with_interval(f'hit_rate@{k}', f'HitRate@{k}')}, AUC {fmt(s.get('auc_all'))} "
+            f"(seen {fmt(s.get('auc_seen'))}, unseen {fmt(s.get('auc_unseen'))}), "
+            f"trained in {s.get('train_seconds', 0):.1f} s"
         )
     if rec.status == "stuck":  # the reason, not the stage it froze in
         return f"{(rec.error or 'stuck').splitlines()[0]} (last stage: {rec.progress_message})"

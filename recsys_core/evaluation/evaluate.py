@@ -4,9 +4,12 @@ validation in the method's split).
 AUC-ROC over all pairs, over pairs whose two products were seen in training, and over the
 pairs that involve an unseen product; the data behind the method's plots (ROC curve,
 precision and recall versus threshold, precision-recall trade-off) as plain frames;
-ranking metrics (HitRate@k, NDCG@k, see :mod:`recsys_core.evaluation.ranking`); and all
-of these per popularity bucket of the pair (:func:`bucket_table`), the view that shows
-where a model does better than popularity.
+ranking metrics (NDCG@k, HitRate@k, Recall@k and MRR at k = 10 and 50, catalog coverage
+and the popularity of what is recommended, by exact filtered ranking over the catalog,
+see :mod:`recsys_core.evaluation.ranking`), each with its 95% bootstrap interval over
+queries (:mod:`recsys_core.evaluation.intervals`); and AUC and ranking metrics per
+popularity bucket of the pair (:func:`bucket_table`), the view that shows where a model
+does better than popularity.
 
 Unseen policies (``"auto"`` by default) are described in :mod:`recsys_core.evaluation.auc`.
 
@@ -18,15 +21,14 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Iterable, Mapping
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from recsys_core.common import cache
 from recsys_core.common.settings import Settings, require
+from recsys_core.evaluation import intervals
 from recsys_core.evaluation.auc import (
     UNSEEN_POLICIES,
     effective_policy,
@@ -34,33 +36,43 @@ from recsys_core.evaluation.auc import (
     rank_auc,
     usable_mask,
 )
-from recsys_core.evaluation.ranking import RankingResult, rank_partners
+from recsys_core.evaluation.ranking import (
+    TOP,
+    RankingResult,
+    build_queries,
+    rank_queries,
+)
+from recsys_core.evaluation.report import (
+    BUCKET_COLUMNS,
+    CURVE_NAMES,
+    EvalReport,
+    metric_label,
+    paired_difference,
+    ranking_order,
+)
 from recsys_core.models.base import Embeddings, TrainEvent
 
 __all__ = [
     "BUCKETS",
+    "BUCKET_COLUMNS",
+    "CURVE_NAMES",
     "UNSEEN_POLICIES",
     "EvalReport",
     "EvalSettings",
     "bucket_table",
     "evaluate",
+    "metric_label",
     "pair_scores",
+    "paired_difference",
+    "ranking_order",
     "usable_mask",
 ]
 
 # Popularity buckets of a pair, most popular first (see bucket_table).
 BUCKETS = ("head", "torso", "tail", "unseen")
-BUCKET_COLUMNS = (
-    "bucket",
-    "min_degree_from",
-    "min_degree_to",
-    "pairs",
-    "positives",
-    "negatives",
-    "auc",
-    "hit_rate",
-    "ndcg",
-)
+# Ranking queries by default: on the default built-in catalog (20k products) the 95%
+# interval of HitRate@10 is then within +-0.01 (bench/README.md, "Ranking queries").
+DEFAULT_QUERIES = 10_000
 
 
 @dataclasses.dataclass(frozen=True)
@@ -73,25 +85,36 @@ class EvalSettings(Settings):
         "auto" (cold-start vectors where the model has them, else the method's median),
         "median", "cold-start" or "random"; see :mod:`recsys_core.evaluation.auc`.
     ranking_k:
-        Cut-off of HitRate@k and NDCG@k.
+        The headline cut-off of NDCG@k, HitRate@k and Recall@k (10).
+    ranking_k_wide:
+        The second cut-off (50).
     ranking_sample:
-        Largest candidate set for ranking; bigger catalogs rank among a fixed sample of
-        this many products plus the true partner.
+        Largest catalog ranked exactly (every product a candidate); bigger catalogs rank
+        among a fixed sample of this many products plus each query's relevant items, and
+        every table says so.
     ranking_queries:
-        Largest number of ranking queries (validation positives, both directions),
-        sampled with ``seed``.
+        Largest number of ranking queries (products of the evaluated part's positives),
+        sampled with ``seed``; 0 ranks nothing. The default keeps the 95% interval of
+        HitRate@10 within +-0.01 on the default built-in catalog (bench/README.md).
+    bootstrap:
+        Bootstrap resamples of the intervals (0: no intervals).
     curve_points:
         Approximate number of points kept per curve (0 keeps all).
     seed:
-        Seed of the ranking samples.
+        Seed of the ranking samples (queries, candidate sample).
     """
 
-    CODE_VERSION = 2  # 2: auto policy, per-bucket metrics, part and protocol in info
+    # 3: product queries with all their held-out partners relevant, other part filtered,
+    # exact full-catalog ranking, k = 10 and 50, Recall, MRR, coverage, popularity,
+    # bootstrap intervals, per-query arrays saved
+    CODE_VERSION = 3
 
     unseen_policy: str = "auto"
     ranking_k: int = 10
-    ranking_sample: int = 100_000
-    ranking_queries: int = 2000
+    ranking_k_wide: int = 50
+    ranking_sample: int = 500_000
+    ranking_queries: int = DEFAULT_QUERIES
+    bootstrap: int = intervals.RESAMPLES
     curve_points: int = 2000
     seed: int = 0
 
@@ -102,135 +125,20 @@ class EvalSettings(Settings):
             f"got {self.unseen_policy!r}",
         )
         require(self.ranking_k >= 1, f"ranking_k must be >= 1, got {self.ranking_k}")
+        require(self.ranking_k_wide >= 1, f"ranking_k_wide must be >= 1, got {self.ranking_k_wide}")
         require(
             self.ranking_sample >= 100, f"ranking_sample must be >= 100, got {self.ranking_sample}"
         )
         require(
             self.ranking_queries >= 0, f"ranking_queries must be >= 0, got {self.ranking_queries}"
         )
+        require(self.bootstrap >= 0, f"bootstrap must be >= 0, got {self.bootstrap}")
         require(self.curve_points >= 0, f"curve_points must be >= 0, got {self.curve_points}")
         require(self.seed >= 0, f"seed must be >= 0, got {self.seed}")
 
-
-CURVE_NAMES = ("roc_all", "roc_seen", "pr_all", "pr_seen")
-
-
-@dataclasses.dataclass
-class EvalReport:
-    """Metrics and plot data of one evaluation; saved as JSON + npz, no pickle.
-
-    Curves: ``roc_*`` frames have ``fpr``, ``tpr``, ``threshold`` (scikit-learn's
-    ``roc_curve``, first threshold +inf); ``pr_*`` frames have ``threshold`` (increasing),
-    ``precision``, ``recall`` (``precision_recall_curve`` without its final (1, 0) point).
-    Plot precision and recall against ``threshold`` for the method's threshold plot,
-    ``precision`` against ``recall`` for the trade-off.
-
-    ``by_bucket`` has one row per popularity bucket of the pair (:func:`bucket_table`);
-    ``info`` says which part of the split (``part``: "test" or "validation"), which
-    negative protocol (``protocol``) and which unseen policy (``unseen_policy``, resolved
-    from "auto") the figures come from.
-    """
-
-    auc_all: float
-    auc_seen: float
-    auc_unseen: float
-    hit_rate: float
-    ndcg: float
-    hit_rate_seen: float
-    ndcg_seen: float
-    k: int
-    counts: dict[str, int]
-    curves: dict[str, pd.DataFrame]
-    settings: dict[str, Any]
-    info: dict[str, Any] = dataclasses.field(default_factory=dict)
-    by_bucket: pd.DataFrame = dataclasses.field(
-        default_factory=lambda: pd.DataFrame(columns=list(BUCKET_COLUMNS))
-    )
-
     @property
-    def part(self) -> str | None:
-        """ "test" or "validation": the split part these figures come from."""
-        return self.info.get("part")
-
-    @property
-    def protocol(self) -> str | None:
-        """The negative protocol of the evaluated pairs (uniform, degree-matched, ...)."""
-        return self.info.get("protocol")
-
-    @property
-    def unseen_policy(self) -> str:
-        """The unseen policy applied (``"auto"`` resolved for this model)."""
-        return str(self.info.get("unseen_policy") or self.settings.get("unseen_policy"))
-
-    def bucket_records(self) -> list[dict[str, Any]]:
-        """``by_bucket`` as JSON-able records (NaN as None)."""
-        frame = self.by_bucket.astype(object).where(self.by_bucket.notna(), None)
-        return frame.to_dict("records")
-
-    def metrics(self) -> dict[str, float]:
-        return {
-            "auc_all": self.auc_all,
-            "auc_seen": self.auc_seen,
-            "auc_unseen": self.auc_unseen,
-            "hit_rate": self.hit_rate,
-            "ndcg": self.ndcg,
-            "hit_rate_seen": self.hit_rate_seen,
-            "ndcg_seen": self.ndcg_seen,
-        }
-
-    def as_row(self) -> dict[str, Any]:
-        """The results-table columns (the method's shape)."""
-        return {
-            "AUC all": self.auc_all,
-            "AUC seen": self.auc_seen,
-            "AUC unseen": self.auc_unseen,
-            f"HitRate@{self.k}": self.hit_rate,
-            f"NDCG@{self.k}": self.ndcg,
-            f"HitRate@{self.k} seen": self.hit_rate_seen,
-            f"NDCG@{self.k} seen": self.ndcg_seen,
-        }
-
-    def save(self, folder: Path) -> None:
-        folder = Path(folder)
-        arrays = {
-            f"{name}.{col}": frame[col].to_numpy(np.float64)
-            for name, frame in self.curves.items()
-            for col in frame.columns
-        }
-        cache.save_arrays(folder / "curves.npz", **arrays)
-        cache.save_json(
-            folder / "report.json",
-            {
-                "metrics": self.metrics(),
-                "k": self.k,
-                "counts": self.counts,
-                "settings": self.settings,
-                "info": self.info,
-                "curve_columns": {name: list(f.columns) for name, f in self.curves.items()},
-                "by_bucket": self.bucket_records(),
-            },
-        )
-
-    @classmethod
-    def load(cls, folder: Path) -> EvalReport:
-        folder = Path(folder)
-        meta = cache.load_json(folder / "report.json")
-        arrays = cache.load_arrays(folder / "curves.npz")
-        curves = {
-            name: pd.DataFrame({col: arrays[f"{name}.{col}"] for col in cols})
-            for name, cols in meta["curve_columns"].items()
-        }
-        return cls(
-            **{k: float(v) for k, v in meta["metrics"].items()},
-            k=int(meta["k"]),
-            counts=meta["counts"],
-            curves=curves,
-            settings=meta["settings"],
-            info=meta["info"],
-            by_bucket=pd.DataFrame(meta["by_bucket"], columns=list(BUCKET_COLUMNS)).astype(
-                {c: float for c in BUCKET_COLUMNS if c != "bucket"}
-            ),
-        )
+    def ks(self) -> tuple[int, ...]:
+        return tuple(dict.fromkeys((self.ranking_k, self.ranking_k_wide)))
 
 
 def binary_curve(scores: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, ...]:
@@ -296,14 +204,16 @@ def evaluate(
     train_graph: sp.csr_matrix | None = None,
     part: str | None = None,
     protocol: str | None = None,
+    other_part: pd.DataFrame | None = None,
 ) -> EvalReport:
-    """AUCs, curves, ranking metrics and per-bucket metrics of ``embeddings`` on held-out
-    pairs.
+    """AUCs, curves, ranking metrics with intervals and per-bucket metrics of
+    ``embeddings`` on held-out pairs.
 
     Parameters
     ----------
     embeddings:
-        Trained vectors (any model; its own ``score_pairs`` scores the pairs).
+        Trained vectors (any model; its own ``score_pairs`` scores the pairs and its
+        ``score_block`` ranks the catalog).
     val:
         Held-out pairs ``a``, ``b``, ``label`` and optionally ``seen`` (the split's test
         part for reported figures, validation in the method's split).
@@ -312,11 +222,17 @@ def evaluate(
     settings:
         :class:`EvalSettings`; defaults when None.
     train_graph:
-        Train adjacency; its neighbours are filtered out of the ranking candidates and its
-        degrees define the popularity buckets (none without it).
+        Train adjacency; its neighbours are filtered out of the ranking candidates, its
+        degrees define the popularity buckets (none without it) and the popularity of
+        what is recommended.
     part, protocol:
         Which split part ("test" or "validation") and negative protocol the pairs are;
         recorded in the report's ``info`` so every table can say so.
+    other_part:
+        The other held-out part's pairs (validation when ``val`` is test); its positives
+        are filtered out of the ranking candidates (right answers this part does not
+        count). Leave it None when evaluating validation to make a choice (tuning,
+        sweeps): filtering the test partners would read test labels.
     """
     settings = settings or EvalSettings()
     seen_products = np.asarray(seen_products, dtype=bool)
@@ -330,30 +246,81 @@ def evaluate(
     )
     policy = effective_policy(embeddings, settings.unseen_policy)
     scores, filled = pair_scores(embeddings, a, b, policy)
-    ranking, query_pairs = _ranking(embeddings, a, b, labels, seen, settings, policy, train_graph)
-    ranking_metrics = ranking.metrics() if ranking is not None else {}
+    ranking = _ranking(
+        embeddings, a[labels], b[labels], seen_products, settings, policy, train_graph, other_part
+    )
+    per_query = ranking_arrays(ranking) if ranking is not None else {}
+    figures = ranking_intervals(ranking, per_query, settings.bootstrap)
     by_bucket = (
-        bucket_table(pair_min_degree(train_graph, a, b), scores, labels, ranking, query_pairs)
+        bucket_table(
+            pair_min_degree(train_graph, a, b),
+            scores,
+            labels,
+            ranking,
+            per_query,
+            degree=np.diff(sp.csr_matrix(train_graph).indptr),
+        )
         if train_graph is not None
         else pd.DataFrame(columns=list(BUCKET_COLUMNS))
     )
-    nan = float("nan")
-    info = _info(part, protocol, policy, scores, filled, embeddings.score)
+    info = _info(part, protocol, policy, scores, filled, embeddings.score, ranking)
     return EvalReport(
         auc_all=rank_auc(scores, labels),
         auc_seen=rank_auc(scores[seen], labels[seen]),
         auc_unseen=rank_auc(scores[~seen], labels[~seen]),
-        hit_rate=ranking_metrics.get("hit_rate", nan),
-        ndcg=ranking_metrics.get("ndcg", nan),
-        hit_rate_seen=ranking_metrics.get("hit_rate_seen", nan),
-        ndcg_seen=ranking_metrics.get("ndcg_seen", nan),
         k=settings.ranking_k,
+        k_wide=settings.ranking_k_wide,
         counts=_counts(labels, seen, filled, ranking),
         curves=_curves(scores, labels, seen, settings.curve_points),
         settings=settings.as_dict(),
         info=info,
         by_bucket=by_bucket,
+        ranking={name: iv.as_list() for name, iv in figures.items()},
+        per_query=per_query,
     )
+
+
+def ranking_arrays(ranking: RankingResult) -> dict[str, np.ndarray]:
+    """The per-query arrays a report keeps: query ids, seen flags, every metric, top lists."""
+    return {
+        "query": ranking.queries.products.astype(np.int64),
+        "seen": ranking.queries.seen.astype(bool),
+        **ranking.per_query(),
+        "top": ranking.top.astype(np.int32),  # product ids (-1: a short list)
+    }
+
+
+def ranking_intervals(
+    ranking: RankingResult | None,
+    per_query: dict[str, np.ndarray],
+    resamples: int,
+    seed: int = intervals.SEED,
+) -> dict[str, intervals.Interval]:
+    """Every ranking metric with its interval, over all queries and over seen queries
+    (NaN intervals when ``resamples`` is 0)."""
+    if ranking is None:
+        return {}
+    names = [c for c in per_query if c not in ("query", "seen", "top")]
+    seen = per_query["seen"]
+    columns = {c: per_query[c] for c in names}
+    seen_columns = {f"{c}_seen": per_query[c][seen] for c in names}
+    if resamples:
+        out = intervals.bootstrap_many(columns, resamples, seed)
+        out |= intervals.bootstrap_many(seen_columns, resamples, seed)
+        coverage = intervals.coverage_interval(ranking.top, ranking.n_usable)
+    else:
+        out = {
+            c: intervals.Interval(_nanmean(v), float("nan"), float("nan"))
+            for c, v in (columns | seen_columns).items()
+        }
+        coverage = intervals.Interval(ranking.coverage(), float("nan"), float("nan"))
+    out[f"coverage@{TOP}"] = coverage
+    return out
+
+
+def _nanmean(values: np.ndarray) -> float:
+    ok = ~np.isnan(values)
+    return float(values[ok].mean()) if ok.any() else float("nan")
 
 
 def _info(
@@ -363,21 +330,42 @@ def _info(
     scores: np.ndarray,
     filled: np.ndarray,
     score: str,
+    ranking: RankingResult | None,
 ) -> dict[str, Any]:
     """What the figures are of: part, protocol, policy, and how ranking and buckets work."""
+    candidates = "all products"
+    if ranking is not None and ranking.sampled:
+        candidates = (
+            f"a fixed sample of {ranking.n_candidates:,} products plus each query's "
+            "relevant items (catalog above the exact-ranking limit)"
+        )
     return {
         "part": part,
         "protocol": protocol,
         "unseen_policy": policy,
         "median_score": float(scores[filled][0]) if filled.any() else None,
         "score": score,
-        "ranking": (
-            "partner's rank among all products (or a fixed sample plus the partner), "
-            "excluding the query, its train neighbours and its other held-out partners; "
-            "both directions of each positive; ties count half"
-        ),
+        "ranking": RANKING_NOTE,
+        "ranking_candidates": candidates,
+        "intervals": INTERVAL_NOTE,
         "buckets": BUCKET_NOTE,
     }
+
+
+RANKING_NOTE = (
+    "each query is a product of the evaluated part's positive pairs; its relevant items "
+    "are all its partners in that part. Candidates: every product (or a stated sample), "
+    "without the query, its train neighbours and its partners in the other held-out "
+    "part; ranked by the model's own score; ties count half; a query's relevant items "
+    "do not push each other down. NDCG@k over min(|relevant|, k) ideal items, HitRate@k "
+    "(a relevant item in the top k), Recall@k (share of relevant items in the top k), "
+    "MRR (1 / (best rank + 1)); coverage: distinct products in the top-10 lists over the "
+    "usable catalog; popularity: mean log(1 + train degree) of the top-10 lists"
+)
+INTERVAL_NOTE = (
+    "95% percentile bootstrap over queries (1000 resamples, fixed seed); coverage: "
+    "jackknife over queries"
+)
 
 
 def _curves(
@@ -403,8 +391,9 @@ def _counts(
         "unseen_positives": int((labels & ~seen).sum()),
         "unseen_negatives": int((~labels & ~seen).sum()),
         "filled_pairs": int(filled.sum()),
-        "ranking_queries": len(ranking.ranks) if ranking is not None else 0,
-        "ranking_queries_seen": int(ranking.seen.sum()) if ranking is not None else 0,
+        "ranking_queries": len(ranking.queries) if ranking is not None else 0,
+        "ranking_queries_seen": int(ranking.queries.seen.sum()) if ranking is not None else 0,
+        "ranking_relevant": len(ranking.queries.rel) if ranking is not None else 0,
         "ranking_candidates": ranking.n_candidates if ranking is not None else 0,
     }
 
@@ -414,8 +403,9 @@ BUCKET_NOTE = (
     "pair is only as well known as its least known product. unseen: min degree 0 (a "
     "product with no train pair); tail, torso, head: the lower, middle and upper third "
     "of the seen positive pairs by that degree (min_degree_from..min_degree_to, both "
-    "inclusive). Each bucket's AUC compares its positives with its negatives; HitRate and "
-    "NDCG rank the partners of its positives"
+    "inclusive). Each bucket's AUC compares its positives with its negatives; its ranking "
+    "metrics average over the queries whose rarest pair falls in it (the min degree over "
+    "the query and all its partners)"
 )
 
 
@@ -441,23 +431,33 @@ def bucket_edges(min_degree: np.ndarray, labels: np.ndarray) -> list[tuple[str, 
     ]
 
 
+def query_min_degree(ranking: RankingResult, degree: np.ndarray) -> np.ndarray:
+    """Per query, the train degree of the rarest product among it and its partners."""
+    q = ranking.queries
+    partner = np.full(len(q), np.iinfo(np.int64).max)
+    np.minimum.at(partner, q.rows(), degree[q.rel])
+    return np.minimum(degree[q.products], partner)
+
+
 def bucket_table(
     min_degree: np.ndarray,
     scores: np.ndarray,
     labels: np.ndarray,
     ranking: RankingResult | None = None,
-    query_pairs: np.ndarray | None = None,
+    per_query: dict[str, np.ndarray] | None = None,
+    degree: np.ndarray | None = None,
 ) -> pd.DataFrame:
-    """AUC, HitRate@k and NDCG@k per popularity bucket of the pair (see ``BUCKET_NOTE``).
+    """AUC and ranking metrics at k per popularity bucket of the pair (``BUCKET_NOTE``).
 
-    ``query_pairs[i]`` is the index (into the evaluated pairs) of ranking query ``i``.
+    ``min_degree`` per evaluated pair; ``degree`` (train degree per product) places each
+    ranking query in the bucket of its rarest pair. Without it the buckets carry AUC only.
     """
-    hits = gains = None
-    if ranking is not None and query_pairs is not None:
-        hits, gains = ranking.hits(), ranking.gains()
-        query_degree = min_degree[query_pairs]
     rows = []
     nan = float("nan")
+    query_degree = None
+    if ranking is not None and per_query and degree is not None:
+        query_degree = query_min_degree(ranking, degree)
+    k = ranking.ks[0] if ranking is not None else 10
     for name, lo, hi in bucket_edges(min_degree, labels):
         inside = (min_degree >= lo) & (min_degree <= hi)
         row = {
@@ -468,14 +468,20 @@ def bucket_table(
             "positives": int((inside & labels).sum()),
             "negatives": int((inside & ~labels).sum()),
             "auc": rank_auc(scores[inside], labels[inside]),
+            "queries": 0,
             "hit_rate": nan,
             "ndcg": nan,
+            "recall": nan,
+            "mrr": nan,
         }
-        if hits is not None:
+        if query_degree is not None:
             q = (query_degree >= lo) & (query_degree <= hi)
+            row["queries"] = int(q.sum())
             if q.any():
-                row["hit_rate"] = float(hits[q].mean())
-                row["ndcg"] = float(gains[q].mean())
+                row["hit_rate"] = float(per_query[f"hit_rate@{k}"][q].mean())
+                row["ndcg"] = float(per_query[f"ndcg@{k}"][q].mean())
+                row["recall"] = float(per_query[f"recall@{k}"][q].mean())
+                row["mrr"] = float(per_query["mrr"][q].mean())
         rows.append(row)
     frame = pd.DataFrame(rows, columns=list(BUCKET_COLUMNS))
     return frame.astype({c: float for c in BUCKET_COLUMNS if c != "bucket"})
@@ -483,45 +489,52 @@ def bucket_table(
 
 def _ranking(
     embeddings: Embeddings,
-    a: np.ndarray,
-    b: np.ndarray,
-    labels: np.ndarray,
-    seen: np.ndarray,
+    pos_a: np.ndarray,
+    pos_b: np.ndarray,
+    seen_products: np.ndarray,
     settings: EvalSettings,
     policy: str,
     train_graph: sp.csr_matrix | None,
-) -> tuple[RankingResult | None, np.ndarray | None]:
-    """Ranks of the positives' partners, and the pair index of each ranking query."""
-    if settings.ranking_queries == 0 or not labels.any():
-        return None, None
+    other_part: pd.DataFrame | None,
+) -> RankingResult | None:
+    """Rank the queries of the positive pairs (see :mod:`recsys_core.evaluation.ranking`)."""
+    if settings.ranking_queries == 0 or not len(pos_a):
+        return None
     n = len(embeddings.trained)
-    positives = np.flatnonzero(labels)
-    pa, pb, pseen = a[positives], b[positives], seen[positives]
-    queries = np.concatenate([pa, pb])
-    targets = np.concatenate([pb, pa])
-    qseen = np.concatenate([pseen, pseen])
-    qpairs = np.concatenate([positives, positives])
-    if len(queries) > settings.ranking_queries:
-        rng = np.random.default_rng(settings.seed)
-        pick = np.sort(rng.choice(len(queries), size=settings.ranking_queries, replace=False))
-        queries, targets, qseen, qpairs = queries[pick], targets[pick], qseen[pick], qpairs[pick]
-    held_graph = sp.coo_matrix(
-        (np.ones(2 * len(pa), dtype=np.float32), (np.r_[pa, pb], np.r_[pb, pa])), shape=(n, n)
-    ).tocsr()
-    known = held_graph if train_graph is None else (held_graph + train_graph).tocsr()
-    known.sort_indices()
-    result = rank_partners(
+    queries = build_queries(pos_a, pos_b, seen_products, settings.ranking_queries, settings.seed)
+    parts = []
+    if train_graph is not None:
+        parts.append(sp.csr_matrix(train_graph, dtype=np.float32))
+    if other_part is not None and len(other_part):
+        positive = other_part["label"].to_numpy().astype(bool)
+        oa = other_part["a"].to_numpy(np.int64)[positive]
+        ob = other_part["b"].to_numpy(np.int64)[positive]
+        parts.append(
+            sp.csr_matrix(
+                (np.ones(2 * len(oa), dtype=np.float32), (np.r_[oa, ob], np.r_[ob, oa])),
+                shape=(n, n),
+            )
+        )
+    known = None
+    if parts:
+        known = sum(parts[1:], parts[0]).tocsr()
+        known.sum_duplicates()
+        known.sort_indices()
+    log_degree = (
+        np.log1p(np.diff(sp.csr_matrix(train_graph).indptr).astype(np.float64))
+        if train_graph is not None
+        else None
+    )
+    return rank_queries(
         embeddings,
         queries,
-        targets,
-        qseen,
         usable_mask(embeddings, policy),
         known,
-        k=settings.ranking_k,
+        log_degree=log_degree,
+        ks=settings.ks,
         max_candidates=settings.ranking_sample,
         seed=settings.seed,
     )
-    return result, qpairs
 
 
 def scoring_view(embeddings: Embeddings) -> Embeddings:

@@ -1,13 +1,17 @@
-"""The results table: one row per trained model, in the method's shape, with baselines.
+"""The results table: one row per trained model, with the baselines.
 
-Columns: model (human label), AUC all, AUC seen, AUC unseen, lift_over_popularity,
-HitRate@k, NDCG@k, minutes, then which split part (test / validation), negative protocol
-and unseen policy each row used, the model's registry name, the dataset and its settings
-(JSON), so a table written to CSV or Markdown says what produced it.
+Columns: model (human label); the ranking metrics, led by NDCG@10 and HitRate@10 with
+their 95% intervals (``low``, ``high``), then Recall@10, MRR, the same at 50, coverage and
+popularity of the top-10 lists (:mod:`recsys_core.evaluation.ranking`); beside them the
+method's AUC all, lift_over_popularity, AUC seen and AUC unseen; minutes; then which split
+part (test / validation), negative protocol, unseen policy and ranking candidates ("all
+products" or a stated sample) each row used, the model's registry name, the dataset and
+its settings (JSON), so a table written to CSV or Markdown says what produced it.
 
 ``lift_over_popularity`` is a row's AUC all minus the popularity baseline's AUC all on
 the same pairs (same dataset, split, part and protocol); blank when the table has no
-popularity row for those pairs.
+popularity row for those pairs. Markdown shows an interval as ``value ± half-width``
+(the larger side of the percentile interval).
 """
 
 from __future__ import annotations
@@ -21,10 +25,12 @@ from typing import Any
 import pandas as pd
 
 from recsys_core.common import cache
-from recsys_core.evaluation.evaluate import EvalReport
+from recsys_core.evaluation.report import EvalReport
 
 Entry = tuple[str, str, EvalReport, float, dict[str, Any], str]
-METRIC_COLUMNS = ("AUC all", "AUC seen", "AUC unseen")
+AUC_COLUMNS = ("AUC all", "AUC seen", "AUC unseen")
+# The suffixes of a figure's interval columns ("NDCG@10 low", "NDCG@10 high").
+LOW, HIGH = " low", " high"
 POPULARITY = "popularity"
 # What makes two rows comparable: the same pairs under the same protocol.
 GROUP_COLUMNS = ("dataset", "split", "part", "protocol")
@@ -38,18 +44,20 @@ def results_table(entries: Iterable[Entry]) -> pd.DataFrame:
     rows = []
     for name, label, report, seconds, settings, dataset in entries:
         row = report.as_row()
-        k = report.k
+        ranking = {c: v for c, v in row.items() if c not in AUC_COLUMNS and " seen" not in c}
         rows.append(
             {
                 "model": label,
-                **{c: row[c] for c in METRIC_COLUMNS},
+                **ranking,
+                "AUC all": row["AUC all"],
                 "lift_over_popularity": float("nan"),
-                f"HitRate@{k}": row[f"HitRate@{k}"],
-                f"NDCG@{k}": row[f"NDCG@{k}"],
+                "AUC seen": row["AUC seen"],
+                "AUC unseen": row["AUC unseen"],
                 "minutes": seconds / 60.0,
                 "part": report.part or "",
                 "protocol": report.protocol or "",
                 "unseen_policy": report.unseen_policy,
+                "ranking": report.ranking_candidates,
                 "name": name,
                 "dataset": dataset,
                 "split": report.info.get("split_key") or "",
@@ -83,7 +91,35 @@ def _cell(value: Any, digits: int) -> str:
 
 
 HIDDEN = ("name", "settings", "dataset", "split")
-SHARED = (("part", "Pairs"), ("protocol", "Negatives"))
+SHARED = (("part", "Pairs"), ("protocol", "Negatives"), ("ranking", "Ranked among"))
+
+
+def fold_intervals(df: pd.DataFrame, digits: int = 4) -> pd.DataFrame:
+    """``df`` with each ``X low`` / ``X high`` pair folded into X's cell as text,
+    ``value ± half-width``; the low and high columns dropped."""
+    out = df.copy()
+    for column in df.columns:
+        low, high = f"{column}{LOW}", f"{column}{HIGH}"
+        if low not in df or high not in df:
+            continue
+        out[column] = [
+            _with_interval(v, lo, hi, digits)
+            for v, lo, hi in zip(df[column], df[low], df[high], strict=True)
+        ]
+        out = out.drop(columns=[low, high])
+    return out
+
+
+def _with_interval(value: Any, low: Any, high: Any, digits: int) -> str:
+    def missing(x: Any) -> bool:
+        return x is None or (isinstance(x, float) and math.isnan(x))
+
+    if missing(value):
+        return "-"
+    if missing(low) or missing(high):
+        return f"{value:.{digits}f}"
+    half = max(high - value, value - low)
+    return f"{value:.{digits}f} ± {half:.{digits}f}"
 
 
 def to_markdown(
@@ -94,11 +130,13 @@ def to_markdown(
 ) -> str:
     """A GitHub Markdown table of ``df`` (NaN shown as "-").
 
-    By default shows the method's columns, the lift over popularity and the unseen policy;
-    the dataset, the split part and the protocol go in a header line when every row shares
-    them, and into columns otherwise.
+    By default shows the ranking metrics (intervals as ``± half-width``), the AUCs, the
+    lift over popularity and the unseen policy; the dataset, the split part, the protocol
+    and the ranking candidates go in a header line when every row shares them, and into
+    columns otherwise.
     """
     auto = columns is None
+    df = fold_intervals(df, digits)
     if columns is None:
         columns = [c for c in df.columns if c not in HIDDEN]
     columns = list(columns)

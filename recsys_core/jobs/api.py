@@ -270,12 +270,19 @@ def recover(store: RunStore | None = None) -> list[int]:
 
 
 def compare(run_ids: Iterable[int], store: RunStore | None = None) -> Any:
-    """A results table across runs: one row per run, the method's metric columns.
+    """A results table across runs: one row per run.
 
-    Columns: run, model, dataset, status, AUC all, AUC seen, AUC unseen, HitRate@k,
-    NDCG@k, train s, then the model settings that were set (``model_params``).
+    Columns: run, model, dataset, status; the ranking metrics led by NDCG@k and HitRate@k
+    with their 95% intervals (``NDCG@10 low`` / ``high``), then Recall@k, MRR, the same
+    at the wide cut-off, coverage and popularity of the top-10 lists; AUC all, AUC seen,
+    AUC unseen; train s; ranked among ("all products", or the candidate sample of a catalog
+    above the exact-ranking limit); then the model settings that were set
+    (``model_params``). A run evaluated before the intervals existed shows its HitRate@k
+    and NDCG@k only.
     """
     import pandas as pd
+
+    from recsys_core.evaluation.report import metric_label, ranking_order
 
     store = _store(store)
     rows = []
@@ -283,23 +290,32 @@ def compare(run_ids: Iterable[int], store: RunStore | None = None) -> Any:
         rec = store.get(run_id)
         s = rec.summary or {}
         k = s.get("k", 10)
+        old = {f"hit_rate@{k}": s.get("hit_rate"), f"ndcg@{k}": s.get("ndcg")}
         row: dict[str, Any] = {
             "run": rec.id,
             "model": rec.model,
             "dataset": rec.dataset,
             "status": rec.status,
+        }
+        for name in ranking_order(k, s.get("k_wide", 50)):
+            label = metric_label(name)
+            row[label] = s.get(name, old.get(name))
+            if name in old:
+                row[f"{label} low"] = s.get(f"{name}_low")
+                row[f"{label} high"] = s.get(f"{name}_high")
+        row |= {
             "AUC all": s.get("auc_all"),
             "AUC seen": s.get("auc_seen"),
             "AUC unseen": s.get("auc_unseen"),
-            f"HitRate@{k}": s.get("hit_rate"),
-            f"NDCG@{k}": s.get("ndcg"),
             "train s": s.get("train_seconds"),
+            "ranked among": s.get("ranking_candidates") or "all products",
         }
         for name, value in rec.spec.get("model_params", ()) or ():
             row[str(name)] = value
         rows.append(row)
     frame = pd.DataFrame(rows)
-    numeric = [c for c in frame.columns if c.startswith(("AUC", "HitRate", "NDCG", "train"))]
+    ranked = ("NDCG", "HitRate", "Recall", "MRR", "Coverage", "Popularity")
+    numeric = [c for c in frame.columns if c.startswith(("AUC", "train", *ranked))]
     for col in numeric:
         frame[col] = pd.to_numeric(frame[col], errors="coerce")
     return frame

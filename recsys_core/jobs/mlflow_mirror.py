@@ -48,7 +48,12 @@ class Mirror:
             if summary:
                 flat: dict[str, Any] = {}
                 _flatten("final", summary, flat)
-                numbers = {k: float(v) for k, v in flat.items() if isinstance(v, int | float)}
+                # MLflow refuses "@" in metric names ("final.ndcg@10" -> "final.ndcg_at_10")
+                numbers = {
+                    k.replace("@", "_at_"): float(v)
+                    for k, v in flat.items()
+                    if isinstance(v, int | float)
+                }
                 self.mlflow.log_metrics(numbers)
             self.mlflow.end_run(status="FINISHED" if status == "finished" else "FAILED")
         except Exception:

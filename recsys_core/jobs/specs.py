@@ -86,6 +86,8 @@ def summary_of(outcome: Any) -> dict[str, Any]:
     report = outcome.evaluation
     summary = {name: clean_number(float(v)) for name, v in report.metrics().items()}
     summary["k"] = int(report.k)
+    summary["k_wide"] = int(getattr(report, "k_wide", 50))
+    summary["ranking_candidates"] = getattr(report, "ranking_candidates", "all products")
     summary["part"] = report.part
     summary["protocol"] = report.protocol
     summary["unseen_policy"] = report.unseen_policy

@@ -176,7 +176,10 @@ class RunRecord:
     ``spec`` is the stored settings as a dict (``RunSpec.as_dict()``); :meth:`run_spec`
     decodes it back into a :class:`~recsys_core.pipeline.RunSpec`. ``summary`` holds
     ``auc_all``, ``auc_seen``, ``auc_unseen``, ``hit_rate``, ``ndcg`` (at ``k``),
-    ``hit_rate_seen``, ``ndcg_seen``, ``train_seconds`` once the run finished.
+    ``hit_rate_seen``, ``ndcg_seen``, every ranking metric with its interval
+    (``ndcg@10``, ``ndcg@10_low``, ``ndcg@10_high``, ...; see
+    :meth:`~recsys_core.evaluation.evaluate.EvalReport.metrics`), ``train_seconds`` once
+    the run finished.
     """
 
     id: int

@@ -93,9 +93,14 @@ class AdamicAdarEmbeddings(Embeddings):
         return np.asarray(common.sum(axis=1), dtype=np.float64).ravel()
 
     def score_block(self, queries: np.ndarray, candidates: np.ndarray) -> np.ndarray:
-        """Adamic-Adar of every (query, candidate): rows of ``A D A`` (sparse product)."""
-        rows = self._adj[np.asarray(queries, dtype=np.int64)] @ self._weighted.T
-        return rows.tocsc()[:, np.asarray(candidates, dtype=np.int64)].toarray()
+        """Adamic-Adar of every (query, candidate): ``A[q] (A D)[c]^T`` (sparse product).
+
+        Only the candidates' columns are computed, so ranking a catalog in blocks of
+        candidates costs one product over the catalog, not one per block; each entry sums
+        its common neighbours in the same order whatever the other candidates."""
+        q = np.asarray(queries, dtype=np.int64)
+        c = np.asarray(candidates, dtype=np.int64)
+        return np.asarray((self._adj[q] @ self._weighted[c].T).toarray(), dtype=np.float32)
 
 
 class _NoTrainingModel(Model):

@@ -14,6 +14,12 @@ them on, the metrics, and a verdict rule. The framework
 4. turns the figures into verdicts (:func:`compare_arms`): a direction is named only when
    the difference between two arms' means exceeds the spread across seeds (the larger of
    the two arms' ranges, max - min over seeds); otherwise "no clear difference".
+   Every study also judges its arms on NDCG@10 and HitRate@10 (:func:`compare_ranked`):
+   the two arms' per-query figures are paired query by query within each seed, and a
+   direction is named only when the 95% interval of the difference, over seeds and
+   queries (:func:`recsys_core.evaluation.intervals.paired_over_seeds`), excludes 0.
+   Ranking does not depend on the negatives, so these verdicts are made once, under the
+   first protocol.
 
 Runs are trained once on the first protocol's split; the other protocols only change
 the negative pairs they are scored against, so the framework checks that their train
@@ -42,7 +48,9 @@ from recsys_core.pipeline import RunSpec
 log = logging.getLogger(__name__)
 
 # Bump when the scoring below changes what a cached score holds.
-SCORE_VERSION = 2  # 2: evaluate() records part, protocol and the effective policy
+# 2: evaluate() records part, protocol and the effective policy
+# 3: ranking by product queries over the whole catalog, intervals, per-query arrays kept
+SCORE_VERSION = 3
 
 DEFAULT_DATASETS = ("builtin", "movielens")
 DEFAULT_SEEDS = 3
@@ -57,9 +65,13 @@ METRICS: dict[str, tuple[str, bool, bool]] = {
     "auc_unseen": ("AUC unseen", True, True),
     "hit_rate": ("HitRate@10", True, True),
     "ndcg": ("NDCG@10", True, True),
+    "ndcg@10": ("NDCG@10", True, False),
+    "hit_rate@10": ("HitRate@10", True, False),
     "train_seconds": ("train seconds", False, False),
     "restart_dip": ("AUC dip after a restart", False, False),
 }
+# Judged in every study, from per-query figures paired within each seed (compare_ranked).
+RANKING_VERDICTS = ("ndcg@10", "hit_rate@10")
 PAIR_SETS = ("all", "seen", "unseen")
 WHERE = ("any", "synthetic", "real")
 
@@ -526,6 +538,7 @@ def score(
                     "study cannot score one run under both protocols"
                 )
         pairs, which = reported_pairs(prep.split)
+        other = "validation" if which == "test" else "test"
         report_ = evaluate(
             outcome.embeddings,
             pairs,
@@ -534,6 +547,7 @@ def score(
             train_graph=prep.graph,
             part=which,
             protocol=protocol,
+            other_part=prep.split.part(other),
         )
         figures = {k: _clean(v) for k, v in report_.metrics().items()}
         by_bucket = getattr(report_, "by_bucket", None)
@@ -542,15 +556,23 @@ def score(
         )
         figures["pairs"] = which
         figures["policy"] = report_.info.get("unseen_policy", settings.unseen_policy)
+        kept = ("query", *RANKING_VERDICTS)
+        figures["per_query"] = {k: v for k, v in report_.per_query.items() if k in kept}
         return figures
 
-    value, _ = cache.cached(
-        "study-score",
-        key,
-        build=build,
-        save=lambda folder, v: cache.save_json(folder / "score.json", v),
-        load=lambda folder: cache.load_json(folder / "score.json"),
-    )
+    def save(folder: Path, value: dict[str, Any]) -> None:
+        arrays = value.get("per_query") or {}
+        cache.save_json(folder / "score.json", {k: v for k, v in value.items() if k != "per_query"})
+        if arrays:
+            cache.save_arrays(folder / "queries.npz", **arrays)
+
+    def load(folder: Path) -> dict[str, Any]:
+        value = cache.load_json(folder / "score.json")
+        path = folder / "queries.npz"
+        value["per_query"] = cache.load_arrays(path) if path.exists() else {}
+        return value
+
+    value, _ = cache.cached("study-score", key, build=build, save=save, load=load)
     return value
 
 
@@ -597,6 +619,9 @@ class Comparison:
     spread: float
     seeds: int
     sentence: str
+    low: float | None = None  # ranking verdicts: the 95% interval of the difference
+    high: float | None = None
+    queries: int | None = None  # ranking verdicts: queries paired per seed (the fewest)
 
 
 def _fmt(metric: str, value: float) -> str:
@@ -675,6 +700,95 @@ def group_verdict(
 
     return [
         compare_arms(short(a), values[a.name], short(ref), values[ref.name], metric)
+        for a in arms
+        if a is not ref
+    ]
+
+
+SeedQueries = list[tuple[int, dict[str, Any]]]  # (seed, per-query arrays) of one arm
+
+
+def _paired_seeds(
+    a: SeedQueries, b: SeedQueries, metric: str
+) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """Per seed both arms have, the two arms' figures on the queries both ranked."""
+    from recsys_core.evaluation.intervals import align
+
+    b_by_seed = {seed: arrays for seed, arrays in b}
+    xs, ys = [], []
+    for seed, arrays in a:
+        other = b_by_seed.get(seed)
+        if other is None or metric not in arrays or metric not in other:
+            continue
+        x, y = align(arrays["query"], arrays[metric], other["query"], other[metric])
+        if len(x):
+            xs.append(x)
+            ys.append(y)
+    return xs, ys
+
+
+def ranked_mean(values: SeedQueries, metric: str) -> Any:
+    """Mean over seeds of the per-query mean, with its interval over seeds and queries."""
+    from recsys_core.evaluation.intervals import over_seeds
+
+    return over_seeds([arrays[metric] for _, arrays in values if metric in arrays])
+
+
+def compare_ranked(
+    a: str, a_values: SeedQueries, b: str, b_values: SeedQueries, metric: str = "ndcg@10"
+) -> Comparison:
+    """The verdict rule of ranking metrics: pair the two arms query by query within each
+    seed; name a direction only when the 95% interval of the mean difference, over seeds
+    and queries, excludes 0."""
+    from recsys_core.evaluation.intervals import paired_over_seeds
+
+    label, higher, _ = METRICS[metric]
+    xs, ys = _paired_seeds(a_values, b_values, metric)
+    if not xs:
+        return Comparison(None, a, b, float("nan"), float("nan"), 0, f"{a} vs {b}: no figures")
+    iv = paired_over_seeds(xs, ys)
+    seeds, queries = len(xs), min(len(x) for x in xs)
+    scope = f"{seeds} seed{'s' if seeds > 1 else ''} x {queries:,} queries"
+    span = f"95% interval of the difference {iv.low:+.4f} to {iv.high:+.4f}, {scope}"
+    base = dict(
+        a=a, b=b, difference=iv.value, spread=iv.half_width, seeds=seeds,
+        low=iv.low, high=iv.high, queries=queries,
+    )  # fmt: skip
+    if not iv.excludes_zero():
+        return Comparison(
+            better=None,
+            sentence=f"no clear difference between {a} and {b} on {label} (differs by "
+            f"{abs(iv.value):.4f}; {span})",
+            **base,
+        )
+    better, worse = (a, b) if (iv.value > 0) == higher else (b, a)
+    return Comparison(
+        better=better,
+        sentence=f"{better} is {'higher' if higher else 'lower'} than {worse} by "
+        f"{abs(iv.value):.4f} {label} ({span})",
+        **base,
+    )
+
+
+def ranked_group_verdict(
+    study: Study, group: str, metric: str, values: dict[str, SeedQueries]
+) -> list[Comparison]:
+    """:func:`group_verdict` for ranking metrics (:func:`compare_ranked`)."""
+    arms = [a for a in study.arms if group in a.groups and a.name in values]
+    if len(arms) < 2:
+        return []
+    ref = next((a for a in arms if a.reference), None)
+    if ref is None:
+        means = {a.name: ranked_mean(values[a.name], metric).value for a in arms}
+        ref = max(arms, key=lambda a: -np.inf if np.isnan(means[a.name]) else means[a.name])
+
+    def short(arm: Arm) -> str:
+        if not group:
+            return arm.name
+        return arm.name.removesuffix(f" · {group}").removeprefix(f"{group} · ")
+
+    return [
+        compare_ranked(short(a), values[a.name], short(ref), values[ref.name], metric)
         for a in arms
         if a is not ref
     ]
@@ -767,6 +881,7 @@ def collect(
         protocols = [p for p in protocols if p in offered]
     prepared = _Prepared()
     values: dict[tuple[str, str, str, str], list[float | None]] = {}
+    ranked: dict[tuple[str, str], SeedQueries] = {}
     buckets: list[dict[str, Any]] = []
     for i, trial in enumerate(trials):
         report(on_progress, i, len(trials), "scoring study runs")
@@ -774,6 +889,10 @@ def collect(
         outcome = outcomes[trial.spec.key()]
         for protocol in protocols:
             figures = score(outcome, trial.spec, protocol, arm.policy, prepared)
+            if protocol == protocols[0] and figures.get("per_query"):
+                ranked.setdefault((trial.dataset, arm.name), []).append(
+                    (trial.seed, figures["per_query"])
+                )
             for metric in study.metrics:
                 key = (trial.dataset, protocol, arm.name, metric)
                 values.setdefault(key, []).append(arm_value(metric, arm, figures, outcome))
@@ -825,6 +944,8 @@ def collect(
                             "comparisons": [dataclasses.asdict(c) for c in comps],
                         }
                     )
+    if protocols:
+        _ranked_verdicts(study, datasets, protocols[0], ranked, cells, verdicts)
     curves = []
     if study.figure == "curves":
         for trial in trials:
@@ -856,6 +977,63 @@ def collect(
         buckets=buckets,
         seconds=seconds,
     )
+
+
+def _ranked_verdicts(
+    study: Study,
+    datasets: Sequence[str],
+    protocol: str,
+    ranked: dict[tuple[str, str], SeedQueries],
+    cells: list[dict[str, Any]],
+    verdicts: list[dict[str, Any]],
+) -> None:
+    """Cells (mean over seeds with its seed x query interval) and verdicts of the
+    ranking metrics (:data:`RANKING_VERDICTS`), appended in place."""
+    for dataset in datasets:
+        per_arm = {
+            arm.name: ranked[(dataset, arm.name)]
+            for arm in study.arms
+            if (dataset, arm.name) in ranked
+        }
+        if not per_arm:
+            continue
+        for metric in RANKING_VERDICTS:
+            for arm in study.arms:
+                if arm.name not in per_arm:
+                    continue
+                seeds = [a for _, a in per_arm[arm.name] if metric in a]
+                if not seeds:
+                    continue
+                iv = ranked_mean(per_arm[arm.name], metric)
+                means = [float(np.nanmean(a[metric])) for a in seeds]
+                cells.append(
+                    {
+                        "dataset": dataset,
+                        "protocol": protocol,
+                        "arm": arm.name,
+                        "group": ", ".join(g for g in arm.groups if g),
+                        "metric": metric,
+                        "values": means,
+                        "mean": _clean(iv.value),
+                        "spread": spread(means),
+                        "low": _clean(iv.low),
+                        "high": _clean(iv.high),
+                    }
+                )
+            for group in dict.fromkeys(g for a in study.arms for g in a.groups):
+                comps = ranked_group_verdict(study, group, metric, per_arm)
+                if not comps:
+                    continue
+                verdicts.append(
+                    {
+                        "dataset": dataset,
+                        "protocol": protocol,
+                        "group": group,
+                        "metric": metric,
+                        "sentence": sentence(comps, group),
+                        "comparisons": [dataclasses.asdict(c) for c in comps],
+                    }
+                )
 
 
 def run_study(
