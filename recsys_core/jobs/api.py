@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import threading
 import time
-import zipfile
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -232,9 +231,7 @@ def load_outcome(run_id: int, store: RunStore | None = None, mmap: bool = False)
         now ``failed`` and :func:`restart` rebuilds it.
     """
     from recsys_core.common import cache
-    from recsys_core.evaluation.evaluate import EvalReport
-    from recsys_core.models.base import Embeddings
-    from recsys_core.pipeline import RunOutcome
+    from recsys_core.pipeline import load_outcome_files
 
     store = _store(store)
     record = store.get(run_id)
@@ -244,22 +241,16 @@ def load_outcome(run_id: int, store: RunStore | None = None, mmap: bool = False)
     if "run" not in record.keys:
         raise ValueError(f"run {run_id} was not produced by the pipeline; it has no outcome")
     found = verify(run_id, store, kinds=["run"])
+    folder = cache.artifact_dir("run", record.keys["run"])
+    problem = cache.artifact_problem(folder)
+    if problem is not None and not found:
+        found = [f"{artifacts.relative(folder)}: {problem}"]
     if found:
         raise _corrupt(store, record, found)
-    folder = cache.artifact_dir("run", record.keys["run"])
+    spec = record.run_spec()
     try:
-        saved = cache.load_json(folder / "run.json")
-        return RunOutcome(
-            spec=record.run_spec(),
-            embeddings=Embeddings.load(folder / "embeddings", mmap=mmap),
-            evaluation=EvalReport.load(folder / "evaluation"),
-            events=saved["events"],
-            train_seconds=saved["train_seconds"],
-            seconds=saved["seconds"],
-            keys=dict(record.keys),
-            cache_hits={"run": True},
-        )
-    except (OSError, ValueError, KeyError, zipfile.BadZipFile) as exc:
+        return load_outcome_files(folder, spec, dict(record.keys), {"run": True}, mmap=mmap)
+    except Exception as exc:  # any unreadable file: the run is rebuilt, never half-shown
         raise _corrupt(store, record, [f"{artifacts.relative(folder)}: {exc}"]) from exc
 
 
