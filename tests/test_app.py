@@ -85,7 +85,8 @@ def settle_runs() -> None:
 
 
 def rerun_until(at: AppTest, done: Any, reruns: int = 10) -> Any:
-    """Let the runs the page started finish, rerun it, until ``done(at)`` holds.
+    """Let the runs the page started finish, rerun it, until ``done(at)`` gives a value
+    (not None or False).
 
     Bounded by reruns, not by time: each rerun first waits for the runs to settle, so
     a slow machine takes longer but gives the same answer.
@@ -93,13 +94,13 @@ def rerun_until(at: AppTest, done: Any, reruns: int = 10) -> Any:
     for _ in range(reruns):
         assert not problems(at), problems(at)
         value = done(at)
-        if value:
+        if value is not None and value is not False:
             return value
         settle_runs()
         at.run()
     assert not problems(at), problems(at)
     value = done(at)
-    assert value, "the page did not show the finished runs"
+    assert value is not None and value is not False, "the page did not show the finished runs"
     return value
 
 

@@ -212,8 +212,8 @@ def _corrupt(store: RunStore, record: RunRecord, found: list[str]) -> ArtifactEr
     for folder in folders:
         artifacts.invalidate(folder)
     reason = (
-        f"artifact corrupt or missing: {'; '.join(found[:3])}. "
-        f"Restart run {record.id} to rebuild it (intact stages are reused)."
+        f"artifact corrupt or missing ({'; '.join(found[:3])}); "
+        f"restart run {record.id} to rebuild it (intact stages are reused)."
     )
     store.mark(record.id, "failed", reason)
     return ArtifactError(f"run {record.id}: {reason}")

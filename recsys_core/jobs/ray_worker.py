@@ -92,8 +92,8 @@ class RayWorker(Worker):
                 self.store.finish(
                     run_id,
                     "interrupted",
-                    error=f"interrupted: its worker (pid {self.pid}) was stopped by {name}. "
-                    "Restart the run to run it again; finished stages are reused from the "
+                    error=f"interrupted: its worker (pid {self.pid}) was stopped by {name}; "
+                    "restart the run to run it again, and finished stages are reused from the "
                     "cache.",
                 )
             except Exception:

@@ -500,8 +500,8 @@ class RunStore:
             error = (
                 f"stuck: its worker (pid {row['pid']}) is alive but sent no heartbeat for "
                 f"{now - row['heartbeat']:.0f} s (frozen, deadlocked, or in compiled code "
-                "that holds the GIL). It runs again if the heartbeat resumes; cancel it to "
-                "kill the worker."
+                "that holds the GIL); it runs again if the heartbeat resumes, and cancelling "
+                "it kills the worker."
             )
             tx.execute(
                 "UPDATE runs SET status = 'stuck', error = ? WHERE id = ? AND status = 'running'",
@@ -534,15 +534,15 @@ class RunStore:
                 status = "failed"
                 error = (
                     f"worker process died (pid {row['pid']}) while the process that started "
-                    f"it (pid {row['owner_pid']}) was still running: it was killed, ran out of "
-                    "memory or crashed. Restart the run to try again."
+                    f"it (pid {row['owner_pid']}) was still running, so it was killed, ran out "
+                    "of memory or crashed; restart the run to try again."
                 )
             else:
                 status = "interrupted"
                 error = (
                     f"interrupted: the worker (pid {row['pid']}) stopped together with the "
-                    "app that started it (app stopped or machine restarted). Restart the run "
-                    "to run it again; finished stages are reused from the cache."
+                    "app that started it (app stopped or machine restarted); restart the run "
+                    "to run it again, and finished stages are reused from the cache."
                 )
             tx.execute(
                 "UPDATE runs SET status = ?, error = ?, finished = ? "

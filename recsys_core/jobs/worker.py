@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import argparse
 import collections
+import errno
 import logging
 import math
 import os
@@ -211,6 +212,25 @@ class Reporter:
         exit_now(0)
 
 
+DISK_FULL = (
+    "the disk holding the artifact cache ({root}) is full; free space there (for "
+    "example `python -m recsys_core cache prune --older-than DAYS`), then restart the run."
+)
+
+
+def disk_full(exc: BaseException | None) -> bool:
+    """Whether ``exc`` (or what caused it) says the disk or the user's quota is full."""
+    seen: set[int] = set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT):
+            return True
+        if "No space left on device" in str(exc):
+            return True
+        exc = exc.__cause__ or exc.__context__
+    return False
+
+
 def exit_now(code: int) -> None:
     """Leave at once (``os._exit``: threads stuck in compiled code cannot hold the exit
     up), after removing what ``finally`` blocks would have: partly written temporary
@@ -357,6 +377,8 @@ class Worker:
         except BaseException as exc:  # SystemExit from a library too: report, go on
             status = "failed"
             error = f"{type(exc).__name__}: {exc}\n\n{traceback.format_exc()}"
+            if disk_full(exc):
+                error = f"{DISK_FULL.format(root=artifacts.cache_root())}\n\n{error}"
         finally:
             reporter.stop()
             runners.set_placement_hook(None)
@@ -394,8 +416,8 @@ class Worker:
             self.store.finish(
                 reporter.run_id,
                 "interrupted",
-                error=f"interrupted: its worker (pid {self.pid}) was stopped by {name}. "
-                "Restart the run to run it again; finished stages are reused from the cache.",
+                error=f"interrupted: its worker (pid {self.pid}) was stopped by {name}; restart "
+                "the run to run it again, and finished stages are reused from the cache.",
             )
         exit_now(128 + signum)
 
