@@ -460,3 +460,56 @@ def test_a_full_disk_fails_the_run_with_a_sentence_and_loses_nothing(store, env,
     finally:
         kill_workers(store)
         subprocess.run(["umount", "-l", str(disk)])
+
+
+# -- what faults leave behind: `cache` and `cache prune` -------------------------------------
+
+
+def test_cache_command_lists_and_prunes_only_orphans(store, capsys):
+    from recsys_core import jobs
+    from recsys_core.cli import main
+    from recsys_core.common import cache, integrity
+
+    run_id = jobs.submit(as_job(small_spec(0)), store)
+    rec = jobs.wait(run_id, timeout=HANG_SECONDS, store=store)
+    assert rec.status == "finished", rec.error
+    root = cache.cache_root()
+    # What crashes leave: a temporary file, a folder without a done marker, a run
+    # artifact whose run record is gone; and one folder a live process is writing.
+    tmp = cache.artifact_dir("split", rec.keys["split"]) / ".split.npz.123.tmp"
+    tmp.write_bytes(b"half")
+    incomplete = cache.artifact_dir("walks", "deadbeef")
+    incomplete.mkdir(parents=True)
+    (incomplete / "walks.npz").write_bytes(b"half")
+    unknown = cache.artifact_dir("run", "0123456789abcdef")
+    shutil.copytree(cache.artifact_dir("run", rec.keys["run"]), unknown)
+    busy = cache.artifact_dir("walks", "busy")
+    busy.mkdir(parents=True)
+
+    capsys.readouterr()
+    assert main(["cache", "--json"]) == 0
+    listed = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert set(listed["kinds"]) >= {"dataset", "split", "run", "walks"}
+    assert listed["kinds"]["run"]["count"] == 2 and listed["bytes"] > 0
+    expected = {
+        tmp.relative_to(root).as_posix(),
+        incomplete.relative_to(root).as_posix(),
+        unknown.relative_to(root).as_posix(),
+    }
+    with integrity.exclusive(integrity.lock_path(root, "walks", "busy")):
+        assert main(["cache", "prune", "--orphans", "--dry-run", "--json"]) == 0
+        planned = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+        assert {r["path"] for r in planned["removed"]} == expected
+        assert tmp.exists() and unknown.exists()  # a dry run removes nothing
+        assert main(["cache", "prune", "--orphans", "--json"]) == 0
+        done = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+        assert {r["path"] for r in done["removed"]} == expected
+        assert busy.is_dir()  # being written: kept
+    assert not tmp.exists() and not incomplete.exists() and not unknown.exists()
+    assert jobs.verify(run_id, store) == [] and jobs.load_outcome(run_id, store)
+    # Old: everything is younger than a day; nothing goes.
+    assert main(["cache", "prune", "--older-than", "1", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out.strip().splitlines()[-1])["removed"] == []
+    assert main(["cache", "prune", "--older-than", "0", "--dry-run", "--json"]) == 0
+    planned = json.loads(capsys.readouterr().out.strip().splitlines()[-1])["removed"]
+    assert f"run/{rec.keys['run']}" in {r["path"] for r in planned}

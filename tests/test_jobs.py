@@ -14,6 +14,7 @@ import dataclasses
 import json
 import os
 import signal
+import socket
 import sqlite3
 import subprocess
 import sys
@@ -66,7 +67,8 @@ def fake_runner(spec: dict, on_progress, callback):
     before training), walk_steps (reports of a walks stage), stuck (seconds without any
     report), fail_at (step that raises), quiet (training reports through the training
     callback only), eval_steps (reports of an evaluation stage after training), meet
-    (another run's artifact name: training starts once both runs are executing).
+    (another run's artifact name: training starts once both runs are executing),
+    hold_tmp (hold a temporary file open, unreported, until the worker is stopped).
     """
     from recsys_core.jobs import JobResult
 
@@ -76,6 +78,13 @@ def fake_runner(spec: dict, on_progress, callback):
         on_progress(i, prep, "preparing")
         time.sleep(pause)
     on_progress(0, 1, "preparing")
+    if spec.get("hold_tmp"):  # a file half-written when the worker is made to exit
+        from recsys_core.common import cache
+
+        with cache.atomic_path(_fake_folder(spec) / "partial.bin") as tmp:
+            tmp.write_bytes(b"half")
+            (_cache_root() / "holding").write_text(str(tmp))
+            time.sleep(spec.get("stuck", 3600))
     if spec.get("stuck"):
         time.sleep(spec["stuck"])  # a stage that reports nothing (e.g. compiled code)
     if spec.get("meet"):
@@ -288,12 +297,17 @@ def test_cancel_running_queued_and_during_a_stage(store):
 def test_a_stage_that_ignores_cancel_is_cut_short(store, monkeypatch):
     # The grace is a lower bound here (the stage never reports), so 1 s is safe.
     monkeypatch.setenv("RECSYS_CANCEL_GRACE", "1")
-    stuck_id = jobs.submit({"model": "fake", "artifact": "z", "stuck": 3600}, store)
-    rec = wait_for(lambda: (r := store.get(stuck_id)).progress_message == "preparing" and r)
+    spec = {"model": "fake", "artifact": "z", "stuck": 3600, "hold_tmp": True}
+    stuck_id = jobs.submit(spec, store)
+    holding = _cache_root() / "holding"
+    tmp = Path(wait_for(lambda: holding.exists() and holding.read_text()))
+    assert tmp.exists()
+    rec = store.get(stuck_id)
     jobs.cancel(stuck_id, store)
     after = wait_for(lambda: (r := store.get(stuck_id)).status == "cancelled" and r)
     assert "did not stop" in after.error and "preparing" in after.error
-    wait_for(lambda: not jobs.procs.is_alive(rec.pid, None))  # its worker left
+    wait_for(lambda: not jobs.procs.is_alive(rec.pid, None))  # its worker left...
+    assert not tmp.exists()  # ...through os._exit, without its half-written file
 
 
 def test_cancel_is_a_flag_checked_in_every_phase(store):
@@ -521,6 +535,48 @@ def test_sigterm_marks_interrupted(store):
     os.kill(rec.pid, signal.SIGTERM)
     after = wait_for(lambda: (r := store.get(run_id)).status != "running" and r)
     assert after.status == "interrupted" and "SIGTERM" in after.error
+    assert after.executor == "local" and after.host == socket.gethostname()
+
+
+def test_sigterm_removes_the_file_being_written(store):
+    run_id = jobs.submit({"model": "fake", "artifact": "h", "hold_tmp": True}, store)
+    holding = _cache_root() / "holding"
+    tmp = Path(wait_for(lambda: holding.exists() and holding.read_text()))
+    pid = store.get(run_id).pid
+    os.kill(pid, signal.SIGTERM)
+    assert wait_for(lambda: (r := store.get(run_id)).status != "running" and r).status == (
+        "interrupted"
+    )
+    wait_for(lambda: not jobs.procs.is_alive(pid, None))
+    assert not tmp.exists()
+
+
+def test_a_finished_worker_is_reaped_at_once(store):
+    from recsys_core.jobs import procs
+
+    run_id = jobs.submit({"model": "fake", "artifact": "r", "steps": 2}, store)
+    pid = jobs.wait(run_id, timeout=HANG_SECONDS, store=store).pid
+    # Linger 0: the worker exits; its parent (this process) collects it, so no zombie
+    # stays in the process table until the next spawn.
+    wait_for(lambda: not Path(f"/proc/{pid}").exists())
+    assert all(child.pid != pid for child in procs._CHILDREN)
+
+
+def test_reading_the_store_settles_runs_but_starts_no_process(env):
+    from recsys_core.jobs import procs
+
+    store = RunStore(env / "runs.sqlite", recover=False)
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()  # a worker that died
+    run_id, _ = store.enqueue({"model": "fake"}, "dead", "fake", "")
+    store.claim(gone.pid, None, os.getpid(), procs.process_token(os.getpid()))
+    waiting, _ = store.enqueue({"model": "fake", "n": 2}, "waiting", "fake", "")
+    children = list(procs._CHILDREN)
+    rec = store.get(run_id)  # a reader meets the dead worker's run
+    assert rec.status == "failed" and "worker process died" in rec.error
+    assert [r.status for r in store.list()] == ["queued", "failed"]
+    assert procs._CHILDREN == children and store.idle_workers() == []  # nothing started
+    assert store.get(waiting).status == "queued"
 
 
 APP = """

@@ -35,6 +35,13 @@ is gone becomes
   SIGHUP marks its run ``interrupted`` itself.
 
 Either way nothing finished before is lost: finished runs and their artifacts stay.
+
+Readers (:meth:`RunStore.get`, :meth:`RunStore.list`) settle such runs when they meet
+them, but never start a process: a worker is started only by opening the store with
+``recover=True``, by ``recover()``, a submit, a restart or cancelling a stuck run.
+
+Each claimed run records where it executes: ``executor`` (``local`` or ``ray``) and
+``host`` (this machine's name, or the Ray node that took it).
 """
 
 from __future__ import annotations
