@@ -263,6 +263,18 @@ def test_truncated_corrupt_or_missing_artifacts_are_rebuilt(env, kind, caplog):
         assert (load_walks(folder) == walks).all()
 
 
+@pytest.mark.parametrize("how", ["truncate", "corrupt", "delete"])
+def test_a_damaged_synthetic_file_is_written_again(env, how):
+    from recsys_core.data.synthetic import SyntheticSettings, synthetic_file
+
+    settings = SyntheticSettings(products=300, seed=0)
+    path = synthetic_file(settings)
+    original = path.read_bytes()
+    _damage(path, how)
+    assert synthetic_file(settings) == path
+    assert path.read_bytes() == original  # deterministic: the very same file
+
+
 def test_an_artifact_from_before_manifests_loads_and_heals(env, caplog):
     """A done marker without a manifest is trusted; when its file then fails to load
     (a truncated .npz raised BadZipFile before), it is rebuilt, not raised."""
