@@ -818,3 +818,21 @@ def test_mlflow_mirror_logs_a_run(tmp_path, monkeypatch):
     mirror.end("finished", {"auc_all": 0.7})
     runs = mlflow.search_runs(search_all_experiments=True)
     assert len(runs) == 1 and runs["metrics.final.auc_all"].iloc[0] == pytest.approx(0.7)
+
+
+def test_opening_and_reading_the_default_store_starts_no_worker(env, monkeypatch):
+    from recsys_core.jobs import api, procs
+
+    monkeypatch.setenv("RECSYS_RUNS_DB", str(env / "runs.sqlite"))
+    monkeypatch.setattr(api, "_STORES", {})  # as a fresh app process
+    store = RunStore(env / "runs.sqlite", recover=False)
+    waiting, _ = store.enqueue({"model": "fake", "artifact": "od", "steps": 2}, "od", "fake", "")
+    children = list(procs._CHILDREN)
+    assert [r.id for r in jobs.list_runs()] == [waiting]  # a page view, `runs` in the CLI
+    assert jobs.get_run(waiting).status == "queued"
+    assert procs._CHILDREN == children and store.idle_workers() == []
+    try:
+        jobs.recover()  # what an explicit action calls: now a worker takes the run
+        assert jobs.wait(waiting, timeout=HANG_SECONDS, store=store).status == "finished"
+    finally:
+        _kill_leftovers(store)

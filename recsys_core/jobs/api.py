@@ -1,8 +1,9 @@
 """Background runs: submit settings, follow them, cancel, restart, delete, load results.
 
 Every function takes an optional ``store``; without one it uses the default store
-(``$RECSYS_RUNS_DB`` or ``<cache root>/runs.sqlite``), opened - and recovered - once per
-process and database file.
+(``$RECSYS_RUNS_DB`` or ``<cache root>/runs.sqlite``), opened once per process and
+database file. Reading never starts a worker; submitting, restarting and :func:`recover`
+do.
 
 Corrupt artifacts: :func:`load_outcome` checks the run's files against the checksums
 recorded when it finished. A mismatch never reaches the caller: the artifact is marked
@@ -37,11 +38,18 @@ class ArtifactError(RuntimeError):
 
 
 def default_store() -> RunStore:
-    """The store at the default path, opened (and recovered) once per process."""
+    """The store at the default path, opened once per process.
+
+    Opening settles runs whose worker died but starts no worker: reading runs (a page
+    view, ``runs`` in the CLI) never starts work. Queued runs left by a stopped app run
+    at the next :func:`submit` or :func:`restart`, or when :func:`recover` is called.
+    """
     path = default_db_path().expanduser().resolve()
     with _LOCK:
         if path not in _STORES:
-            _STORES[path] = RunStore(path)
+            store = RunStore(path, recover=False)
+            store.settle()
+            _STORES[path] = store
         return _STORES[path]
 
 
