@@ -427,6 +427,7 @@ def test_two_servers_on_one_store_and_cache(store, monkeypatch):
     assert all(r[1] == "finished" for r in first + second), outs
     assert len(store.list()) == len(specs)
     for run_id, _, _ in first:
+        assert store.get(run_id).executor == "local" and store.get(run_id).host
         assert jobs.verify(run_id, store) == []
         jobs.load_outcome(run_id, store)
     every_artifact_intact(Path(os.environ["RECSYS_CACHE_DIR"]))
@@ -525,3 +526,19 @@ def test_cache_command_lists_and_prunes_only_orphans(store, capsys):
     assert main(["cache", "prune", "--older-than", "0", "--dry-run", "--json"]) == 0
     planned = json.loads(capsys.readouterr().out.strip().splitlines()[-1])["removed"]
     assert f"run/{rec.keys['run']}" in {r["path"] for r in planned}
+
+
+def test_private_ray_folders_of_dead_owners_are_removed(tmp_path):
+    from recsys_core.cluster import executor
+
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()
+    dead = tmp_path / f"{executor.FOLDER_PREFIX}dead"
+    live = tmp_path / f"{executor.FOLDER_PREFIX}live"
+    foreign = tmp_path / f"{executor.FOLDER_PREFIX}no-owner-file"
+    for folder, pid in ((dead, gone.pid), (live, os.getpid()), (foreign, None)):
+        (folder / "tmp").mkdir(parents=True)
+        if pid is not None:
+            (folder / executor.OWNER_FILE).write_text(f"{pid} {executor._start_time(pid)}")
+    assert executor.remove_stale_folders(tmp_path) == [dead]
+    assert not dead.exists() and live.exists() and foreign.exists()
