@@ -74,6 +74,7 @@ def prepare(
         build=lambda: split_pairs(dataset.pairs, dataset.n_products, split_settings),
         save=lambda folder, s: s.save(folder),
         load=Split.load,
+        on_progress=on_progress,
     )
     seconds["split"] = time.perf_counter() - t0
 
@@ -109,6 +110,7 @@ def make_walks(
         build=lambda: generate_walks(prepared.graph, walk_settings, on_progress=on_progress),
         save=lambda folder, w: cache.save_arrays(folder / "walks.npz", walks=w),
         load=load_walks,
+        on_progress=on_progress,
     )
     return walks, key, hit
 
@@ -322,86 +324,105 @@ def run(
     if uses_walks:
         keys["walks"] = spec.walk_settings().key(prepared.split_key)
 
-    finished = load_finished(spec, keys, hits)
+    finished = load_finished(spec, keys, hits, on_progress)
     if finished is not None:
         return finished
-
-    reused = load_training(spec)
-    if reused is not None:
-        embeddings, events, seconds["train"] = reused
-        cancelled, hits["trained"] = False, True
-    else:
-        walks = None
-        if uses_walks:
-            t0 = time.perf_counter()
-            report(on_progress, 0, 1, "generating walks")
-            walks, _, hits["walks"] = make_walks(prepared, spec.walk_settings(), on_progress)
-            seconds["walks"] = time.perf_counter() - t0
-        embeddings, events, cancelled, seconds["train"] = train(
-            spec, prepared, walks, on_progress, callback
+    # One process trains a run key at a time: a second one (the CLI beside a worker,
+    # two servers on one cache) waits here and then loads what the first saved.
+    with cache.building("run", keys["run"], on_progress):
+        finished = load_finished(spec, keys, hits, on_progress)
+        if finished is not None:
+            return finished
+        reused = load_training(spec)
+        if reused is not None:
+            embeddings, events, seconds["train"] = reused
+            cancelled, hits["trained"] = False, True
+        else:
+            walks = None
+            if uses_walks:
+                t0 = time.perf_counter()
+                report(on_progress, 0, 1, "generating walks")
+                walks, _, hits["walks"] = make_walks(prepared, spec.walk_settings(), on_progress)
+                seconds["walks"] = time.perf_counter() - t0
+            embeddings, events, cancelled, seconds["train"] = train(
+                spec, prepared, walks, on_progress, callback
+            )
+        t0 = time.perf_counter()
+        report(on_progress, 0, 1, "evaluating")
+        evaluation = evaluate_run(spec, prepared, embeddings)
+        seconds["evaluate"] = time.perf_counter() - t0
+        outcome = RunOutcome(
+            spec=spec,
+            embeddings=embeddings,
+            evaluation=evaluation,
+            events=events,
+            train_seconds=seconds["train"],
+            seconds=seconds,
+            keys=keys,
+            cache_hits={**hits, "run": False},
+            cancelled=cancelled,
         )
-    t0 = time.perf_counter()
-    report(on_progress, 0, 1, "evaluating")
-    evaluation = evaluate_run(spec, prepared, embeddings)
-    seconds["evaluate"] = time.perf_counter() - t0
-    outcome = RunOutcome(
-        spec=spec,
-        embeddings=embeddings,
-        evaluation=evaluation,
-        events=events,
-        train_seconds=seconds["train"],
-        seconds=seconds,
-        keys=keys,
-        cache_hits={**hits, "run": False},
-        cancelled=cancelled,
-    )
-    if not cancelled:
-        save_outcome(outcome)
+        if not cancelled:
+            save_outcome(outcome)
     return outcome
 
 
-def load_finished(spec: RunSpec, keys: dict[str, str], hits: dict[str, bool]) -> RunOutcome | None:
-    """The finished run ``keys["run"]`` from its artifacts, or None (absent or unreadable:
-    the caller trains again)."""
+def load_finished(
+    spec: RunSpec,
+    keys: dict[str, str],
+    hits: dict[str, bool],
+    on_progress: Progress | None = None,
+) -> RunOutcome | None:
+    """The finished run ``keys["run"]`` from its artifacts, or None (absent, or missing,
+    truncated, corrupt or unreadable files: the caller trains again)."""
+
+    def load(folder: Path) -> RunOutcome:
+        return load_outcome_files(folder, spec, keys, {**hits, "run": True})
+
+    ok, outcome = cache.load_if_complete("run", keys["run"], load, on_progress)
+    return outcome if ok else None
+
+
+def load_outcome_files(
+    folder: Path,
+    spec: RunSpec,
+    keys: dict[str, str],
+    hits: dict[str, bool],
+    mmap: bool = False,
+) -> RunOutcome:
+    """A saved run's outcome read from ``folder`` (raises when a file is unreadable)."""
     from recsys_core.evaluation.evaluate import EvalReport
 
-    folder = cache.artifact_dir("run", keys["run"])
-    marker = folder / cache.DONE_MARKER
-    if not marker.exists():
-        return None
-    try:
-        record = cache.load_json(folder / "run.json")
-        return RunOutcome(
-            spec=spec,
-            embeddings=Embeddings.load(folder / "embeddings"),
-            evaluation=EvalReport.load(folder / "evaluation"),
-            events=record["events"],
-            train_seconds=record["train_seconds"],
-            seconds=record["seconds"],
-            keys=keys,
-            cache_hits={**hits, "run": True},
-        )
-    except (OSError, ValueError, KeyError) as exc:
-        log.warning("run artifact %s unreadable (%s); training again", keys["run"], exc)
-        marker.unlink(missing_ok=True)
-        return None
+    record = cache.load_json(folder / "run.json")
+    return RunOutcome(
+        spec=spec,
+        embeddings=Embeddings.load(folder / "embeddings", mmap=mmap),
+        evaluation=EvalReport.load(folder / "evaluation"),
+        events=record["events"],
+        train_seconds=record["train_seconds"],
+        seconds=record["seconds"],
+        keys=keys,
+        cache_hits=hits,
+    )
 
 
 def load_training(spec: RunSpec) -> tuple[Embeddings, list[dict[str, Any]], float] | None:
     """The vectors, events and train seconds of a finished run with the same training
-    (:meth:`RunSpec.train_key`), scored by ``spec``'s own rule; None when there is none."""
-    index = cache.artifact_dir("trained", spec.train_key()) / "trained.json"
-    if not index.exists():
+    (:meth:`RunSpec.train_key`), scored by ``spec``'s own rule; None when there is none
+    (or its files are damaged: the caller trains again)."""
+    ok, index = cache.load_if_complete(
+        "trained", spec.train_key(), lambda folder: cache.load_json(folder / "trained.json")
+    )
+    if not ok:
         return None
-    try:
-        folder = cache.artifact_dir("run", cache.load_json(index)["run"])
-        if not (folder / cache.DONE_MARKER).exists():
-            return None
-        record = cache.load_json(folder / "run.json")
-        embeddings = Embeddings.load(folder / "embeddings")
-    except (OSError, ValueError, KeyError) as exc:
-        log.warning("training of %s unreadable (%s); training again", spec.model, exc)
+
+    def load(folder: Path) -> tuple[Embeddings, dict[str, Any]]:
+        return Embeddings.load(folder / "embeddings"), cache.load_json(folder / "run.json")
+
+    ok, loaded = cache.load_if_complete("run", index["run"], load)
+    if not ok:
         return None
+    embeddings, record = loaded
     settings = spec.model_settings()
     if hasattr(settings, "score"):
         embeddings = embeddings.with_scoring(
@@ -469,8 +490,13 @@ def evaluate_run(spec: RunSpec, prepared: Prepared, embeddings: Embeddings) -> A
 
 
 def save_outcome(outcome: RunOutcome) -> Path:
-    """Write a finished run's artifacts; the done marker goes last."""
+    """Write a finished run's artifacts; the done marker with their manifest goes last.
+
+    Callers hold the run key's lock (:func:`run` does); what a crashed writer left in
+    the folder is cleared first.
+    """
     folder = outcome.artifact_dir
+    cache.start_fresh(folder)
     outcome.embeddings.save(folder / "embeddings")
     outcome.evaluation.save(folder / "evaluation")
     cache.save_json(
@@ -483,8 +509,10 @@ def save_outcome(outcome: RunOutcome) -> Path:
             "keys": outcome.keys,
         },
     )
-    cache.save_json(folder / cache.DONE_MARKER, {"kind": "run", "key": outcome.keys["run"]})
+    cache.mark_done(folder, "run", outcome.keys["run"])
     if not outcome.cache_hits.get("trained"):
-        trained = cache.artifact_dir("trained", outcome.spec.train_key())
+        train_key = outcome.spec.train_key()
+        trained = cache.artifact_dir("trained", train_key)
         cache.save_json(trained / "trained.json", {"run": outcome.keys["run"]})
+        cache.mark_done(trained, "trained", train_key)
     return folder

@@ -2,6 +2,9 @@
 
 One small run is trained through the Train page (a real worker process via the job
 layer) and shared by the pages that need a finished run.
+
+No test measures time: a test that waits for runs waits on the job store (each run's
+status), then reruns the page; deadlines are generous and only catch hangs.
 """
 
 from __future__ import annotations
@@ -20,6 +23,8 @@ from streamlit.testing.v1 import AppTest
 
 ROOT = Path(__file__).resolve().parents[1]
 APP = str(ROOT / "app.py")
+HANG_SECONDS = 600.0  # a deadline that only catches hangs, never a slow machine
+
 PAGES = (
     "pages/data.py",
     "pages/graph.py",
@@ -56,7 +61,7 @@ def _entry(entry: Path) -> None:
 
 def fresh(page: str | None = None) -> AppTest:
     script = ENTRY[0]
-    at = AppTest.from_file(str(script), default_timeout=90)
+    at = AppTest.from_file(str(script), default_timeout=HANG_SECONDS)
     at.run()
     assert not at.exception, at.exception
     if page:
@@ -69,6 +74,36 @@ def problems(at: AppTest) -> list[str]:
     return [str(e.value) for e in at.exception] + [str(e.value) for e in at.error]
 
 
+def settle_runs() -> None:
+    """Wait, on the job store, until no run is queued or running."""
+    import recsys_core.jobs as jobs
+
+    for record in jobs.list_runs():
+        if record.active:
+            after = jobs.wait(record.id, timeout=HANG_SECONDS)
+            assert not after.active, f"run {record.id} still {after.status}: hung?"
+
+
+def rerun_until(at: AppTest, done: Any, reruns: int = 10) -> Any:
+    """Let the runs the page started finish, rerun it, until ``done(at)`` gives a value
+    (not None or False).
+
+    Bounded by reruns, not by time: each rerun first waits for the runs to settle, so
+    a slow machine takes longer but gives the same answer.
+    """
+    for _ in range(reruns):
+        assert not problems(at), problems(at)
+        value = done(at)
+        if value is not None and value is not False:
+            return value
+        settle_runs()
+        at.run()
+    assert not problems(at), problems(at)
+    value = done(at)
+    assert value is not None and value is not False, "the page did not show the finished runs"
+    return value
+
+
 @pytest.fixture(scope="module")
 def trained(entry: Path) -> AppTest:
     """The Train page after one small run finished (started by clicking Start)."""
@@ -78,18 +113,12 @@ def trained(entry: Path) -> AppTest:
     at.number_input(key="model.sgns.epochs").set_value(1)
     at.run()
     at.button(key="train.start").click().run()
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        at.run()
-        assert not problems(at), problems(at)
-        if any(m.label == "AUC all" for m in at.metric):
-            return at
-        time.sleep(1)
-    pytest.fail("the run did not finish within 120 s")
+    rerun_until(at, lambda at: any(m.label == "AUC all" for m in at.metric))
+    return at
 
 
 def test_entry_file_routes_to_the_home_page() -> None:
-    at = AppTest.from_file(APP, default_timeout=90)
+    at = AppTest.from_file(APP, default_timeout=HANG_SECONDS)
     at.run()
     assert not at.exception
     assert at.title[0].value == "Item embeddings from product graphs"
@@ -97,7 +126,6 @@ def test_entry_file_routes_to_the_home_page() -> None:
 
 
 def test_home_page_shows_the_dataset() -> None:
-    start = time.perf_counter()
     at = fresh()
     assert not problems(at)
     labels = {m.label: m.value for m in at.metric}
@@ -106,7 +134,6 @@ def test_home_page_shows_the_dataset() -> None:
     assert at.button(key="ds.load").label == "Load dataset"
     assert at.selectbox(key="model.name").value == "sgns"
     assert len(at.get("plotly_chart")) >= 3  # relationships, coverage, degrees
-    assert time.perf_counter() - start < 30
 
 
 @pytest.mark.parametrize("page", PAGES)
@@ -155,10 +182,7 @@ def test_train_shows_live_metrics(trained: AppTest) -> None:
     assert "finished" in picker.options[0] and "queued" not in picker.options[0]
     # A refresh (a new session) reattaches to the run from the job store (the newest
     # active one, else the newest: let the baselines the Evaluate page started settle).
-    import recsys_core.jobs as jobs
-
-    for record in jobs.list_runs():
-        jobs.wait(record.id, timeout=120)
+    settle_runs()
     at = fresh("pages/train.py")
     assert any(m.label == "AUC all" for m in at.metric)
 
@@ -220,16 +244,12 @@ def test_side_info_comparison_draws_its_charts() -> None:
     at.number_input(key="model.sgns.vector_size").set_value(16)
     at.run()
     at.button(key="side.start").click().run()
-    deadline = time.monotonic() + 150
-    while time.monotonic() < deadline:
-        assert not problems(at), problems(at)
+
+    def drawn(at: AppTest) -> bool:
         keys = " ".join(c.proto.id for c in at.get("plotly_chart"))
-        if "side.weights" in keys and "side.bars" in keys:
-            break
-        time.sleep(1)
-        at.run()
-    else:
-        pytest.fail("the three side-info runs did not finish within 150 s")
+        return "side.weights" in keys and "side.bars" in keys
+
+    rerun_until(at, drawn)
     table = at.dataframe[0].value
     assert set(table["label"]) == {
         "skip-gram (no side info)",
@@ -300,7 +320,7 @@ def test_chart_helpers() -> None:
 
 def fresh_with(params: dict[str, str], page: str | None = None) -> AppTest:
     """The app opened at a URL with these query parameters (a new session)."""
-    at = AppTest.from_file(str(ENTRY[0]), default_timeout=90)
+    at = AppTest.from_file(str(ENTRY[0]), default_timeout=HANG_SECONDS)
     at.query_params.update(params)
     at.run()
     assert not at.exception, at.exception
@@ -393,7 +413,7 @@ def test_train_lists_runs_on_other_datasets_and_switches_to_them() -> None:
         assert next(b for b in at.selectbox if b.label == "run to watch").value == run_id
         at.button(key=f"runs.train.cancel.{run_id}").click().run()
         # Queued: cancelled at once; claimed by a lingering worker: at its next event.
-        assert api.wait(run_id, timeout=120).status == "cancelled"
+        assert api.wait(run_id, timeout=HANG_SECONDS).status == "cancelled"
     finally:
         api.cancel(run_id)
 
@@ -599,16 +619,12 @@ def _results(at: AppTest) -> Any:
     return next(d.value for d in at.dataframe if "lift over popularity" in d.value.columns)
 
 
-def _wait_for_rows(at: AppTest, rows: int, seconds: float = 150) -> Any:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        assert not problems(at), problems(at)
+def _wait_for_rows(at: AppTest, rows: int) -> Any:
+    def table(at: AppTest) -> Any:
         frames = [d.value for d in at.dataframe if "lift over popularity" in d.value.columns]
-        if frames and len(frames[0]) >= rows:
-            return frames[0]
-        time.sleep(1)
-        at.run()
-    pytest.fail(f"the results table did not reach {rows} rows within {seconds} s")
+        return frames[0] if frames and len(frames[0]) >= rows else None
+
+    return rerun_until(at, table)
 
 
 def test_evaluate_protocols_and_baselines(trained: AppTest) -> None:
@@ -652,12 +668,8 @@ def test_runs_started_on_side_info_are_cancelled_from_its_sidebar() -> None:
         for run_id in started:
             at.button(key=f"runs.side.cancel.{run_id}").click().run()
             assert not problems(at), problems(at)
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            if all(api.get_run(i).status == "cancelled" for i in started):
-                break
-            time.sleep(0.5)
-        assert [api.get_run(i).status for i in started] == ["cancelled"] * 3
+        finals = [api.wait(i, timeout=HANG_SECONDS).status for i in started]
+        assert finals == ["cancelled"] * 3
     finally:
         for run_id in started:
             api.cancel(run_id)
@@ -697,7 +709,7 @@ def test_executor_field_sets_the_setting_without_starting_ray() -> None:
         env = {k: v for k, v in os.environ.items() if k != executor.ADDRESS_ENV}
         fake = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)"], env=env)
         store = api.default_store()
-        deadline = time.monotonic() + 10
+        deadline = time.monotonic() + HANG_SECONDS
         while procs.process_token(fake.pid) is None and time.monotonic() < deadline:
             time.sleep(0.05)
         store.set_idle(fake.pid, procs.process_token(fake.pid))
@@ -771,7 +783,9 @@ def test_evaluate_shows_a_sweep_of_mf_runs() -> None:
         for size in (8, 16)
     ]
     for run_id in ids:
-        assert api.wait(run_id, timeout=180).status == "finished", api.get_run(run_id).error
+        assert api.wait(run_id, timeout=HANG_SECONDS).status == "finished", api.get_run(
+            run_id
+        ).error
     at = fresh("pages/evaluate.py")
     assert not problems(at), problems(at)
     picker = at.selectbox(key="eval.sweep")

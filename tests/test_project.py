@@ -117,7 +117,7 @@ def test_projection_job_runs_in_a_child_and_caches() -> None:
     key = f"job-test-{time.time_ns()}"
     assert stored_projection(key, settings) is None
     job = ProjectionJob(vectors, key, settings, strata=labels)
-    deadline = time.monotonic() + 120
+    deadline = time.monotonic() + 600  # only catches a hang
     while not job.poll().finished and not job.failed and time.monotonic() < deadline:
         time.sleep(0.2)
     assert job.finished, job.error

@@ -146,6 +146,7 @@ def test_run_on_ray_same_auc_as_local(ray_store, tmp_path, monkeypatch):
     record = store.get(run_id)
     assert record.status == "finished", record.error
     assert set(record.keys) == {"dataset", "split", "walks", "run"}
+    assert record.executor == "ray" and record.host  # the Ray node that ran it
     assert len(jobs.metrics(run_id, store=store)) >= 1  # the live curve's rows
     assert jobs.load_outcome(run_id, store).evaluation.auc_all == record.summary["auc_all"]
     # The same settings on this machine, from an empty cache: the same AUC.

@@ -77,6 +77,8 @@ def record_dict(rec: RunRecord) -> dict[str, Any]:
         "started": rec.started,
         "finished": rec.finished,
         "seconds": rec.duration,
+        "executor": rec.executor,
+        "host": rec.host,
         "progress": {
             "done": rec.progress_done,
             "total": rec.progress_total,
@@ -197,6 +199,8 @@ def cmd_show(args: argparse.Namespace) -> int:
     say(f"key {rec.key}; artifacts {json.dumps(rec.keys) if rec.keys else '-'}")
     if rec.duration is not None:
         say(f"time {rec.duration:.1f} s" + (f"; worker pid {rec.pid}" if rec.active else ""))
+    if rec.executor:
+        say(f"executed by {rec.executor} on {rec.host or 'an unknown host'}")
     say("settings:")
     say(json.dumps(rec.spec, indent=2, default=str))
     detail = _result_text(rec)

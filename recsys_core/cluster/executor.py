@@ -162,6 +162,54 @@ def _wait_for_port(host: str, port: int, proc: subprocess.Popen, log_path: Path,
     raise ClusterError(f"the Ray head did not open port {port} within {timeout:g} s")
 
 
+FOLDER_PREFIX = "recsys-ray-"
+OWNER_FILE = "owner"
+
+
+def _start_time(pid: int) -> str:
+    """The process's start time (Linux), so a reused pid is not taken for the owner."""
+    try:
+        text = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return ""
+    return text[text.rfind(")") + 2 :].split()[19]
+
+
+def _owner_alive(folder: Path) -> bool:
+    try:
+        pid_text, _, started = (folder / OWNER_FILE).read_text().partition(" ")
+        pid = int(pid_text)
+    except (OSError, ValueError):
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return not started or _start_time(pid) == started
+
+
+def remove_stale_folders(parent: Path | None = None) -> list[Path]:
+    """Remove private head folders (``/tmp/recsys-ray-*``) whose owner process is gone.
+
+    A process that starts a head removes its folder when it stops it; one killed with
+    SIGKILL cannot, so the next head start tidies up. Folders of another user, or of a
+    live owner, stay.
+    """
+    parent = parent or Path(tempfile.gettempdir())
+    removed = []
+    for folder in parent.glob(FOLDER_PREFIX + "*"):
+        try:
+            mine = folder.is_dir() and folder.stat().st_uid == os.getuid()
+        except OSError:
+            continue
+        if mine and (folder / OWNER_FILE).exists() and not _owner_alive(folder):
+            shutil.rmtree(folder, ignore_errors=True)
+            removed.append(folder)
+    return removed
+
+
 class LocalHead:
     """A Ray head node (``ray start --head --block``) owned by this process.
 
@@ -214,7 +262,9 @@ class LocalHead:
 
     def start(self, timeout: float = START_TIMEOUT) -> LocalHead:
         if self.folder is None:
-            self.folder = Path(tempfile.mkdtemp(prefix="recsys-ray-"))  # 0700
+            remove_stale_folders()
+            self.folder = Path(tempfile.mkdtemp(prefix=FOLDER_PREFIX))  # 0700
+            (self.folder / OWNER_FILE).write_text(f"{os.getpid()} {_start_time(os.getpid())}")
         self.folder.mkdir(parents=True, exist_ok=True)
         self.token_path = new_token_file(self.folder)
         if self.base_port is None:

@@ -239,18 +239,18 @@ def cached_walks(
     Returns ``(walks, cache_hit)``; a complete artifact of either form (one machine or
     shards) is reused.
     """
-    folder = cache.artifact_dir("walks", key)
-    marker = folder / cache.DONE_MARKER
-    if marker.exists():
-        try:
-            return shards.load_walks(folder), True
-        except (OSError, ValueError, KeyError):
-            marker.unlink(missing_ok=True)
-    folder.mkdir(parents=True, exist_ok=True)
-    t0 = time.perf_counter()
-    write_walk_shards(graph, settings, folder, n_tasks=n_tasks, on_progress=on_progress)
-    cache.save_json(marker, {"kind": "walks", "key": key, "shards": True})
-    log.info("walks %s on Ray in %.1f s", key, time.perf_counter() - t0)
+    ok, walks = cache.load_if_complete("walks", key, shards.load_walks, on_progress)
+    if ok:
+        return walks, True
+    with cache.building("walks", key, on_progress) as folder:
+        ok, walks = cache.load_if_complete("walks", key, shards.load_walks, on_progress)
+        if ok:
+            return walks, True
+        cache.start_fresh(folder)
+        t0 = time.perf_counter()
+        write_walk_shards(graph, settings, folder, n_tasks=n_tasks, on_progress=on_progress)
+        cache.mark_done(folder, "walks", key, shards=True)
+        log.info("walks %s on Ray in %.1f s", key, time.perf_counter() - t0)
     return shards.load_walks(folder), False
 
 

@@ -181,6 +181,7 @@ def load_dataset(
         build=lambda: build_dataset(settings, on_progress),
         save=lambda folder, ds: ds.save(folder),
         load=Dataset.load,
+        on_progress=on_progress,
     )
 
 

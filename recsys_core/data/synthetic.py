@@ -1010,12 +1010,27 @@ FILE_NAME = "synthetic.json.gz"
 
 
 def synthetic_file(settings: SyntheticSettings, on_progress: Progress | None = None) -> Path:
-    """The cached metadata file for ``settings``, written on first use."""
-    folder = cache.artifact_dir("synthetic-file", settings.key(GENERATOR_VERSION))
-    path = folder / FILE_NAME
-    if not path.exists():
-        write_synthetic(settings, path, on_progress)
-    return path
+    """The cached metadata file for ``settings``, written on first use.
+
+    An artifact like any other (done marker with the file's checksum, one writer at a
+    time), so a truncated or damaged file is written again rather than parsed.
+    """
+
+    def load(folder: Path) -> Path:
+        if not (folder / FILE_NAME).is_file():
+            raise FileNotFoundError(folder / FILE_NAME)
+        return folder / FILE_NAME
+
+    key = settings.key(GENERATOR_VERSION)
+    cache.cached(
+        "synthetic-file",
+        key,
+        build=lambda: None,  # the writing is the saving: straight into the folder
+        save=lambda folder, _: write_synthetic(settings, folder / FILE_NAME, on_progress),
+        load=load,
+        on_progress=on_progress,
+    )
+    return cache.artifact_dir("synthetic-file", key) / FILE_NAME
 
 
 def load_synthetic(settings: SyntheticSettings, on_progress: Progress | None = None) -> Dataset:

@@ -398,14 +398,16 @@ def _child_main(folder: Path) -> None:
         with cache.atomic_path(progress_file) as tmp:
             tmp.write_text(json.dumps({"done": share, "message": message}))
 
-    cached_projection(
-        arrays["vectors"],
-        spec["embeddings_key"],
-        settings,
-        arrays.get("eligible"),
-        on_progress,
-        arrays.get("strata"),
-    )
+    # Held while the job lives, so `cache prune --orphans` never takes its folder.
+    with cache.building(folder.parent.name, folder.name):
+        cached_projection(
+            arrays["vectors"],
+            spec["embeddings_key"],
+            settings,
+            arrays.get("eligible"),
+            on_progress,
+            arrays.get("strata"),
+        )
 
 
 def _save(folder, proj: Projection) -> None:

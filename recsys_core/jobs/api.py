@@ -1,8 +1,9 @@
 """Background runs: submit settings, follow them, cancel, restart, delete, load results.
 
 Every function takes an optional ``store``; without one it uses the default store
-(``$RECSYS_RUNS_DB`` or ``<cache root>/runs.sqlite``), opened - and recovered - once per
-process and database file.
+(``$RECSYS_RUNS_DB`` or ``<cache root>/runs.sqlite``), opened once per process and
+database file. Reading never starts a worker; submitting, restarting and :func:`recover`
+do.
 
 Corrupt artifacts: :func:`load_outcome` checks the run's files against the checksums
 recorded when it finished. A mismatch never reaches the caller: the artifact is marked
@@ -16,7 +17,6 @@ from __future__ import annotations
 
 import threading
 import time
-import zipfile
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -38,11 +38,18 @@ class ArtifactError(RuntimeError):
 
 
 def default_store() -> RunStore:
-    """The store at the default path, opened (and recovered) once per process."""
+    """The store at the default path, opened once per process.
+
+    Opening settles runs whose worker died but starts no worker: reading runs (a page
+    view, ``runs`` in the CLI) never starts work. Queued runs left by a stopped app run
+    at the next :func:`submit` or :func:`restart`, or when :func:`recover` is called.
+    """
     path = default_db_path().expanduser().resolve()
     with _LOCK:
         if path not in _STORES:
-            _STORES[path] = RunStore(path)
+            store = RunStore(path, recover=False)
+            store.settle()
+            _STORES[path] = store
         return _STORES[path]
 
 
@@ -213,8 +220,8 @@ def _corrupt(store: RunStore, record: RunRecord, found: list[str]) -> ArtifactEr
     for folder in folders:
         artifacts.invalidate(folder)
     reason = (
-        f"artifact corrupt or missing: {'; '.join(found[:3])}. "
-        f"Restart run {record.id} to rebuild it (intact stages are reused)."
+        f"artifact corrupt or missing ({'; '.join(found[:3])}); "
+        f"restart run {record.id} to rebuild it (intact stages are reused)."
     )
     store.mark(record.id, "failed", reason)
     return ArtifactError(f"run {record.id}: {reason}")
@@ -232,9 +239,7 @@ def load_outcome(run_id: int, store: RunStore | None = None, mmap: bool = False)
         now ``failed`` and :func:`restart` rebuilds it.
     """
     from recsys_core.common import cache
-    from recsys_core.evaluation.evaluate import EvalReport
-    from recsys_core.models.base import Embeddings
-    from recsys_core.pipeline import RunOutcome
+    from recsys_core.pipeline import load_outcome_files
 
     store = _store(store)
     record = store.get(run_id)
@@ -244,22 +249,16 @@ def load_outcome(run_id: int, store: RunStore | None = None, mmap: bool = False)
     if "run" not in record.keys:
         raise ValueError(f"run {run_id} was not produced by the pipeline; it has no outcome")
     found = verify(run_id, store, kinds=["run"])
+    folder = cache.artifact_dir("run", record.keys["run"])
+    problem = cache.artifact_problem(folder)
+    if problem is not None and not found:
+        found = [f"{artifacts.relative(folder)}: {problem}"]
     if found:
         raise _corrupt(store, record, found)
-    folder = cache.artifact_dir("run", record.keys["run"])
+    spec = record.run_spec()
     try:
-        saved = cache.load_json(folder / "run.json")
-        return RunOutcome(
-            spec=record.run_spec(),
-            embeddings=Embeddings.load(folder / "embeddings", mmap=mmap),
-            evaluation=EvalReport.load(folder / "evaluation"),
-            events=saved["events"],
-            train_seconds=saved["train_seconds"],
-            seconds=saved["seconds"],
-            keys=dict(record.keys),
-            cache_hits={"run": True},
-        )
-    except (OSError, ValueError, KeyError, zipfile.BadZipFile) as exc:
+        return load_outcome_files(folder, spec, dict(record.keys), {"run": True}, mmap=mmap)
+    except Exception as exc:  # any unreadable file: the run is rebuilt, never half-shown
         raise _corrupt(store, record, [f"{artifacts.relative(folder)}: {exc}"]) from exc
 
 

@@ -9,26 +9,20 @@ pipeline rebuilds it instead of loading it.
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import logging
 import shutil
 from collections.abc import Iterable
 from pathlib import Path
 
-log = logging.getLogger(__name__)
+from recsys_core.common.integrity import DONE_MARKER, sha256_file
 
-DONE_MARKER = "done.json"  # recsys_core.DONE_MARKER, without importing numpy/pandas
+log = logging.getLogger(__name__)
 
 
 def cache_root() -> Path:
     from recsys_core.common import cache
 
     return cache.cache_root()
-
-
-# Hashing a large vectors file costs about a second per GB; a file whose size and
-# modification time are unchanged since this process hashed it is not hashed again.
-_MEMO: dict[tuple[str, int, int], str] = {}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -41,19 +35,6 @@ class FileRecord:
     def folder(self) -> str:
         """The artifact folder ``kind/key`` this file belongs to."""
         return "/".join(self.path.split("/")[:2])
-
-
-def sha256_file(path: Path) -> str:
-    stat = path.stat()
-    memo_key = (str(path), stat.st_size, stat.st_mtime_ns)
-    if memo_key in _MEMO:
-        return _MEMO[memo_key]
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        while chunk := fh.read(1 << 20):
-            digest.update(chunk)
-    _MEMO[memo_key] = digest.hexdigest()
-    return _MEMO[memo_key]
 
 
 def relative(folder: Path, root: Path | None = None) -> str:

@@ -8,11 +8,13 @@ process that claimed the run, and a zombie (dead, not yet reaped) counts as dead
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import signal
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 log = logging.getLogger(__name__)
@@ -67,7 +69,7 @@ def kill(pid: int | None, token: str | None) -> bool:
     """SIGKILL ``pid`` if it is still the process that had ``token``; True when signalled.
 
     SIGKILL, not SIGTERM: it also ends a stopped (SIGSTOP) or wedged process, which could
-    not run a handler. A process this one started is reaped by :func:`reap` later.
+    not run a handler. A worker this one started is reaped the moment it exits.
     """
     if not pid or not is_alive(pid, token):
         return False
@@ -83,7 +85,8 @@ def reap() -> None:
     """Collect workers this process started that have exited (no zombies left behind)."""
     for child in list(_CHILDREN):
         if child.poll() is not None:
-            _CHILDREN.remove(child)
+            with contextlib.suppress(ValueError):
+                _CHILDREN.remove(child)
 
 
 def _log_file(db_path: Path) -> Path:
@@ -138,5 +141,14 @@ def spawn_worker(
             start_new_session=True,
         )
     _CHILDREN.append(child)
+    # Collect its exit status the moment it exits: a finished worker never lingers as a
+    # zombie (which would also look alive to a pid check until the next spawn).
+    threading.Thread(target=_reap_when_done, args=(child,), name="reap", daemon=True).start()
     log.info("started worker pid %d for %s", child.pid, db_path)
     return child
+
+
+def _reap_when_done(child: subprocess.Popen) -> None:
+    child.wait()
+    with contextlib.suppress(ValueError):
+        _CHILDREN.remove(child)

@@ -31,7 +31,7 @@ from collections import deque
 from pathlib import Path
 from typing import Any
 
-from recsys_core.jobs.runners import Cancelled, JobResult
+from recsys_core.jobs.runners import Cancelled, JobResult, placed
 
 log = logging.getLogger(__name__)
 
@@ -190,6 +190,7 @@ def ray_runner(spec: dict[str, Any], on_progress: Any, callback: Any) -> JobResu
                 "see docs/scaling.md"
             )
         log.info("run on Ray node %s", node)
+        placed("ray", node)
         ref = actor.run.remote(spec)
         cancel_sent = False
         last_progress: tuple[float, float, str] | None = None

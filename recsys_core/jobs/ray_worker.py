@@ -22,13 +22,15 @@ import time
 
 from recsys_core.jobs.ray_runner import ray_runner, run_cpus
 from recsys_core.jobs.store import CONCURRENCY_ENV, RunStore
-from recsys_core.jobs.worker import Worker
+from recsys_core.jobs.worker import Worker, exit_now
 
 log = logging.getLogger(__name__)
 
 
 class RayWorker(Worker):
     """A :class:`Worker` whose runs execute as Ray actors, several at a time."""
+
+    executor = "ray"
 
     def __init__(self, store: RunStore, **kwargs) -> None:
         super().__init__(store, runner=ray_runner, **kwargs)
@@ -51,7 +53,7 @@ class RayWorker(Worker):
         return None
 
     def _fail_queued(self, reason: str) -> None:
-        while (record := self.store.claim(self.pid, self.token, self.owner_pid, None)) is not None:
+        while (record := self.claim()) is not None:
             self.store.finish(record.id, "failed", error=f"cannot reach Ray: {reason}")
 
     def _start(self, record) -> None:
@@ -73,7 +75,7 @@ class RayWorker(Worker):
                 if not thread.is_alive():
                     del self.threads[run_id]
             if len(self.threads) < self.concurrency:
-                record = self.store.claim(self.pid, self.token, self.owner_pid, self.owner_token)
+                record = self.claim()
                 if record is not None:
                     idle.busy()
                     self._start(record)
@@ -90,11 +92,10 @@ class RayWorker(Worker):
                 self.store.finish(
                     run_id,
                     "interrupted",
-                    error=f"interrupted: its worker (pid {self.pid}) was stopped by {name}. "
-                    "Restart the run to run it again; finished stages are reused from the "
+                    error=f"interrupted: its worker (pid {self.pid}) was stopped by {name}; "
+                    "restart the run to run it again, and finished stages are reused from the "
                     "cache.",
                 )
             except Exception:
                 log.exception("could not mark run %d interrupted", run_id)
-        logging.shutdown()
-        os._exit(128 + signum)
+        exit_now(128 + signum)

@@ -15,11 +15,16 @@ import importlib
 import importlib.util
 import os
 import sys
+import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 RUNNER_ENV = "RECSYS_JOBS_RUNNER"
+
+# The executing worker's hook for :func:`placed`, per thread (a Ray worker drives several
+# runs at once, one thread each).
+_PLACEMENT = threading.local()
 
 
 class Cancelled(Exception):
@@ -49,6 +54,21 @@ class JobResult:
 
 
 Runner = Callable[[dict[str, Any], Any, Any], JobResult]
+
+
+def placed(executor: str, host: str | None) -> None:
+    """A runner says where its run executes (e.g. the Ray node); the run's row records it.
+
+    Called on the thread that runs the runner; a no-op outside a worker.
+    """
+    hook = getattr(_PLACEMENT, "hook", None)
+    if hook is not None:
+        hook(executor, host)
+
+
+def set_placement_hook(hook: Callable[[str, str | None], None] | None) -> None:
+    """The worker's side of :func:`placed`, for the current thread."""
+    _PLACEMENT.hook = hook
 
 
 def pipeline_runner(spec: dict[str, Any], on_progress: Any, callback: Any) -> JobResult:

@@ -35,6 +35,13 @@ is gone becomes
   SIGHUP marks its run ``interrupted`` itself.
 
 Either way nothing finished before is lost: finished runs and their artifacts stay.
+
+Readers (:meth:`RunStore.get`, :meth:`RunStore.list`) settle such runs when they meet
+them, but never start a process: a worker is started only by opening the store with
+``recover=True``, by ``recover()``, a submit, a restart or cancelling a stuck run.
+
+Each claimed run records where it executes: ``executor`` (``local`` or ``ray``) and
+``host`` (this machine's name, or the Ray node that took it).
 """
 
 from __future__ import annotations
@@ -76,7 +83,7 @@ def _sql_in(statuses: Sequence[str]) -> str:
 SQL_EXECUTING = _sql_in(EXECUTING)
 SQL_LIVE = _sql_in(LIVE)
 
-SCHEMA_VERSION = 2  # 2: status 'stuck'
+SCHEMA_VERSION = 3  # 2: status 'stuck'; 3: executor and host of each run
 RUNS_TABLE = f"""
 CREATE TABLE IF NOT EXISTS {{name}} (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -99,7 +106,9 @@ CREATE TABLE IF NOT EXISTS {{name}} (
     progress_message TEXT NOT NULL DEFAULT '',
     cancel_requested INTEGER NOT NULL DEFAULT 0,
     summary TEXT,
-    keys TEXT
+    keys TEXT,
+    executor TEXT,
+    host TEXT
 )
 """
 SCHEMA = f"""
@@ -203,6 +212,8 @@ class RunRecord:
     keys: dict[str, str]
     pid_token: str | None = dataclasses.field(default=None, repr=False)
     owner_token: str | None = dataclasses.field(default=None, repr=False)
+    executor: str | None = None  # "local" or "ray": what executed the run
+    host: str | None = None  # the machine (a Ray run: its node) that executed it
 
     @property
     def active(self) -> bool:
@@ -314,6 +325,8 @@ class RunStore:
                 ).fetchone()
                 if exists is not None and version < 2:
                     self._migrate_to_2(tx)
+                if exists is not None and version < 3:
+                    self._migrate_to_3(tx)
                 for statement in SCHEMA.split(";"):
                     if statement.strip():
                         tx.execute(statement)
@@ -325,10 +338,20 @@ class RunStore:
     def _migrate_to_2(tx: sqlite3.Connection) -> None:
         """Version 1 -> 2: the status CHECK gains 'stuck' (SQLite rebuilds the table)."""
         tx.execute(RUNS_TABLE.format(name="runs_v2"))
-        tx.execute("INSERT INTO runs_v2 SELECT * FROM runs")
+        columns = ", ".join(r[1] for r in tx.execute("PRAGMA table_info(runs)").fetchall())
+        tx.execute(f"INSERT INTO runs_v2 ({columns}) SELECT {columns} FROM runs")
         tx.execute("DROP TABLE runs")  # its indexes go with it; SCHEMA makes them anew
         tx.execute("ALTER TABLE runs_v2 RENAME TO runs")
         log.info("run store migrated to schema version 2 (status 'stuck')")
+
+    @staticmethod
+    def _migrate_to_3(tx: sqlite3.Connection) -> None:
+        """Version 2 -> 3: where each run executed (``executor``, ``host``)."""
+        have = {r[1] for r in tx.execute("PRAGMA table_info(runs)").fetchall()}
+        for column in ("executor", "host"):
+            if column not in have:
+                tx.execute(f"ALTER TABLE runs ADD COLUMN {column} TEXT")
+        log.info("run store migrated to schema version 3 (executor and host)")
 
     def close(self) -> None:
         conn = getattr(self._local, "conn", None)
@@ -345,7 +368,7 @@ class RunStore:
             raise KeyError(f"no run {run_id} in {self.path}")
         record = RunRecord.from_row(row)
         if self._needs_settling(record):
-            self.recover()
+            self.settle()
             row = self._conn().execute("SELECT * FROM runs WHERE id = ?", (int(run_id),)).fetchone()
             if row is None:
                 raise KeyError(f"no run {run_id} in {self.path}")
@@ -364,7 +387,7 @@ class RunStore:
         rows = self._conn().execute(sql + " ORDER BY id DESC", params).fetchall()
         records = [RunRecord.from_row(r) for r in rows]
         if any(self._needs_settling(r) for r in records):
-            self.recover()
+            self.settle()
             rows = self._conn().execute(sql + " ORDER BY id DESC", params).fetchall()
             records = [RunRecord.from_row(r) for r in rows]
         return records
@@ -487,8 +510,8 @@ class RunStore:
             error = (
                 f"stuck: its worker (pid {row['pid']}) is alive but sent no heartbeat for "
                 f"{now - row['heartbeat']:.0f} s (frozen, deadlocked, or in compiled code "
-                "that holds the GIL). It runs again if the heartbeat resumes; cancel it to "
-                "kill the worker."
+                "that holds the GIL); it runs again if the heartbeat resumes, and cancelling "
+                "it kills the worker."
             )
             tx.execute(
                 "UPDATE runs SET status = 'stuck', error = ? WHERE id = ? AND status = 'running'",
@@ -521,15 +544,15 @@ class RunStore:
                 status = "failed"
                 error = (
                     f"worker process died (pid {row['pid']}) while the process that started "
-                    f"it (pid {row['owner_pid']}) was still running: it was killed, ran out of "
-                    "memory or crashed. Restart the run to try again."
+                    f"it (pid {row['owner_pid']}) was still running, so it was killed, ran out "
+                    "of memory or crashed; restart the run to try again."
                 )
             else:
                 status = "interrupted"
                 error = (
                     f"interrupted: the worker (pid {row['pid']}) stopped together with the "
-                    "app that started it (app stopped or machine restarted). Restart the run "
-                    "to run it again; finished stages are reused from the cache."
+                    "app that started it (app stopped or machine restarted); restart the run "
+                    "to run it again, and finished stages are reused from the cache."
                 )
             tx.execute(
                 "UPDATE runs SET status = ?, error = ?, finished = ? "
@@ -585,16 +608,23 @@ class RunStore:
         rows = self._conn().execute("SELECT pid FROM idle_workers").fetchall()
         return [int(r[0]) for r in rows]
 
+    def settle(self) -> list[int]:
+        """Mark runs whose worker died (failed / interrupted) and overdue ones stuck.
+
+        What readers do when they meet such a run: it writes statuses and never starts a
+        process (only :meth:`recover`, a submit or a restart does). Returns the ids marked.
+        """
+        with self.transaction() as tx:
+            return self._settle_dead(tx) + self._settle_stuck(tx)
+
     def recover(self, start_queued: bool = True) -> list[int]:
         """Settle runs whose worker died, mark stuck ones; start a worker when runs wait.
 
-        Called when the store is opened (app start, CLI) and by any reader that meets a
-        running run whose worker is gone or whose heartbeat is overdue. Returns the ids
-        of runs it marked.
+        Called when the store is opened (app start, CLI) and by ``jobs.recover``. Readers
+        call :meth:`settle` instead, which starts nothing. Returns the ids of runs it
+        marked.
         """
-        with self.transaction() as tx:
-            changed = self._settle_dead(tx)
-            changed += self._settle_stuck(tx)
+        changed = self.settle()
         if start_queued and self.workers_needed():
             self.start_worker()
         return changed
@@ -637,12 +667,20 @@ class RunStore:
             return int(cur.lastrowid), True
 
     def claim(
-        self, pid: int | None, token: str | None, owner_pid: int | None, owner_token: str | None
+        self,
+        pid: int | None,
+        token: str | None,
+        owner_pid: int | None,
+        owner_token: str | None,
+        executor: str = "local",
+        host: str | None = None,
     ) -> RunRecord | None:
         """Atomically take the oldest queued run, unless enough runs are running already.
 
         ``pid`` is the local process that executes it, or None for an executor whose
         workers are not processes of this machine (then its heartbeat alone tells).
+        ``executor`` ("local", "ray") and ``host`` are recorded in the run's row; an
+        executor that places the run elsewhere later says so with :meth:`set_placement`.
         """
         with self.transaction() as tx:
             self._settle_dead(tx)
@@ -659,12 +697,19 @@ class RunStore:
             tx.execute(
                 "UPDATE runs SET status = 'running', started = ?, heartbeat = ?, pid = ?, "
                 "pid_token = ?, owner_pid = ?, owner_token = ?, error = NULL, "
-                "progress_done = 0, progress_total = 0, progress_message = 'starting' "
-                "WHERE id = ?",
-                (now, now, pid, token, owner_pid, owner_token, row[0]),
+                "progress_done = 0, progress_total = 0, progress_message = 'starting', "
+                "executor = ?, host = ? WHERE id = ?",
+                (now, now, pid, token, owner_pid, owner_token, executor, host, row[0]),
             )
             claimed = tx.execute("SELECT * FROM runs WHERE id = ?", (row[0],)).fetchone()
         return RunRecord.from_row(claimed)
+
+    def set_placement(self, run_id: int, executor: str, host: str | None) -> None:
+        """Where the run executes: ``executor`` ("local", "ray") on ``host`` (a Ray node)."""
+        self._conn().execute(
+            "UPDATE runs SET executor = ?, host = ? WHERE id = ?",
+            (str(executor), host, int(run_id)),
+        )
 
     def set_progress(self, run_id: int, done: float, total: float, message: str) -> None:
         """The stage progress of a run (what the app's bar and the CLI show)."""

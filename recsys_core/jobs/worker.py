@@ -36,16 +36,20 @@ from __future__ import annotations
 
 import argparse
 import collections
+import errno
 import logging
 import math
 import os
+import re
 import signal
+import socket
+import sys
 import threading
 import time
 import traceback
 from typing import Any
 
-from recsys_core.jobs import artifacts, procs
+from recsys_core.jobs import artifacts, procs, runners
 from recsys_core.jobs.runners import Cancelled, Runner, resolve_runner
 from recsys_core.jobs.store import RunRecord, RunStore, env_number
 
@@ -206,8 +210,45 @@ class Reporter:
         if self.store.workers_needed():
             self.store.start_worker(self.owner)
         log.warning("run %d: stage did not stop; worker exits", self.run_id)
-        logging.shutdown()
-        os._exit(0)
+        exit_now(0)
+
+
+DISK_FULL = (
+    "the disk holding the artifact cache ({root}) is full; free space there (for "
+    "example `python -m recsys_core cache prune --older-than DAYS`), then restart the run."
+)
+
+
+def disk_full(exc: BaseException | None) -> bool:
+    """Whether ``exc`` (or what caused it) says the disk or the user's quota is full."""
+    seen: set[int] = set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT):
+            return True
+        if "No space left on device" in str(exc):
+            return True
+        # numpy writes arrays to an open file in pieces and reports a short write
+        # ("24000 requested and 15328 written") without an errno
+        if isinstance(exc, OSError) and re.search(r"\d+ requested and \d+ written", str(exc)):
+            return True
+        exc = exc.__cause__ or exc.__context__
+    return False
+
+
+def exit_now(code: int) -> None:
+    """Leave at once (``os._exit``: threads stuck in compiled code cannot hold the exit
+    up), after removing what ``finally`` blocks would have: partly written temporary
+    files and a private Ray head with its folder."""
+    try:
+        if "recsys_core.common.cache" in sys.modules:
+            sys.modules["recsys_core.common.cache"].discard_partial_files()
+        if "recsys_core.cluster.executor" in sys.modules:
+            sys.modules["recsys_core.cluster.executor"].shutdown()
+    except Exception:  # leaving matters more than tidying
+        log.exception("cleanup before exit failed")
+    logging.shutdown()
+    os._exit(code)
 
 
 class IdleClock:
@@ -241,6 +282,8 @@ class IdleClock:
 class Worker:
     """Claims queued runs and executes them one after another."""
 
+    executor = "local"  # recorded in each claimed run's row, with this host's name
+
     def __init__(
         self,
         store: RunStore,
@@ -266,7 +309,7 @@ class Worker:
         """
         idle = self.idle_clock(linger)
         while True:
-            record = self.store.claim(self.pid, self.token, self.owner_pid, self.owner_token)
+            record = self.claim()
             if record is not None:
                 idle.busy()
                 self.execute(record)
@@ -274,6 +317,17 @@ class Worker:
             if idle.retire():
                 return 0
             time.sleep(poll)
+
+    def claim(self) -> RunRecord | None:
+        """The next queued run, claimed for this worker (None when none may start)."""
+        return self.store.claim(
+            self.pid,
+            self.token,
+            self.owner_pid,
+            self.owner_token,
+            executor=self.executor,
+            host=socket.gethostname(),
+        )
 
     def idle_clock(self, linger: float | None = None) -> IdleClock:
         """This worker's idle clock; ``linger`` defaults to ``RECSYS_WORKER_LINGER`` (60 s)."""
@@ -306,6 +360,9 @@ class Worker:
             heartbeat=self.heartbeat,
         )
         self.current = reporter
+        runners.set_placement_hook(
+            lambda executor, host: self.store.set_placement(record.id, executor, host)
+        )
         reporter.start()
         t0 = time.perf_counter()
         status, error, result = "failed", None, None
@@ -325,8 +382,11 @@ class Worker:
         except BaseException as exc:  # SystemExit from a library too: report, go on
             status = "failed"
             error = f"{type(exc).__name__}: {exc}\n\n{traceback.format_exc()}"
+            if disk_full(exc):
+                error = f"{DISK_FULL.format(root=artifacts.cache_root())}\n\n{error}"
         finally:
             reporter.stop()
+            runners.set_placement_hook(None)
             self.current = None
         summary, keys, files = None, None, []
         if status == "finished" and result is not None:
@@ -361,11 +421,10 @@ class Worker:
             self.store.finish(
                 reporter.run_id,
                 "interrupted",
-                error=f"interrupted: its worker (pid {self.pid}) was stopped by {name}. "
-                "Restart the run to run it again; finished stages are reused from the cache.",
+                error=f"interrupted: its worker (pid {self.pid}) was stopped by {name}; restart "
+                "the run to run it again, and finished stages are reused from the cache.",
             )
-        logging.shutdown()
-        os._exit(128 + signum)
+        exit_now(128 + signum)
 
 
 def _watch_signals(worker: Worker) -> None:
