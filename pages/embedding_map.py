@@ -15,7 +15,7 @@ from recsys_core.explore.projection import (
     stored_projection,
 )
 from recsys_core.graph import degree
-from ui import cached, charts, compare, forms, load, runs, state
+from ui import cached, charts, compare, forms, load, operator, runs
 from ui.shell import inside_app
 
 inside_app()  # a deep link on a fresh server runs this file alone: see ui/shell.py
@@ -60,7 +60,7 @@ if prep is not None:
     method = c1.selectbox(
         "method",
         methods,
-        index=methods.index(state.default_map_method()),
+        index=methods.index(operator.default_map_method()),
         format_func={"umap": "UMAP (background job)", "pca": "PCA (instant)"}.get,
         key="map.method",
         help=helps.get("method"),

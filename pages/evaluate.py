@@ -12,7 +12,7 @@ from recsys_core.evaluation.evaluate import BUCKET_NOTE, auc_curve_frame
 from recsys_core.evaluation.export import projector_zip_bytes, word2vec_bytes
 from recsys_core.explore import sweeps
 from recsys_core.split import NEGATIVE_PROTOCOLS, SplitSettings
-from ui import charts, compare, fmt, load, runs, state
+from ui import charts, compare, datasets, fmt, load, runs, sidebar
 from ui.shell import inside_app
 
 inside_app()  # a deep link on a fresh server runs this file alone: see ui/shell.py
@@ -70,7 +70,7 @@ st.markdown(
 )
 prep = load.prepared()
 if prep is not None:
-    spec = state.run_spec()
+    spec = sidebar.drawn_run_spec()
     base_split = spec.split if spec is not None else SplitSettings()
     protocol = st.selectbox(
         "negatives (evaluation protocol)",
@@ -103,7 +103,7 @@ if prep is not None:
         try:
             for name in missing:
                 runs.jobs().submit(
-                    RunSpec.create(name, dataset=state.dataset_settings(), split=split)
+                    RunSpec.create(name, dataset=datasets.dataset_settings(), split=split)
                 )
             st.rerun()
         except (SettingsError, ValueError, OSError) as exc:

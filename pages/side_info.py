@@ -7,7 +7,7 @@ import streamlit as st
 from recsys_core.common.settings import SettingsError
 from recsys_core.pipeline import RunSpec
 from recsys_core.studies import side_info as study
-from ui import charts, fmt, load, runs, state
+from ui import charts, datasets, fmt, load, runs, sidebar
 from ui.shell import inside_app
 
 inside_app()  # a deep link on a fresh server runs this file alone: see ui/shell.py
@@ -21,7 +21,7 @@ st.markdown(
 )
 prep = load.prepared()
 if prep is not None:
-    base = state.run_spec() or RunSpec.create("sgns", dataset=state.dataset_settings())
+    base = sidebar.drawn_run_spec() or RunSpec.create("sgns", dataset=datasets.dataset_settings())
     specs = study.comparison_specs(base)
     shared = dict(specs[0].model_params)
     st.caption(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from recsys_core.common.settings import SettingsError
-from ui import charts, fmt, load, runs, state
+from ui import charts, fmt, load, runs, sidebar, url
 from ui.shell import inside_app
 
 inside_app()  # a deep link on a fresh server runs this file alone: see ui/shell.py
@@ -18,7 +18,7 @@ st.markdown(
 )
 
 prep = load.prepared()
-spec = state.run_spec()
+spec = sidebar.drawn_run_spec()
 # Have a worker import the model stack while the user reads, so Start begins at once.
 runs.jobs().warm_up()
 # What runs on any dataset, with Cancel and a one-click switch to the run's dataset; drawn
@@ -43,12 +43,12 @@ if prep is not None:
     watched = None
     if not records:
         st.info("No run on this dataset yet: pick a model in the sidebar and click Start.")
-        state.url_update({"run": None})
+        url.url_update({"run": None})
     else:
         by_id = {r.id: r for r in records}
         wanted = st.session_state.get("train.watch")
         if wanted not in by_id:
-            wanted = runs.default_watch(records, state.url_value("run"))
+            wanted = runs.default_watch(records, url.url_value("run"))
         # The statuses are part of the key: when one changes the live part reruns the page
         # and the picker is drawn anew, so its labels never show a stale status.
         statuses = "".join(r.status[0] for r in records)
@@ -61,7 +61,7 @@ if prep is not None:
             placeholder="pick a run to watch",
         )
         st.session_state["train.watch"] = watched
-        state.url_update({"run": None if watched is None else str(watched)})
+        url.url_update({"run": None if watched is None else str(watched)})
     if records and watched is not None:
         active_now = by_id[watched].active
 
@@ -136,4 +136,4 @@ if prep is not None:
             )
 
 with running_box:
-    runs.running_anywhere()
+    runs.draw_running_anywhere()

@@ -339,7 +339,7 @@ def test_the_url_restores_dataset_and_model_settings() -> None:
     assert "model.epochs" not in at.query_params
 
 
-QUICK_EPOCHS = 2  # ui.state.QUICK_DEFAULTS["epochs"]
+QUICK_EPOCHS = 2  # ui.runspec.QUICK_DEFAULTS["epochs"]
 
 
 def test_a_bad_link_is_a_message_not_a_traceback() -> None:

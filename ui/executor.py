@@ -87,7 +87,7 @@ def _name(setting: str | None) -> str:
     return "local workers" if setting is None else f"Ray {setting}"
 
 
-def section() -> None:
+def draw_executor_section() -> None:
     """Draw the executor field: what runs on now, and a place to change it."""
     info = executor.describe()
     current = executor.address()

@@ -13,7 +13,7 @@ import numpy as np
 import streamlit as st
 
 from recsys_core.common.settings import SettingsError
-from ui import cached, state
+from ui import cached, datasets, url
 from ui.progress import progress_bar
 
 USER_ERRORS = (SettingsError, ValueError, FileNotFoundError, KeyError)
@@ -27,7 +27,7 @@ def prepared(settings: Any = None, split: Any = None) -> Any:
     from recsys_core import pipeline
     from recsys_core.split import SplitSettings
 
-    settings = settings or state.dataset_settings()
+    settings = settings or datasets.dataset_settings()
     split = split or SplitSettings()
 
     def build() -> Any:
@@ -71,7 +71,7 @@ def product_picker(prep: Any, key: str, label: str = "") -> int | None:
     from recsys_core.explore.dataset_views import catalog_hint, default_product
 
     finder = search(prep)
-    linked = state.url_value("product")
+    linked = url.url_value("product")
     first = finder.search(linked or "", limit=1)
     known = bool(len(first)) and str(finder.asins[int(first[0])]) == linked
     if f"{key}.text" not in st.session_state:
@@ -116,5 +116,5 @@ def product_picker(prep: Any, key: str, label: str = "") -> int | None:
     )
     if choice is None:
         return None
-    state.url_update({"product": str(finder.asins[int(choice)])})
+    url.url_update({"product": str(finder.asins[int(choice)])})
     return int(choice)

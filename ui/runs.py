@@ -3,7 +3,7 @@
 The job store (SQLite, next to the artifact cache) is the source of truth: a page
 re-reads it on every rerun, so a browser refresh reattaches to whatever is running.
 What runs anywhere, on any dataset, is shown with Cancel in the sidebar of every page
-(:func:`running_anywhere`); a failed run shows one sentence with its cause, and its
+(:func:`draw_running_anywhere`); a failed run shows one sentence with its cause, and its
 traceback only inside an expander (:func:`show_failure`).
 """
 
@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from ui import cached, state
+from ui import cached, datasets, url
 
 TRAIN_PAGE = Path(__file__).resolve().parents[1] / "pages" / "train.py"
 
@@ -160,7 +160,7 @@ def pick_finished(
         st.info("No finished run on this dataset yet: start one on the **Train** page.")
         return []
     by_id = {r.id: r for r in finished}
-    linked = [int(t) for t in (state.url_value("runs") or "").split(",") if t.strip().isdigit()]
+    linked = [int(t) for t in (url.url_value("runs") or "").split(",") if t.strip().isdigit()]
     linked = [i for i in linked if i in by_id]
     if multiple:
         limit = max_default if max_default else None
@@ -184,7 +184,7 @@ def pick_finished(
             st.session_state[key] = linked[0]
         run_id = st.selectbox("run", list(by_id), format_func=name, key=key)
         picked = [by_id[run_id]] if run_id is not None else []
-    state.url_update({"runs": ",".join(str(r.id) for r in picked) or None})
+    url.url_update({"runs": ",".join(str(r.id) for r in picked) or None})
     return picked
 
 
@@ -248,12 +248,12 @@ def _run_dataset(record: Any) -> Any:
 
 def _open_run(record_id: int, settings: Any) -> None:
     """Button callback: load the run's dataset and watch the run on the Train page."""
-    if settings is not None and settings.key() != state.dataset_settings().key():
-        state.switch_dataset(settings)
+    if settings is not None and settings.key() != datasets.dataset_settings().key():
+        datasets.switch_dataset(settings)
     st.session_state["train.watch"] = record_id
 
 
-def running_anywhere(sidebar: bool = False) -> None:
+def draw_running_anywhere(sidebar: bool = False) -> None:
     """Runs queued or running on any dataset, each with Cancel and a way to watch it.
 
     In the sidebar of every page while something runs (refreshed every 2 s); on the
@@ -272,7 +272,7 @@ def running_anywhere(sidebar: bool = False) -> None:
             if not sidebar:
                 st.caption("Nothing is running on any dataset.")
             return
-        current = state.dataset_settings().key()
+        current = datasets.dataset_settings().key()
         st.markdown(f"**Running now ({len(records)})**")
         for r in sorted(records, key=lambda r: r.id):
             settings = _run_dataset(r)
