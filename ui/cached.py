@@ -54,6 +54,27 @@ def memo(kind: str, key: str, build: Callable[[], T]) -> T:
         return value
 
 
+def has(kind: str, key: str) -> bool:
+    """Whether ``kind/key`` is in memory now (then :func:`memo` builds nothing)."""
+    store = _store()
+    with store.guard:
+        return key in store.items.get(kind, {})
+
+
+def get(kind: str, key: str) -> Any:
+    """The object ``kind/key`` if it is in memory now, else None (nothing is built)."""
+    store = _store()
+    with store.guard:
+        return store.items.get(kind, {}).get(key)
+
+
+def values(kind: str) -> list[Any]:
+    """The objects of ``kind`` in memory now."""
+    store = _store()
+    with store.guard:
+        return list(store.items.get(kind, {}).values())
+
+
 def forget(kind: str, key: str | None = None) -> None:
     """Drop one object (or every object of ``kind``) from memory."""
     store = _store()

@@ -11,14 +11,17 @@ import streamlit as st
 from recsys_core.common.settings import SettingsError
 from recsys_core.data import registry
 from recsys_core.data.registry import DatasetSettings
-from ui import forms
+from ui import forms, jobgate, operator
 from ui.datasets import (
     CHOICES,
     DEFAULT_PRODUCTS_ENV,
+    allow_build,
+    build_estimate,
     check_dataset,
     choice_of,
     dataset_settings,
     dataset_url,
+    is_built,
     saved_upload,
 )
 from ui.fmt import dataset_caption
@@ -39,14 +42,16 @@ def draw_synthetic_knobs(preset: str) -> DatasetSettings:
         if preset == "default" and env_products:
             start = dataclasses.replace(base, products=int(env_products))
     helps = forms.field_help(SyntheticSettings)
+    cap = operator.settings().max_products
     products = st.number_input(
         "products",
         min_value=200,
-        max_value=20_000_000,
-        value=int(start.products),
+        max_value=cap,
+        value=min(int(start.products), cap),
         step=1000,
         key=f"ds.{preset}.products",
-        help=helps.get("products"),
+        help=(helps.get("products") or "")
+        + f" This server builds at most {cap:,} (its RECSYS_MAX_PRODUCTS).",
     )
     coverage = st.slider(
         "metadata coverage",
@@ -137,10 +142,18 @@ def draw_dataset_picker() -> None:
             candidate = DatasetSettings(source="amazon", path=path.strip() or None)
     except SettingsError as exc:
         error = str(exc)
-    if st.button("Load dataset", key="ds.load", type="primary", width="stretch"):
+    clicked = st.button("Load dataset", key="ds.load", type="primary", width="stretch")
+    if candidate is not None and not error and candidate != loaded:
+        # Only what Load would build: nothing about a path is read before it is checked.
+        if not check_dataset(candidate) and not is_built(candidate):
+            st.caption(f"Building it: estimated {build_estimate(candidate).describe()}.")
+    if clicked:
         if candidate is not None and not error:
             error = check_dataset(candidate)
         if not error and candidate is not None:
+            error = jobgate.memory_problem(build_estimate(candidate))
+        if not error and candidate is not None:
+            allow_build(candidate)
             st.session_state["dataset_settings"] = candidate
             st.session_state.pop("ds.error", None)
         else:

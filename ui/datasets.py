@@ -7,6 +7,7 @@ Pages read the current choice through :func:`dataset_settings`. A link naming ru
 
 from __future__ import annotations
 
+import hashlib
 import os
 from collections.abc import Mapping
 from pathlib import Path
@@ -18,7 +19,8 @@ from recsys_core.common import cache
 from recsys_core.common.settings import SettingsError
 from recsys_core.data import registry
 from recsys_core.data.registry import DatasetSettings
-from ui import runspec
+from recsys_core.jobs import estimate
+from ui import operator, runspec
 from ui.url import url_start
 
 DEFAULT_PRODUCTS_ENV = "RECSYS_DEFAULT_PRODUCTS"
@@ -87,13 +89,51 @@ def dataset_from_url(params: Mapping[str, str]) -> DatasetSettings | None:
         preset = "default" if choice == "builtin" else choice
         if preset == "default":  # "builtin" alone is the app's default catalog
             values = {**dataset_url_defaults(), **values}
-        return DatasetSettings(source="synthetic", preset=preset, **values)
+        settings = DatasetSettings(source="synthetic", preset=preset, **values)
+        problem = size_problem(settings)
+        if problem:
+            raise ValueError(problem)
+        return settings
     if choice == "movielens":
         path = params.get("path") or str(registry.fetched_movielens() or "")
-        return DatasetSettings(source="movielens", path=path or None)
+        return DatasetSettings(source="movielens", path=confined(path) if path else None)
     if choice == "amazon":
-        return DatasetSettings(source="amazon", path=params.get("path") or None)
+        path = params.get("path")
+        return DatasetSettings(source="amazon", path=confined(path) if path else None)
     raise ValueError(f"unknown dataset {choice!r}; choose one of {', '.join(CHOICES)}")
+
+
+def confined(text: str) -> str:
+    """The real path of a file a visitor named, inside the readable folders.
+
+    Raises ValueError with one sentence that says nothing about the path itself (whether
+    it exists, what it holds) when it lies outside them.
+    """
+    path = operator.resolve_visitor_path(text)
+    if path is None:
+        raise ValueError(operator.outside_note(text))
+    return str(path)
+
+
+def size_problem(settings: DatasetSettings) -> str:
+    """One sentence when a built-in catalog is larger than this server builds, else ""."""
+    if settings.source != "synthetic":
+        return ""
+    products = settings.products
+    if products is None:
+        from recsys_core.data.synthetic import PRESETS
+
+        products = PRESETS[settings.preset].products
+    cap = operator.settings().max_products
+    if products > cap:
+        return (
+            f"products={products} is more than this server builds ({cap:,}, its "
+            "RECSYS_MAX_PRODUCTS): choose fewer products"
+        )
+    return ""
+
+
+OPENED_INSTEAD = "; the built-in catalog is open instead."
 
 
 def _initial_dataset() -> DatasetSettings:
@@ -101,16 +141,15 @@ def _initial_dataset() -> DatasetSettings:
     try:
         linked = runspec.linked_run_spec(params)
         settings = linked.dataset if linked is not None else dataset_from_url(params)
+        problem = registry.source_problem(settings) if settings is not None else ""
     except (SettingsError, ValueError) as exc:
-        st.session_state["ds.error"] = f"The link's dataset could not be opened: {exc}"
-        return default_dataset()
-    if settings is None:
-        return default_dataset()
-    problem = registry.source_problem(settings)
+        problem = str(exc)
     if problem:
-        st.session_state["ds.error"] = f"The link's dataset could not be opened: {problem}"
+        st.session_state["ds.error"] = (
+            f"The link's dataset could not be opened: {problem.rstrip('.')}{OPENED_INSTEAD}"
+        )
         return default_dataset()
-    return settings
+    return settings or default_dataset()
 
 
 def dataset_settings() -> DatasetSettings:
@@ -135,17 +174,56 @@ def choice_of(settings: DatasetSettings) -> str:
 
 
 def check_dataset(settings: DatasetSettings) -> str:
-    """A user-facing problem with ``settings`` (missing file, wrong format), or ""."""
-    return registry.source_problem(settings)
+    """A user-facing problem with ``settings`` (a file outside the data folder, missing
+    file, wrong format, too many products), or ""."""
+    if settings.source != "synthetic" and settings.path:
+        if operator.resolve_visitor_path(settings.path) is None:
+            return operator.outside_note(settings.path)
+    return size_problem(settings) or registry.source_problem(settings)
 
 
 def saved_upload(upload: Any) -> Path:
-    """Write an uploaded file into the cache folder once; return its path."""
+    """Write an uploaded file into the uploads folder, named by its content's hash.
+
+    The same bytes give the same file (and the same dataset key); an edited file with the
+    same name and size gives another one, so it is never mistaken for the old data.
+    """
+    data = upload.getvalue()
+    digest = hashlib.sha256(data).hexdigest()[:20]
+    name = Path(upload.name).name
+    suffix = ".json.gz" if name.endswith(".gz") else ".json"
     folder = cache.cache_root() / "uploads"
     folder.mkdir(parents=True, exist_ok=True)
-    target = folder / Path(upload.name).name
-    data = upload.getvalue()
-    if not target.exists() or target.stat().st_size != len(data):
+    target = folder / f"{digest}{suffix}"
+    if not target.exists():
         with cache.atomic_path(target) as tmp:
             tmp.write_bytes(data)
     return target
+
+
+# -- building: a link opens a view, a click builds ---------------------------------------------
+
+
+def is_built(settings: DatasetSettings) -> bool:
+    """Whether the dataset's artifact is complete in the cache (loading it is quick)."""
+    return (cache.artifact_dir("dataset", settings.key()) / cache.DONE_MARKER).exists()
+
+
+def allow_build(settings: DatasetSettings) -> None:
+    """Record this session's click to build ``settings``."""
+    st.session_state.setdefault("build.allowed", set()).add(settings.key())
+
+
+def may_build(settings: DatasetSettings) -> bool:
+    """Whether pages may build ``settings`` now without asking: it is built already, it
+    is the server's default catalog (the operator's choice), or this session clicked."""
+    return (
+        settings == default_dataset()
+        or settings.key() in st.session_state.get("build.allowed", set())
+        or is_built(settings)
+    )
+
+
+def build_estimate(settings: DatasetSettings) -> estimate.Estimate:
+    """What building ``settings`` in this server will take."""
+    return estimate.dataset_build(settings)

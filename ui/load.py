@@ -13,7 +13,7 @@ import numpy as np
 import streamlit as st
 
 from recsys_core.common.settings import SettingsError
-from ui import cached, datasets, url
+from ui import cached, datasets, jobgate, url
 from ui.progress import progress_bar
 
 USER_ERRORS = (SettingsError, ValueError, FileNotFoundError, KeyError)
@@ -29,16 +29,32 @@ def prepared(settings: Any = None, split: Any = None) -> Any:
 
     settings = settings or datasets.dataset_settings()
     split = split or SplitSettings()
+    memo_key = split.key(settings.key())
+    if not cached.has("prepared", memo_key) and not datasets.may_build(settings):
+        draw_build_prompt(settings)
+        return None
 
     def build() -> Any:
         with progress_bar(f"Preparing {settings.describe()}") as on_progress:
             return pipeline.prepare(settings, split, on_progress=on_progress)
 
     try:
-        return cached.memo("prepared", split.key(settings.key()), build)
+        return cached.memo("prepared", memo_key, build)
     except USER_ERRORS as exc:
         st.error(f"Could not load the dataset: {exc}")
         return None
+
+
+def draw_build_prompt(settings: Any) -> None:
+    """A dataset this server has not built yet: what it is, and a button that builds it."""
+    st.info(
+        f"This view needs {settings.describe()}, which this server has not built yet. "
+        "Nothing is built until you click."
+    )
+    est = datasets.build_estimate(settings)
+    if jobgate.draw_start_button("Build the dataset", est, key="ds.build"):
+        datasets.allow_build(settings)
+        st.rerun()
 
 
 def search(prep: Any) -> Any:
@@ -75,6 +91,11 @@ def product_picker(prep: Any, key: str, label: str = "") -> int | None:
     first = finder.search(linked or "", limit=1)
     known = bool(len(first)) and str(finder.asins[int(first[0])]) == linked
     if f"{key}.text" not in st.session_state:
+        if linked and not known:
+            st.warning(
+                f"product={linked} is not in this catalog; a well-described product is "
+                "open instead."
+            )
         if known:  # the product in the URL, or the one last looked up on another page
             st.session_state[f"{key}.text"] = linked
         else:

@@ -35,7 +35,13 @@ def draw_model_picker() -> None:
         or (linked_run.model if linked_run is not None else None)
         or runspec.default_model()
     )
-    default = names.index(wanted) if wanted in names else 0
+    if wanted not in names:
+        fallback = runspec.default_model()
+        fallback = fallback if fallback in names else names[0]
+        if "model.name" not in st.session_state:  # said once, when the link opens
+            st.warning(f"model={wanted} is not a model here; {fallback} is open instead.")
+        wanted = fallback
+    default = names.index(wanted)
     name = st.selectbox(
         "model",
         names,
@@ -74,8 +80,13 @@ def draw_model_picker() -> None:
             return
     with st.expander("evaluation settings"):
         split, evaluation = forms.evaluation_widgets()
-    if bad:
-        st.caption("Settings in the link this model does not have, left out: " + ", ".join(bad))
+    if bad and f"model.{name}.shown" not in st.session_state:
+        st.session_state[f"model.{name}.shown"] = True
+        texts = ", ".join(f"{k}={url_start()[k]}" for k in bad)
+        st.warning(
+            f"The link's {texts} is not a setting of {name} or not a value it takes; "
+            "the app's start value is used instead."
+        )
     write_model_url(url)
     # ``params`` holds every value that differs from the class default, the quick
     # defaults included (they start the widgets), so the spec is explicit about them.

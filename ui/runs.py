@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from ui import cached, datasets, url
+from ui import cached, datasets, jobgate, url
 
 TRAIN_PAGE = Path(__file__).resolve().parents[1] / "pages" / "train.py"
 
@@ -133,6 +133,19 @@ def default_watch(records: list[Any], linked: str | None = None) -> int | None:
     return None
 
 
+def unknown_link_note(key: str, text: str | None, known: dict[int, Any], opened: str) -> str:
+    """One sentence when the URL's ``key`` names runs not among ``known``, else ""."""
+    if not text:
+        return ""
+    bad = [t.strip() for t in text.split(",") if not t.strip().isdigit() or int(t) not in known]
+    if not bad:
+        return ""
+    return (
+        f"{key}={text} names no finished run on this dataset here "
+        f"({', '.join(bad)}); {opened} is open instead."
+    )
+
+
 def pick_finished(
     prep: Any,
     key: str,
@@ -156,12 +169,21 @@ def pick_finished(
     def name(run_id: int) -> str:
         return label(by_id[run_id], status=False)
 
+    by_id = {r.id: r for r in finished}
+    linked_text = url.url_value("runs")
     if not finished:
+        if key not in st.session_state:
+            note = unknown_link_note("runs", linked_text, by_id, "no run")
+            if note:
+                st.warning(note)
         st.info("No finished run on this dataset yet: start one on the **Train** page.")
         return []
-    by_id = {r.id: r for r in finished}
-    linked = [int(t) for t in (url.url_value("runs") or "").split(",") if t.strip().isdigit()]
+    linked = [int(t) for t in (linked_text or "").split(",") if t.strip().isdigit()]
     linked = [i for i in linked if i in by_id]
+    if key not in st.session_state:
+        note = unknown_link_note("runs", linked_text, by_id, "the newest finished run")
+        if note:
+            st.warning(note)
     if multiple:
         limit = max_default if max_default else None
         if key not in st.session_state:
@@ -250,6 +272,9 @@ def _open_run(record_id: int, settings: Any) -> None:
     """Button callback: load the run's dataset and watch the run on the Train page."""
     if settings is not None and settings.key() != datasets.dataset_settings().key():
         datasets.switch_dataset(settings)
+        # The click opens a run's own dataset: its build is what the run needs anyway.
+        if not jobgate.memory_problem(datasets.build_estimate(settings)):
+            datasets.allow_build(settings)
     st.session_state["train.watch"] = record_id
 
 
@@ -289,7 +314,14 @@ def draw_running_anywhere(sidebar: bool = False) -> None:
                 cols = st.columns([4, 1, 2])
                 cols[0].markdown(text + (" (this dataset)" if here else ""))
                 cols = cols[1:]
-            if cols[0].button("Cancel", key=f"{where}.cancel.{r.id}", width="stretch"):
+            allowed = jobgate.may_change(r.id)
+            if cols[0].button(
+                "Cancel",
+                key=f"{where}.cancel.{r.id}",
+                width="stretch",
+                disabled=not allowed,
+                help=None if allowed else jobgate.NOT_YOURS,
+            ):
                 jobs().cancel(r.id)
                 st.rerun()
             watch = "Watch" if here else "Switch and watch"
