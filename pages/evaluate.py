@@ -258,10 +258,11 @@ if prep is not None:
 
         st.plotly_chart(charts.threshold_panels(panels, score_names), key="eval.thr")
         st.caption(
-            "Precision and recall against the score threshold, one panel per run, each on "
-            "its own score axis (cosines, MF predictions and popularity scores are not on "
-            "one scale). The **cliff**: a pair with a product the model has no vector for "
-            "gets the median score, so many pairs share one score and precision and recall "
+            "Precision and recall against the threshold, one panel per run, read as the "
+            "share of pairs scored at or above it (cosines, MF predictions and heuristic "
+            "scores are not on one scale; the threshold itself is in the hover). The "
+            "**cliff**: a pair with a product the model has no vector for gets the median "
+            "score, so many pairs share one score and precision and recall "
             "jump at that threshold; on seen-only pairs (dotted) the curves are smooth."
         )
         st.subheader("Results")

@@ -551,10 +551,15 @@ def test_model_forms_offer_only_accepted_values() -> None:
 def test_neighbour_table_reads(trained: AppTest) -> None:
     at = fresh("pages/neighbours.py")
     table = at.dataframe[0].value
-    assert list(table.columns[:3]) == ["rank", "mark", "title"]  # the seen mark first
+    # The id always in view, then the seen / no-metadata mark, then the title.
+    assert list(table.columns[:4]) == ["rank", "ASIN", "mark", "title"]
     assert "product" not in table.columns  # no internal ids
-    # The default product has metadata and most of its neighbours do too.
-    assert (table["title"] != "—").mean() >= 0.5
+    assert table["ASIN"].notna().all()
+    # The default product has metadata and most of its neighbours do too; those without
+    # say so in their mark and title.
+    assert (table["title"] != "(no metadata)").mean() >= 0.5
+    bare = table[table["title"] == "(no metadata)"]
+    assert bare["mark"].str.contains("no metadata").all()
     at.text_input(key="nb.product.text").input("zzz no such thing").run()
     assert any("The catalog holds 1,500 products" in e.value for e in at.error)
 
@@ -603,7 +608,9 @@ def test_evaluate_precision_recall_small_multiples(trained: AppTest) -> None:
     )
     colours = {t["name"].split(" · ")[0]: t["line"]["color"] for t in fig["data"]}
     assert colours["precision"] != colours["recall"]
-    assert fig["layout"]["xaxis"]["autorange"] == "reversed"
+    # A quantile axis every model's scores can be read on: the share of pairs at or above.
+    assert fig["layout"]["xaxis"]["range"] == [0, 1]
+    assert "share of pairs" in fig["layout"]["xaxis"]["title"]["text"]
 
 
 # -- Evaluate: protocols, baselines, buckets; comparable runs only (issue 8) ----------------
@@ -935,3 +942,25 @@ def test_an_upload_is_keyed_by_its_content(tmp_path: Path) -> None:
     again = saved_upload(SimpleNamespace(name="other.json", getvalue=lambda: b'{"asin": "A"}\n'))
     assert first != edited and first == again  # same name and size, other bytes: new file
     assert edited.read_bytes() == b'{"asin": "B"}\n'
+
+
+def test_outcomes_are_memory_mapped_under_a_budget(
+    trained: AppTest, monkeypatch: pytest.MonkeyPatch
+) -> None:
+
+    from recsys_core.jobs import api
+    from ui import cached, runs
+
+    record = next(r for r in api.list_runs() if r.status == "finished" and r.model == "sgns")
+    outcome = runs.outcome(record)
+    assert runs.file_backed(outcome.embeddings.vectors)  # read from disk when used
+    curves = sum(int(f.memory_usage(index=False).sum()) for f in outcome.evaluation.curves.values())
+    assert runs.resident_bytes(outcome) < curves + outcome.embeddings.vectors.nbytes
+    assert cached.budget("outcome") == cached.BUDGETS["outcome"]
+    monkeypatch.setenv(cached.BUDGET_ENV, "256M")
+    assert cached.budget("outcome") == 256 * 1024**2
+    monkeypatch.setitem(cached.BUDGETS, "budget-test", 100)
+    for i in range(3):
+        cached.memo("budget-test", str(i), lambda: b"x" * 80, size=len)
+    held = [k for k in "012" if cached.get("budget-test", k) is not None]
+    assert held == ["2"]  # over 100 bytes: only the newest stays

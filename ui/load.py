@@ -127,9 +127,10 @@ def product_picker(prep: Any, key: str, label: str = "") -> int | None:
         return None
     options = list(matches)
     wanted = [i for i in options if str(finder.asins[int(i)]) == linked]
+    total = max(finder.count(text), len(matches))
     choice = st.selectbox(
-        f"{len(matches)} match{'es' if len(matches) != 1 else ''}"
-        + (" (first 25)" if len(matches) == 25 else ""),
+        f"{total:,} match{'es' if total != 1 else ''}"
+        + (f" (first {len(matches)})" if total > len(matches) else ""),
         options,
         index=options.index(wanted[0]) if wanted else 0,
         format_func=finder.label,

@@ -104,8 +104,35 @@ def table(records: list[Any]) -> pd.DataFrame:
 
 
 def outcome(record: Any) -> Any:
-    """The finished run's RunOutcome (embeddings, evaluation, events), kept in memory."""
-    return cached.memo("outcome", record.key, lambda: jobs().load_outcome(record.id))
+    """The finished run's RunOutcome (embeddings, evaluation, events), memory-mapped and
+    kept under the server's outcome budget (``ui/cached.py``)."""
+    return cached.memo(
+        "outcome", record.key, lambda: jobs().load_outcome(record.id, mmap=True), resident_bytes
+    )
+
+
+def file_backed(array: np.ndarray) -> bool:
+    """Whether ``array`` is (a view of) a memory-mapped file, read from disk on use."""
+    import mmap
+
+    base: Any = array
+    while base is not None:
+        if isinstance(base, np.memmap | mmap.mmap):
+            return True
+        base = getattr(base, "base", None)
+    return False
+
+
+def resident_bytes(outcome: Any) -> int:
+    """Bytes an outcome holds in memory: its arrays not mapped from disk, and its curves."""
+    total = 0
+    emb = outcome.embeddings
+    for value in vars(emb).values():
+        if isinstance(value, np.ndarray) and not file_backed(value):
+            total += value.nbytes
+    for frame in (outcome.evaluation.curves or {}).values():
+        total += int(frame.memory_usage(index=False).sum())
+    return total
 
 
 def neighbour_index(record: Any) -> Any:
