@@ -964,3 +964,15 @@ def test_outcomes_are_memory_mapped_under_a_budget(
         cached.memo("budget-test", str(i), lambda: b"x" * 80, size=len)
     held = [k for k in "012" if cached.get("budget-test", k) is not None]
     assert held == ["2"]  # over 100 bytes: only the newest stays
+
+
+def test_a_browser_stays_the_owner_of_its_runs_across_reloads() -> None:
+    """Streamlit re-masks its XSRF cookie on every load; the token under it is the owner."""
+    from streamlit.web.server.starlette.starlette_app_utils import generate_xsrf_token_string
+
+    from ui.jobgate import _xsrf_token
+
+    browser, other = b"0123456789abcdef", b"fedcba9876543210"
+    first, reloaded = generate_xsrf_token_string(browser), generate_xsrf_token_string(browser)
+    assert first != reloaded and _xsrf_token(first) == _xsrf_token(reloaded) == browser.hex()
+    assert _xsrf_token(generate_xsrf_token_string(other)) != _xsrf_token(first)

@@ -27,11 +27,30 @@ def _owners() -> tuple[dict[int, str], threading.Lock]:
     return {}, threading.Lock()
 
 
+def _xsrf_token(cookie: str) -> str:
+    """The browser's lasting token inside Streamlit's XSRF cookie.
+
+    The cookie is re-masked on every page load (``2|mask|masked token|time``), so its
+    text changes while the token under the mask stays the browser's.
+    """
+    parts = cookie.split("|")
+    if len(parts) == 4 and parts[0] == "2":
+        try:
+            mask, masked = bytes.fromhex(parts[1]), bytes.fromhex(parts[2])
+        except ValueError:
+            return ""
+        if not mask:
+            return ""
+        return bytes(b ^ mask[i % len(mask)] for i, b in enumerate(masked)).hex()
+    return cookie
+
+
 def owner_token() -> str:
-    """Who this visitor is: their browser (a hash of its Streamlit cookie), else the session."""
+    """Who this visitor is: their browser (a hash of its Streamlit cookie's token), else
+    the session."""
     cookie = ""
     try:
-        cookie = st.context.cookies.get("_streamlit_xsrf", "") or ""
+        cookie = _xsrf_token(st.context.cookies.get("_streamlit_xsrf", "") or "")
     except Exception:  # no browser behind this session (AppTest)
         cookie = ""
     if not isinstance(cookie, str) or not cookie:
