@@ -23,6 +23,7 @@ from ui.datasets import (
     dataset_url,
     is_built,
     saved_upload,
+    shown_path,
 )
 from ui.fmt import dataset_caption
 from ui.url import url_update
@@ -105,6 +106,7 @@ def draw_dataset_picker() -> None:
     )
     candidate: DatasetSettings | None = None
     error = ""
+    uploaded = ("", "")  # (where an upload is kept, how the user knows it)
     try:
         if choice in ("builtin", "electronics", "books"):
             preset = "default" if choice == "builtin" else choice
@@ -139,6 +141,7 @@ def draw_dataset_picker() -> None:
             upload = st.file_uploader("or upload it", type=["json", "gz"], key="ds.amazon.upload")
             if upload is not None:
                 path = str(saved_upload(upload))
+                uploaded = (path, shown_path(path))
             candidate = DatasetSettings(source="amazon", path=path.strip() or None)
     except SettingsError as exc:
         error = str(exc)
@@ -157,7 +160,10 @@ def draw_dataset_picker() -> None:
             st.session_state["dataset_settings"] = candidate
             st.session_state.pop("ds.error", None)
         else:
-            st.session_state["ds.error"] = error
+            # Messages name the upload as the user knows it, not where the server keeps it.
+            st.session_state["ds.error"] = (
+                error.replace(uploaded[0], uploaded[1]) if uploaded[0] else error
+            )
     if st.session_state.get("ds.error"):
         st.error(st.session_state["ds.error"])
     st.caption(f"Loaded: {dataset_caption(dataset_settings())}")

@@ -198,7 +198,34 @@ def saved_upload(upload: Any) -> Path:
     if not target.exists():
         with cache.atomic_path(target) as tmp:
             tmp.write_bytes(data)
+    _upload_names()[target.name] = name
     return target
+
+
+@st.cache_resource(show_spinner=False)
+def _upload_names() -> dict[str, str]:
+    """Stored upload (content hash) -> the name it was uploaded with, in this process."""
+    return {}
+
+
+def shown_path(path: str | None) -> str:
+    """A dataset path as its user knows it: an upload by the name it was uploaded with."""
+    if not path:
+        return ""
+    p = Path(path)
+    if p.parent == cache.cache_root() / "uploads" or p.parent.name == "uploads":
+        name = _upload_names().get(p.name)
+        return f"the uploaded file {name}" if name else f"an uploaded file ({p.name})"
+    return str(path)
+
+
+def shown_error(message: str, settings: DatasetSettings) -> str:
+    """``message`` with the dataset's stored path replaced by :func:`shown_path`."""
+    if settings.path and str(settings.path) in message:
+        return message.replace(str(settings.path), shown_path(settings.path))
+    if settings.path and Path(settings.path).name in message:
+        return message.replace(Path(settings.path).name, shown_path(settings.path))
+    return message
 
 
 # -- building: a link opens a view, a click builds ---------------------------------------------

@@ -227,7 +227,9 @@ def dataset_caption(settings: Any) -> str:
         kind = {"movielens": "MovieLens-100k", "amazon": "Amazon metadata"}.get(
             settings.source, settings.source
         )
-        return f"{kind} from {settings.path}"
+        from ui.datasets import shown_path
+
+        return f"{kind} from {shown_path(settings.path)}"
     from recsys_core.data.synthetic import PRESETS
 
     base = PRESETS[settings.preset]

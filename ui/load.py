@@ -41,7 +41,7 @@ def prepared(settings: Any = None, split: Any = None) -> Any:
     try:
         return cached.memo("prepared", memo_key, build)
     except USER_ERRORS as exc:
-        st.error(f"Could not load the dataset: {exc}")
+        st.error(f"Could not load the dataset: {datasets.shown_error(str(exc), settings)}")
         return None
 
 
