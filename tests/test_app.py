@@ -976,3 +976,18 @@ def test_a_browser_stays_the_owner_of_its_runs_across_reloads() -> None:
     first, reloaded = generate_xsrf_token_string(browser), generate_xsrf_token_string(browser)
     assert first != reloaded and _xsrf_token(first) == _xsrf_token(reloaded) == browser.hex()
     assert _xsrf_token(generate_xsrf_token_string(other)) != _xsrf_token(first)
+
+
+def test_a_large_walk_corpus_waits_for_a_click(monkeypatch: pytest.MonkeyPatch) -> None:
+    from ui import cached, load
+
+    monkeypatch.setattr(load, "QUICK_WALK_TOKENS", 0)  # every corpus counts as large
+    cached.forget("walks")
+    at = opened({"dataset": "builtin", "products": "1500"}, "pages/walks.py")
+    at.number_input(key="walks.length").set_value(17).run()  # walks no test has made
+    assert not problems(at), problems(at)
+    buttons = [b for b in at.button if str(b.key).startswith("walks.start.")]
+    assert len(buttons) == 2 and not at.dataframe  # nothing walked on view
+    buttons[0].click().run()
+    assert not problems(at), problems(at)
+    assert len(at.dataframe) >= 1  # the clicked corpus is drawn

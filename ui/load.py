@@ -64,15 +64,42 @@ def search(prep: Any) -> Any:
     return cached.memo("search", prep.dataset_key, lambda: TitleSearch(prep.dataset.products))
 
 
-def walks(prep: Any, walk_settings: Any) -> np.ndarray:
-    """Walks over the train graph (disk-cached by the engine, kept in memory here)."""
+# Below this many walk positions a corpus takes a few seconds and tens of MB: a page may
+# build it as it opens. Above, a button with the estimate does.
+QUICK_WALK_TOKENS = 5_000_000
+
+
+def walks(prep: Any, walk_settings: Any) -> np.ndarray | None:
+    """Walks over the train graph (disk-cached by the engine, kept in memory here).
+
+    A large corpus not built yet waits for a click (None until then).
+    """
+    from recsys_core.common import cache
+    from recsys_core.jobs import estimate
     from recsys_core.pipeline import make_walks
+
+    key = walk_settings.key(prep.split_key)
+    tokens = estimate.walk_tokens(walk_settings, prep.graph.shape[0])
+    built = (cache.artifact_dir("walks", key) / cache.DONE_MARKER).exists()
+    clicked = key in st.session_state.get("walks.allowed", set())
+    if tokens > QUICK_WALK_TOKENS and not (cached.has("walks", key) or built or clicked):
+        est = estimate.Estimate(
+            "generating walks",
+            estimate.BASE_BYTES + 8 * tokens,
+            tokens / estimate.WALK_TOKENS_PER_SECOND,
+        )
+        if jobgate.draw_start_button(
+            f"Generate {tokens:,} walk positions", est, f"walks.start.{key}"
+        ):
+            st.session_state.setdefault("walks.allowed", set()).add(key)
+            st.rerun()
+        return None
 
     def build() -> np.ndarray:
         with progress_bar("Generating walks") as on_progress:
             return make_walks(prep, walk_settings, on_progress)[0]
 
-    return cached.memo("walks", walk_settings.key(prep.split_key), build)
+    return cached.memo("walks", key, build)
 
 
 def product_picker(prep: Any, key: str, label: str = "") -> int | None:
