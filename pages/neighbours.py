@@ -75,7 +75,7 @@ if prep is not None:
                 )
                 fmt.show(
                     shown.rename(columns={"asin": domain.id_name}),
-                    column_config=fmt.neighbour_columns(),
+                    column_config=fmt.neighbour_columns(compact),
                 )
         if len(lists) > 1:
             st.markdown("**Overlap** (share of common neighbours)")

@@ -180,8 +180,10 @@ def neighbour_table(
         marks = [seen_mark(s, c) for s, c in zip(frame["seen"], cold, strict=True)]
     else:
         marks = [""] * len(frame)
+    # Side by side the title column's "(no metadata)" is the mark; the mark column stays
+    # short enough for the similarity to fit beside it.
     out["mark"] = [
-        " · ".join(x for x in (m, "no metadata" if miss else "") if x)
+        " · ".join(x for x in (m, "" if compact or not miss else "no metadata") if x)
         for m, miss in zip(marks, missing, strict=True)
     ]
     for col in details.columns:
@@ -193,8 +195,17 @@ def neighbour_table(
     return out
 
 
-def neighbour_columns() -> dict[str, Any]:
-    """Column config for :func:`neighbour_table`: wide text, a similarity bar."""
+def neighbour_columns(compact: bool = False) -> dict[str, Any]:
+    """Column config for :func:`neighbour_table`: wide text, a similarity bar; narrower
+    title and similarity when runs stand side by side, so each table fits its column."""
+    if compact:
+        return {
+            **neighbour_columns(),
+            "rank": st.column_config.NumberColumn("rank", width=40),
+            "mark": st.column_config.TextColumn("mark", width=70),
+            "title": st.column_config.TextColumn("title", width=170),
+            "similarity": st.column_config.NumberColumn("similarity", format="%.3f", width=75),
+        }
     return {
         "rank": st.column_config.NumberColumn("rank", width=45),
         "mark": st.column_config.TextColumn(
