@@ -4,7 +4,7 @@ Run with ``streamlit run app.py``. Everything the pages show comes from ``recsys
 see ``pages/`` for the pages and ``ui/`` for the app-side helpers. Every page URL
 (``/train``, ``/evaluate``...) goes through :func:`main`, also when it is the first
 request a fresh server gets (see ``ui/shell.py``), and the sidebar's choices live in the
-URL (``ui/state.py``), so a refresh or a shared link opens the same view.
+URL (``ui/url.py``), so a refresh or a shared link opens the same view.
 """
 
 from __future__ import annotations
@@ -36,7 +36,7 @@ PAGES = (
 def main() -> None:
     """Configure the page, draw the sidebar, run the chosen page."""
     from ui.shell import routing
-    from ui.state import finish_sidebar, sidebar
+    from ui.sidebar import draw_sidebar, draw_sidebar_rest
 
     st.set_page_config(page_title="Item embeddings from product graphs", layout="wide")
     page = st.navigation(
@@ -45,12 +45,12 @@ def main() -> None:
             for i, (path, title) in enumerate(PAGES)
         ]
     )
-    sidebar(show_runs=page.title != "Train")
+    draw_sidebar(show_runs=page.title != "Train")
     try:
         with routing():
             page.run()
     finally:
-        finish_sidebar()  # model section (unless the page drew it) and the runs
+        draw_sidebar_rest()  # model section (unless the page drew it) and the runs
 
 
 if __name__ == "__main__":

@@ -5,7 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from recsys_core.explore.dataset_views import dataset_overview
-from ui import cached, charts, fmt, load, state
+from ui import cached, charts, datasets, fmt, load
 from ui.shell import inside_app
 
 inside_app()  # a deep link on a fresh server runs this file alone: see ui/shell.py
@@ -23,7 +23,7 @@ if prep is not None:
         "overview", prep.split_key, lambda: dataset_overview(prep.dataset, prep.split, prep.graph)
     )
     st.subheader(prep.dataset.name)
-    st.caption(fmt.dataset_caption(state.dataset_settings()))
+    st.caption(fmt.dataset_caption(datasets.dataset_settings()))
     domain = prep.dataset.domain
     c = view.counts
     cols = st.columns(5)

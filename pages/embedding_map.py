@@ -15,7 +15,8 @@ from recsys_core.explore.projection import (
     stored_projection,
 )
 from recsys_core.graph import degree
-from ui import cached, charts, compare, forms, load, runs, state
+from recsys_core.jobs import estimate
+from ui import cached, charts, compare, forms, jobgate, load, operator, runs
 from ui.shell import inside_app
 
 inside_app()  # a deep link on a fresh server runs this file alone: see ui/shell.py
@@ -24,8 +25,8 @@ st.title("Embedding map")
 st.markdown(
     "Each point is one item of the catalog (a product, a movie), placed so that items with "
     "similar vectors land close together. **PCA** (a linear view) appears at once; "
-    "**UMAP** (keeps neighbourhoods) is computed in the background with its progress "
-    "shown, then kept, so the next visit draws it at once."
+    "**UMAP** (keeps neighbourhoods) is computed in the background when you click, with "
+    "its progress shown and a Cancel button, then kept, so the next visit draws it at once."
 )
 
 
@@ -60,7 +61,7 @@ if prep is not None:
     method = c1.selectbox(
         "method",
         methods,
-        index=methods.index(state.default_map_method()),
+        index=methods.index(operator.default_map_method()),
         format_func={"umap": "UMAP (background job)", "pca": "PCA (instant)"}.get,
         key="map.method",
         help=helps.get("method"),
@@ -102,14 +103,33 @@ if prep is not None:
         note = ""
         if method == "umap":
             umap_proj = stored_projection(record.key, settings)
+            job_key = settings.key(record.key)
+            job = cached.get("umap_job", job_key)
             if umap_proj is not None:
                 proj = umap_proj
+            elif job is None:
+                # A view never starts a projection: a click does, one at a time per server.
+                points = min(int(emb.usable.sum()), int(max_points))
+                est = estimate.umap(points, vectors.shape[1])
+                st.caption("UMAP is not computed for this run yet; the PCA view is shown.")
+                if jobgate.draw_start_button("Compute UMAP", est, "map.umap.start"):
+                    busy = [j for j in cached.values("umap_job") if j.poll().running]
+                    problem = jobgate.memory_problem(est)
+                    if busy:
+                        st.warning(
+                            "A UMAP projection is already computing on this server: wait for "
+                            "it to finish or cancel it, then start this one."
+                        )
+                    elif not problem:
+                        cached.memo(
+                            "umap_job",
+                            job_key,
+                            lambda: ProjectionJob(
+                                vectors, record.key, settings, emb.usable, strata
+                            ),
+                        )
+                        st.rerun()
             else:
-                job = cached.memo(
-                    "umap_job",
-                    settings.key(record.key),
-                    lambda: ProjectionJob(vectors, record.key, settings, emb.usable, strata),
-                )
 
                 @st.fragment(run_every=1.0)
                 def umap_progress() -> None:
@@ -117,16 +137,21 @@ if prep is not None:
                     if job.finished:
                         st.rerun()
                     elif job.failed:
-                        st.error(f"UMAP failed: {job.error}. The PCA view is shown instead.")
+                        st.error(f"UMAP stopped: {job.error}. The PCA view is shown instead.")
                         if st.button("Try UMAP again", key="map.retry"):
-                            cached.forget("umap_job", settings.key(record.key))
+                            cached.forget("umap_job", job_key)
                             st.rerun()
                     else:
-                        st.progress(
+                        left, right = st.columns([4, 1])
+                        left.progress(
                             min(max(job.done, 0.0), 1.0),
                             text=f"UMAP in the background: {job.message} · "
                             f"{job.seconds:.0f} s. Showing PCA meanwhile.",
                         )
+                        if right.button("Cancel", key="map.umap.cancel"):
+                            job.cancel()
+                            cached.forget("umap_job", job_key)
+                            st.rerun()
 
                 umap_progress()
                 note = " (UMAP still computing)"

@@ -12,8 +12,9 @@ from recsys_core.evaluation.evaluate import BUCKET_NOTE, auc_curve_frame
 from recsys_core.evaluation.export import projector_zip_bytes, word2vec_bytes
 from recsys_core.evaluation.results import fold_intervals
 from recsys_core.explore import sweeps
+from recsys_core.jobs import estimate
 from recsys_core.split import NEGATIVE_PROTOCOLS, SplitSettings
-from ui import charts, compare, fmt, load, runs, state
+from ui import charts, compare, datasets, fmt, jobgate, load, runs, sidebar
 from ui.shell import inside_app
 
 inside_app()  # a deep link on a fresh server runs this file alone: see ui/shell.py
@@ -63,6 +64,48 @@ def sweep_view(finished: list, split: SplitSettings) -> None:
     fmt.show(sweep.frame, formats={"AUC all": "{:.4f}", "AUC seen": "{:.4f}"})
 
 
+def draw_other_protocols(
+    prep: object, everything: list, split: SplitSettings, protocol: str, pairs_key: str
+) -> None:
+    """Finished runs of these pairs' split under another protocol, with a button that
+    evaluates them under ``protocol`` (the engine re-scores their vectors; no training)."""
+    specs_here = [compare.run_spec(r) for r in everything if compare.split_key(r) == pairs_key]
+    ids_here = {s.key() for s in specs_here if s is not None}
+    todo = []
+    for record in everything:
+        spec = compare.run_spec(record)
+        if record.status != "finished" or spec is None or record.model in compare.BASELINES:
+            continue
+        if spec.split.negatives == protocol:
+            continue
+        if dataclasses.replace(spec.split, negatives=protocol) != split:
+            continue  # another split altogether (fractions, held-out products, seed)
+        other = dataclasses.replace(spec, split=split)
+        if other.key() not in ids_here:
+            todo.append((record, other))
+    if not todo:
+        return
+    st.caption(
+        f"{len(todo)} finished run(s) were evaluated under other negatives only: "
+        + ", ".join(f"#{r.id} {r.model} ({compare.split_of(r).negatives})" for r, _ in todo[:6])
+        + ("…" if len(todo) > 6 else "")
+        + f". Evaluating them under {protocol} negatives re-scores their vectors."
+    )
+    one = estimate.evaluation_only(prep.dataset.n_products, len(prep.dataset.pairs))
+    ests = [one] * len(todo)
+    if jobgate.draw_start_button(
+        f"Evaluate them under {protocol} negatives",
+        ests[0],
+        f"eval.reprotocol.{protocol}",
+        primary=False,
+    ):
+        try:
+            if jobgate.submit(runs.jobs(), [o for _, o in todo], ests):
+                st.rerun()
+        except (SettingsError, ValueError, OSError) as exc:
+            st.warning(f"Could not start the evaluation: {exc}")
+
+
 st.title("Evaluate")
 st.markdown(
     "Each held-out pair is scored (cosine of its two vectors; MF: its own prediction; the "
@@ -72,7 +115,7 @@ st.markdown(
 )
 prep = load.prepared()
 if prep is not None:
-    spec = state.run_spec()
+    spec = sidebar.drawn_run_spec()
     base_split = spec.split if spec is not None else SplitSettings()
     protocol = st.selectbox(
         "negatives (evaluation protocol)",
@@ -86,30 +129,43 @@ if prep is not None:
     st.caption(
         f"Pairs: {compare.describe_split(split)}. Tables report the "
         f"{split.reported_part} part; live curves during training use validation. "
-        "Train with another protocol from the sidebar (model → evaluation settings)."
+        "The vectors do not depend on the negatives: a run trained under another protocol "
+        "is evaluated under this one with a click below, without training again."
     )
     everything = runs.runs_of(prep)
     same = [r for r in everything if compare.split_key(r) == pairs_key]
-    # The two no-training baselines stand in every table: started here when missing.
+    # The two no-training baselines stand in every table, once scored: a click scores them.
     missing = [
         b
         for b in compare.BASELINES
         if not any(r.model == b and r.status in ("finished", "queued", "running") for r in same)
     ]
-    # Once per session and pairs: a submitted run that does not list here must not loop.
-    if missing and st.session_state.get("eval.baselines") != pairs_key:
+    n_products, n_pairs = prep.dataset.n_products, len(prep.dataset.pairs)
+    if missing:
         from recsys_core.pipeline import RunSpec
 
-        st.session_state["eval.baselines"] = pairs_key
-
-        try:
-            for name in missing:
-                runs.jobs().submit(
-                    RunSpec.create(name, dataset=state.dataset_settings(), split=split)
-                )
-            st.rerun()
-        except (SettingsError, ValueError, OSError) as exc:
-            st.warning(f"Could not start the baselines: {exc}")
+        specs = [
+            RunSpec.create(name, dataset=datasets.dataset_settings(), split=split)
+            for name in missing
+        ]
+        ests = [estimate.baseline(name, n_products, n_pairs) for name in missing]
+        total = ests[0]
+        for more in ests[1:]:
+            total = total + more
+        if jobgate.draw_start_button(
+            f"Score the baselines ({', '.join(missing)})",
+            total,
+            "eval.baselines",
+            help="Popularity and Adamic-Adar need no training: they score the pairs from "
+            "the train graph. They run in the background like any run.",
+            primary=False,
+        ):
+            try:
+                if jobgate.submit(runs.jobs(), specs, ests):
+                    st.rerun()
+            except (SettingsError, ValueError, OSError) as exc:
+                st.warning(f"Could not start the baselines: {exc}")
+    draw_other_protocols(prep, everything, split, protocol, pairs_key)
     pending = [r for r in same if r.model in compare.BASELINES and r.active]
     if pending:
 
@@ -146,9 +202,9 @@ if prep is not None:
     ]
     if not trained:
         st.info(
-            f"No trained run under {protocol} negatives on this dataset yet: train one on the "
-            "**Train** page (with this protocol in the sidebar's evaluation settings). "
-            "The baselines are shown meanwhile."
+            f"No trained run evaluated under {protocol} negatives on this dataset yet: train "
+            "one on the **Train** page, or evaluate a run of another protocol under this one "
+            "with the button above (no training)."
         )
     # The baselines are on every chart and table; the picker chooses the trained runs.
     picked = (
@@ -204,10 +260,11 @@ if prep is not None:
 
         st.plotly_chart(charts.threshold_panels(panels, score_names), key="eval.thr")
         st.caption(
-            "Precision and recall against the score threshold, one panel per run, each on "
-            "its own score axis (cosines, MF predictions and popularity scores are not on "
-            "one scale). The **cliff**: a pair with a product the model has no vector for "
-            "gets the median score, so many pairs share one score and precision and recall "
+            "Precision and recall against the threshold, one panel per run, read as the "
+            "share of pairs scored at or above it (cosines, MF predictions and heuristic "
+            "scores are not on one scale; the threshold itself is in the hover). The "
+            "**cliff**: a pair with a product the model has no vector for gets the median "
+            "score, so many pairs share one score and precision and recall "
             "jump at that threshold; on seen-only pairs (dotted) the curves are smooth."
         )
         st.subheader("Results")
@@ -227,10 +284,14 @@ if prep is not None:
         scores = {c: "{:.4f}" for c in ranked if c not in table or c + " low" not in table}
         scores["lift over popularity"] = "{:+.4f}"
         policies = [(r.summary or {}).get("unseen_policy") or "—" for r in chosen]
+        # The baselines do not train: what they spend is scoring (their "fit" computes
+        # the degrees or common neighbours they score with), so it is reported as such.
+        times = [compare.time_columns(r) for r in chosen]
         view = folded[shown].assign(
             **{
                 "unseen policy": policies,
-                "train time": [fmt.minutes(s) for s in table["train s"]],
+                "train time": [fmt.minutes(t[0]) if t[0] is not None else "—" for t in times],
+                "scoring time": [fmt.minutes(t[1]) if t[1] is not None else "—" for t in times],
             }
         )
         view, flagged = fmt.flag_aucs(view, [c for c in shown if c.startswith("AUC")])
@@ -239,6 +300,7 @@ if prep is not None:
             formats=scores,
             column_config={
                 "train time": st.column_config.TextColumn(alignment="right"),
+                "scoring time": st.column_config.TextColumn(alignment="right"),
                 **{
                     c: st.column_config.TextColumn(c, alignment="right")
                     for c in shown

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +14,7 @@ from plotly.subplots import make_subplots
 from recsys_core.common.settings import SettingsError, stable_hash
 from recsys_core.studies import all_studies
 from recsys_core.studies import framework as fw
-from ui import cached, runs
+from ui import cached, jobgate, runs
 from ui.shell import inside_app
 
 inside_app()  # a deep link on a fresh server runs this file alone: see ui/shell.py
@@ -165,6 +166,30 @@ def result_of(study: fw.Study, trials: list, records: dict, notes: list, product
     )
 
 
+SHIPPED = Path(__file__).resolve().parents[1] / "bench" / "results" / "findings"
+
+
+def shipped_result(study: fw.Study) -> fw.StudyResult | None:
+    """The verdicts this repository ships for ``study`` (``bench/results/findings``)."""
+    return cached.memo("shipped", study.name, lambda: _read_shipped(study.name))
+
+
+def _read_shipped(name: str) -> fw.StudyResult | None:
+    try:
+        return fw.StudyResult.from_dict(json.loads((SHIPPED / f"{name}.json").read_text()))
+    except (OSError, ValueError, TypeError):
+        return None
+
+
+def shipped_note(result: fw.StudyResult) -> str:
+    return (
+        f"Shipped result (bench/results/findings/{result.study}.json: "
+        f"{', '.join(fw.dataset_label(d) for d in result.datasets)}, {result.products:,} "
+        f"products, {result.seeds} seeds), not yet run on this server. Run the study to "
+        "recompute it here."
+    )
+
+
 def verdict_table(result: fw.StudyResult) -> pd.DataFrame:
     return pd.DataFrame(result.summary_rows()).drop(columns=["study"])
 
@@ -246,9 +271,14 @@ def card(study: fw.Study, size: dict) -> None:
                 left.success("Already run: every run of this study finished.")
                 if right.button("Rerun", key=f"{key}.rerun", help="Delete this study's runs "
                                 "and train them again (use after a code change)."):  # fmt: skip
-                    fw.forget_runs(records.values())
-                    fw.submit(trials, jobs().submit)
-                    st.rerun()
+                    problem = jobgate.queue_problem(jobs(), adding=state["runs"])
+                    if problem:
+                        st.warning(problem)
+                    else:
+                        fw.forget_runs(records.values())
+                        for run_id in fw.submit(trials, jobs().submit).values():
+                            jobgate.remember(run_id)
+                        st.rerun()
             elif now_active:
                 st.progress(
                     state["fraction"],
@@ -259,17 +289,34 @@ def card(study: fw.Study, size: dict) -> None:
             else:
                 failed = [r for r in records.values() if r.status != "finished"]
                 label = "Run" if not records else "Run the rest"
+                todo = state["runs"] - counts.get("finished", 0)
                 if st.button(label, key=f"{key}.run", type="primary"):
+                    problem = jobgate.queue_problem(jobs(), adding=todo)
                     try:
-                        for record in failed:
-                            jobs().restart(record.id)
-                        fw.submit(trials, jobs().submit)
+                        if problem:
+                            st.warning(problem)
+                        else:
+                            for record in failed:
+                                jobgate.remember(jobs().restart(record.id))
+                            for run_id in fw.submit(trials, jobs().submit).values():
+                                jobgate.remember(run_id)
                     except USER_ERRORS as exc:
                         st.error(f"Could not start the runs: {exc}")
                     else:
-                        st.rerun()
+                        if not problem:
+                            st.rerun()
+                st.caption(f"{todo} run(s) to train on this server's workers.")
                 for record in failed[:3]:
                     runs.show_failure(record)  # one sentence; the traceback in an expander
+                shipped = shipped_result(study)
+                if shipped is not None:
+                    st.caption(shipped_note(shipped))
+                    for i, fig in enumerate(figures(study, shipped)):
+                        st.plotly_chart(fig, key=f"{key}.shipped.fig{i}")
+                    st.dataframe(
+                        verdict_table(shipped), hide_index=True, key=f"{key}.shipped.verdicts"
+                    )
+                    st.caption(f"What it means: {study.meaning}")
             if finished:
                 try:
                     result = result_of(study, trials, records, notes, size["products"])
@@ -312,6 +359,18 @@ def summary(studies: dict, size: dict) -> pd.DataFrame:
                             "dataset": fw.dataset_label(v["dataset"]),
                             "protocol": v["protocol"],
                             "verdict": v["sentence"],
+                        }
+                    )
+        elif (shipped := shipped_result(study)) is not None:
+            first = study.metrics[0]
+            for v in shipped.verdicts:
+                if v["metric"] == first:
+                    rows.append(
+                        {
+                            "study": study.title,
+                            "dataset": fw.dataset_label(v["dataset"]),
+                            "protocol": v["protocol"],
+                            "verdict": f"{v['sentence']} (shipped result)",
                         }
                     )
         else:

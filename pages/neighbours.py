@@ -36,10 +36,13 @@ if prep is not None:
         note = compare.mismatch_note(chosen)
         if note:
             st.warning(note)
-        # One full-width table per run; the overlap table below compares the lists.
+        # One column per run (side by side on a wide screen; Streamlit stacks them on a
+        # narrow one); the overlap table below compares the lists.
         lists = {}
-        for record in chosen:
-            with st.container():
+        compact = len(chosen) > 1
+        places = st.columns(len(chosen)) if compact else [st.container()]
+        for record, place in zip(chosen, places, strict=True):
+            with place:
                 st.subheader(runs.short_label(record))
                 # Seen marks from this run's own split (its train graph).
                 seen = compare.seen_of(record, prep.split.seen_products)
@@ -66,11 +69,13 @@ if prep is not None:
                 st.caption(f"lookup {1000 * (time.perf_counter() - start):.0f} ms")
                 lists[runs.short_label(record)] = frame["product"].to_numpy()
                 shown = fmt.neighbour_table(
-                    frame, product_details(products, frame["product"].to_numpy(), domain.fields)
+                    frame,
+                    product_details(products, frame["product"].to_numpy(), domain.fields),
+                    compact=compact,
                 )
                 fmt.show(
                     shown.rename(columns={"asin": domain.id_name}),
-                    column_config=fmt.neighbour_columns(),
+                    column_config=fmt.neighbour_columns(compact),
                 )
         if len(lists) > 1:
             st.markdown("**Overlap** (share of common neighbours)")

@@ -5,9 +5,10 @@ from __future__ import annotations
 import streamlit as st
 
 from recsys_core.common.settings import SettingsError
+from recsys_core.jobs import estimate
 from recsys_core.pipeline import RunSpec
 from recsys_core.studies import side_info as study
-from ui import charts, fmt, load, runs, state
+from ui import charts, datasets, fmt, jobgate, load, runs, sidebar
 from ui.shell import inside_app
 
 inside_app()  # a deep link on a fresh server runs this file alone: see ui/shell.py
@@ -21,7 +22,7 @@ st.markdown(
 )
 prep = load.prepared()
 if prep is not None:
-    base = state.run_spec() or RunSpec.create("sgns", dataset=state.dataset_settings())
+    base = sidebar.drawn_run_spec() or RunSpec.create("sgns", dataset=datasets.dataset_settings())
     specs = study.comparison_specs(base)
     shared = dict(specs[0].model_params)
     st.caption(
@@ -31,22 +32,34 @@ if prep is not None:
         f"{specs[0].split.holdout_products:.0%} of the products are held out as new ones "
         "(all their pairs in validation), so the unseen column measures cold start."
     )
-    c1, c2 = st.columns(2)
     try:
-        if c1.button("Train the three models", key="side.start", type="primary"):
-            study.submit_all(specs, runs.jobs().submit)
+        n_products, n_pairs = prep.dataset.n_products, len(prep.dataset.pairs)
+        ests = [estimate.training_run(s, n_products, n_pairs) for s in specs]
+        total = ests[0]
+        for more in ests[1:]:
+            total = total + more
+        if jobgate.draw_start_button("Train the three models", total, "side.start"):
+            jobgate.submit(runs.jobs(), specs, ests)
         sweep_specs = []
         if base.dataset.source == "synthetic":
             sweep_specs = study.coverage_specs(base)
-            if c2.button(
+            sweep_ests = [
+                estimate.training_run(s, *estimate.dataset_size(s.dataset)) for s in sweep_specs
+            ]
+            sweep_total = sweep_ests[0]
+            for more in sweep_ests[1:]:
+                sweep_total = sweep_total + more
+            if jobgate.draw_start_button(
                 f"Coverage sweep ({len(sweep_specs)} runs: "
                 + ", ".join(f"{c:.0%}" for c in study.COVERAGES)
                 + ")",
-                key="side.sweep",
+                sweep_total,
+                "side.sweep",
                 help="The same three models on the built-in catalog generated at each "
                 "metadata coverage (runs already trained are reused).",
+                primary=False,
             ):
-                study.submit_all(sweep_specs, runs.jobs().submit)
+                jobgate.submit(runs.jobs(), sweep_specs, sweep_ests)
     except (SettingsError, ValueError, OSError) as exc:
         st.error(f"Could not start the runs: {exc}")
         sweep_specs = []

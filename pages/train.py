@@ -5,7 +5,8 @@ from __future__ import annotations
 import streamlit as st
 
 from recsys_core.common.settings import SettingsError
-from ui import charts, fmt, load, runs, state
+from recsys_core.jobs import estimate
+from ui import charts, fmt, jobgate, load, runs, sidebar, url
 from ui.shell import inside_app
 
 inside_app()  # a deep link on a fresh server runs this file alone: see ui/shell.py
@@ -18,7 +19,7 @@ st.markdown(
 )
 
 prep = load.prepared()
-spec = state.run_spec()
+spec = sidebar.drawn_run_spec()
 # Have a worker import the model stack while the user reads, so Start begins at once.
 runs.jobs().warm_up()
 # What runs on any dataset, with Cancel and a one-click switch to the run's dataset; drawn
@@ -33,22 +34,40 @@ if prep is not None:
             f"**{spec.model}** on {spec.dataset.describe()}"
             + (f" · {', '.join(f'{k}={v}' for k, v in params.items())}" if params else "")
         )
-        if st.button("Start training", key="train.start", type="primary"):
+        n_products, n_pairs = prep.dataset.n_products, len(prep.dataset.pairs)
+        try:
+            est = estimate.training_run(spec, n_products, n_pairs)
+        except (SettingsError, ValueError) as exc:
+            est = None
+            st.error(f"Could not estimate the run: {exc}")
+        if est is not None and jobgate.draw_start_button("Start training", est, "train.start"):
             try:
-                st.session_state["train.watch"] = runs.jobs().submit(spec)
+                started = jobgate.submit(runs.jobs(), [spec], [est])
             except (SettingsError, ValueError, OSError) as exc:
                 st.error(f"Could not start the run: {exc}")
+            else:
+                if started:
+                    st.session_state["train.watch"] = started[0]
 
     records = runs.runs_of(prep)
     watched = None
+    linked = url.url_value("run")
+    if "train.watch" not in st.session_state and linked:
+        known = {r.id: r for r in records}
+        if not linked.strip().isdigit() or int(linked) not in known:
+            fallback = runs.default_watch(records)
+            st.warning(
+                f"run={linked} is not a run on this dataset here; "
+                + (f"run {fallback} is open instead." if fallback else "no run is open.")
+            )
     if not records:
         st.info("No run on this dataset yet: pick a model in the sidebar and click Start.")
-        state.url_update({"run": None})
+        url.url_update({"run": None})
     else:
         by_id = {r.id: r for r in records}
         wanted = st.session_state.get("train.watch")
         if wanted not in by_id:
-            wanted = runs.default_watch(records, state.url_value("run"))
+            wanted = runs.default_watch(records, linked)
         # The statuses are part of the key: when one changes the live part reruns the page
         # and the picker is drawn anew, so its labels never show a stale status.
         statuses = "".join(r.status[0] for r in records)
@@ -61,7 +80,7 @@ if prep is not None:
             placeholder="pick a run to watch",
         )
         st.session_state["train.watch"] = watched
-        state.url_update({"run": None if watched is None else str(watched)})
+        url.url_update({"run": None if watched is None else str(watched)})
     if records and watched is not None:
         active_now = by_id[watched].active
 
@@ -82,13 +101,32 @@ if prep is not None:
                     st.markdown(f"**{runs.STATUS_ICONS.get(record.status, '')} {record.status}**")
             # The same three buttons every time (disabled when they do not apply), so a
             # refresh of the fragment never leaves a stale button on screen.
-            if cols[1].button("Cancel", key=f"train.cancel.{run_id}", disabled=not record.active):
+            allowed = jobgate.may_change(run_id)
+            why = None if allowed else jobgate.NOT_YOURS
+            if cols[1].button(
+                "Cancel",
+                key=f"train.cancel.{run_id}",
+                disabled=not record.active or not allowed,
+                help=why,
+            ):
                 runs.jobs().cancel(run_id)
-            can_restart = record.status in ("failed", "cancelled", "interrupted")
-            if cols[2].button("Restart", key=f"train.restart.{run_id}", disabled=not can_restart):
-                st.session_state["train.watch"] = runs.jobs().restart(run_id)
-                st.rerun()
-            if cols[3].button("Delete", key=f"train.delete.{run_id}", disabled=record.active):
+            can_restart = record.status in ("failed", "cancelled", "interrupted") and allowed
+            if cols[2].button(
+                "Restart", key=f"train.restart.{run_id}", disabled=not can_restart, help=why
+            ):
+                problem = jobgate.queue_problem(runs.jobs())
+                if problem:
+                    st.warning(problem)
+                else:
+                    st.session_state["train.watch"] = runs.jobs().restart(run_id)
+                    jobgate.remember(st.session_state["train.watch"])
+                    st.rerun()
+            if cols[3].button(
+                "Delete",
+                key=f"train.delete.{run_id}",
+                disabled=record.active or not allowed,
+                help=why,
+            ):
                 runs.jobs().delete(run_id)
                 st.session_state.pop("train.watch", None)
                 st.rerun()
@@ -125,15 +163,21 @@ if prep is not None:
         live(watched, active_now, by_id[watched].status)
 
     if records:
-        with st.expander(f"all runs on this dataset ({len(records)})"):
-            fmt.show(
-                runs.table(records),
-                column_config={
-                    "progress": st.column_config.ProgressColumn(
-                        "progress", min_value=0.0, max_value=1.0
-                    ),
-                },
-            )
+        # Refreshed while anything on this dataset trains, so progress and statuses move.
+        @st.fragment(run_every=2.0 if any(r.active for r in records) else None)
+        def run_table() -> None:
+            fresh = runs.runs_of(prep)
+            with st.expander(f"all runs on this dataset ({len(fresh)})"):
+                fmt.show(
+                    runs.table(fresh),
+                    column_config={
+                        "progress": st.column_config.ProgressColumn(
+                            "progress", min_value=0.0, max_value=1.0
+                        ),
+                    },
+                )
+
+        run_table()
 
 with running_box:
-    runs.running_anywhere()
+    runs.draw_running_anywhere()

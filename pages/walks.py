@@ -39,6 +39,8 @@ if prep is not None:
             (biased, f"node2vec (p = {p:g}, q = {q:g})"),
         ):
             walks = load.walks(prep, settings)
+            if walks is None:
+                continue
             rows = walks_from(walks, prep.graph, product, limit=int(count))
             st.subheader(name)
             if not len(rows):

@@ -10,6 +10,7 @@ status), then reruns the page; deadlines are generous and only catch hangs.
 from __future__ import annotations
 
 import os
+import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -18,6 +19,9 @@ import pytest
 
 os.environ["RECSYS_DEFAULT_PRODUCTS"] = "1500"  # before the app reads it
 os.environ["RECSYS_DEFAULT_MAP_METHOD"] = "pca"  # UMAP itself is tested in test_project
+# The operator's data folder: the temporary folder the tests write their files into (a
+# test that checks the confinement names its own).
+os.environ["RECSYS_DATA_DIR"] = tempfile.gettempdir()
 
 from streamlit.testing.v1 import AppTest
 
@@ -150,10 +154,16 @@ def test_pick_a_dataset_and_bad_inputs() -> None:
     assert not at.exception
     assert {m.label: m.value for m in at.metric}["products"] == "1,200"
     at.selectbox(key="ds.choice").set_value("amazon").run()
-    at.text_input(key="ds.amazon.path").input("/no/such/meta.json.gz").run()
+    at.text_input(key="ds.amazon.path").input(f"{tempfile.gettempdir()}/no/such.json.gz").run()
     at.button(key="ds.load").click().run()
     assert any("No file at" in e.value for e in at.error)
     assert not at.exception  # a user mistake is a message, not a traceback
+    # Outside the operator's data folder: one sentence, nothing about the file itself.
+    at.text_input(key="ds.amazon.path").input("/etc/passwd").run()
+    at.button(key="ds.load").click().run()
+    errors = [e.value for e in at.error]
+    assert any("not readable here" in e for e in errors), errors
+    assert not any("No file" in e or "not Amazon" in e for e in errors)
 
 
 def test_a_file_that_is_not_amazon_metadata(tmp_path: Path) -> None:
@@ -359,7 +369,7 @@ def test_the_url_restores_dataset_and_model_settings() -> None:
     assert "model.epochs" not in at.query_params
 
 
-QUICK_EPOCHS = 2  # ui.state.QUICK_DEFAULTS["epochs"]
+QUICK_EPOCHS = 2  # ui.runspec.QUICK_DEFAULTS["epochs"]
 
 
 def test_a_bad_link_is_a_message_not_a_traceback() -> None:
@@ -411,10 +421,16 @@ def test_train_lists_runs_on_other_datasets_and_switches_to_them() -> None:
         assert at.session_state["dataset_settings"] == other
         assert at.query_params["products"] in ("1300", ["1300"])
         assert next(b for b in at.selectbox if b.label == "run to watch").value == run_id
+        # Started elsewhere (here: through the API, as the CLI does): not this visitor's
+        # to cancel, unless the operator allows anyone to.
+        assert at.button(key=f"runs.train.cancel.{run_id}").disabled
+        os.environ["RECSYS_CANCEL_ANY"] = "1"
+        at.run()
         at.button(key=f"runs.train.cancel.{run_id}").click().run()
         # Queued: cancelled at once; claimed by a lingering worker: at its next event.
         assert api.wait(run_id, timeout=HANG_SECONDS).status == "cancelled"
     finally:
+        os.environ.pop("RECSYS_CANCEL_ANY", None)
         api.cancel(run_id)
 
 
@@ -557,10 +573,14 @@ def test_model_forms_offer_only_accepted_values() -> None:
 def test_neighbour_table_reads(trained: AppTest) -> None:
     at = fresh("pages/neighbours.py")
     table = at.dataframe[0].value
-    assert list(table.columns[:3]) == ["rank", "mark", "title"]  # the seen mark first
+    # The id always in view, then the seen / no-metadata mark, then the title.
+    assert list(table.columns[:4]) == ["rank", "ASIN", "mark", "title"]
     assert "product" not in table.columns  # no internal ids
-    # The default product has metadata and most of its neighbours do too.
-    assert (table["title"] != "—").mean() >= 0.5
+    assert table["ASIN"].notna().all()
+    # Neighbours without metadata (most of the catalog has none) say so in their title
+    # (side by side, that is their mark) and keep their id.
+    bare = table[table["title"] == "(no metadata)"]
+    assert bare["ASIN"].str.len().gt(0).all()
     at.text_input(key="nb.product.text").input("zzz no such thing").run()
     assert any("The catalog holds 1,500 products" in e.value for e in at.error)
 
@@ -609,7 +629,9 @@ def test_evaluate_precision_recall_small_multiples(trained: AppTest) -> None:
     )
     colours = {t["name"].split(" · ")[0]: t["line"]["color"] for t in fig["data"]}
     assert colours["precision"] != colours["recall"]
-    assert fig["layout"]["xaxis"]["autorange"] == "reversed"
+    # A quantile axis every model's scores can be read on: the share of pairs at or above.
+    assert fig["layout"]["xaxis"]["range"] == [0, 1]
+    assert "share of pairs" in fig["layout"]["xaxis"]["title"]["text"]
 
 
 # -- Evaluate: protocols, baselines, buckets; comparable runs only (issue 8) ----------------
@@ -628,11 +650,17 @@ def _wait_for_rows(at: AppTest, rows: int) -> Any:
 
 
 def test_evaluate_protocols_and_baselines(trained: AppTest) -> None:
+    from recsys_core.jobs import api
     from recsys_core.split import NEGATIVE_PROTOCOLS
 
+    before = {r.id for r in api.list_runs()}
     at = fresh("pages/evaluate.py")
     picker = at.selectbox(key="eval.protocol")
     assert tuple(picker.options) == NEGATIVE_PROTOCOLS and picker.value == "uniform"
+    # Viewing starts nothing: the baselines are scored from a button with its estimate.
+    assert {r.id for r in api.list_runs()} == before
+    assert any(c.value.startswith("Estimated ~") for c in at.caption)
+    at.button(key="eval.baselines").click().run()
     table = _wait_for_rows(at, 3)  # the trained run and both baselines
     models = table["model"].tolist()
     assert {"popularity", "adamic-adar", "sgns"} <= set(models)
@@ -646,7 +674,13 @@ def test_evaluate_protocols_and_baselines(trained: AppTest) -> None:
 
     # Under degree-matched negatives the trained run (uniform) is not offered, and
     # popularity, which the protocol controls for, ranks at about chance.
+    before = {r.id for r in api.list_runs()}
     at.selectbox(key="eval.protocol").set_value("degree-matched").run()
+    assert {r.id for r in api.list_runs()} == before  # a protocol switch starts nothing
+    # The trained run is offered for evaluation under the other protocol, no retraining.
+    assert at.button(key="eval.reprotocol.degree-matched")
+    assert any("evaluated under other negatives only" in c.value for c in at.caption)
+    at.button(key="eval.baselines").click().run()
     table = _wait_for_rows(at, 2)
     assert set(table["model"]) == {"popularity", "adamic-adar"}
     assert any("evaluated on other pairs" in c.value for c in at.caption)
@@ -675,13 +709,7 @@ def test_runs_started_on_side_info_are_cancelled_from_its_sidebar() -> None:
             api.cancel(run_id)
 
 
-def _executor_apply(at: AppTest, value: str) -> AppTest:
-    at.text_input(key="exec.address").set_value(value)
-    at.button(key="exec.apply").click().run()
-    return at
-
-
-def test_executor_field_sets_the_setting_without_starting_ray() -> None:
+def test_the_executor_is_the_operators_and_shown_read_only() -> None:
     import subprocess
     import sys
 
@@ -691,18 +719,19 @@ def test_executor_field_sets_the_setting_without_starting_ray() -> None:
     assert executor.address() is None
     at = fresh()
     assert any(x.label == "executor: local workers" for x in at.expander)
+    # No visitor can redirect the server's workers: there is no field to type into.
+    assert not any(w.key and str(w.key).startswith("exec.") for w in at.text_input)
+    assert any("read-only" in c.value and "data folder" in c.value for c in at.caption)
     fake: subprocess.Popen | None = None
     try:
-        # A bad address is one clear message; the setting stays as it was.
-        _executor_apply(at, "my cluster")
+        # A bad operator setting is one clear message.
+        executor.set_address("my cluster")
+        at.run()
         assert any("not an executor setting" in e.value for e in at.error), problems(at)
-        assert executor.address() is None
-        # A valid one becomes the setting new workers inherit; nothing is started.
-        _executor_apply(at, "local")
-        assert not at.exception
-        assert os.environ[executor.ADDRESS_ENV] == "local"
+        # A valid one is what new workers inherit; nothing is started.
+        executor.set_address("local")
+        at.run()
         assert any(x.label == "executor: ray local" for x in at.expander)
-        assert any("New runs now execute on Ray local" in s.value for s in at.success)
         assert executor.local_head() is None and not executor.connected()
         # A worker alive with another setting (here: an idle one started before the
         # change, without the variable) is named in the sidebar, not silently used.
@@ -713,15 +742,11 @@ def test_executor_field_sets_the_setting_without_starting_ray() -> None:
         while procs.process_token(fake.pid) is None and time.monotonic() < deadline:
             time.sleep(0.05)
         store.set_idle(fake.pid, procs.process_token(fake.pid))
-        _executor_apply(at, "127.0.0.1:26379")
-        assert executor.address() == "127.0.0.1:26379"
+        executor.set_address("127.0.0.1:26379")
+        at.run()
         warnings = [w.value for w in at.warning if f"pid {fake.pid}" in w.value]
         assert warnings and "on local workers" in warnings[0], [w.value for w in at.warning]
         assert executor.local_head() is None and not executor.connected()
-        # Empty: back to the local workers.
-        _executor_apply(at, "")
-        assert executor.address() is None
-        assert not any(f"pid {fake.pid}" in w.value for w in at.warning)
     finally:
         executor.set_address(None)
         if fake is not None:
@@ -795,3 +820,190 @@ def test_evaluate_shows_a_sweep_of_mf_runs() -> None:
     assert names == ["all runs · all", "all runs · seen"]
     assert all(_points(t["y"]) == 2 for t in figure["data"])
     assert figure["layout"]["xaxis"]["title"]["text"] == "dim"
+
+
+# -- hostile links: one sentence, nothing started, nothing read outside the data folder ------
+
+
+def opened(params: dict[str, str], page: str | None = None) -> AppTest:
+    """The app opened by a link with ``params`` (on ``page``), after its first run."""
+    script = ENTRY[0]
+    at = AppTest.from_file(str(script), default_timeout=90)
+    for key, value in params.items():
+        at.query_params[key] = value
+    at.run()
+    at.first_texts = _texts(at)  # what the link's first view said
+    if page:
+        at.switch_page(os.path.relpath(ROOT / page, script.parent))
+        at.run()
+    return at
+
+
+def _texts(at: AppTest) -> list[str]:
+    return [str(e.value) for kind in (at.error, at.warning, at.info, at.caption) for e in kind]
+
+
+def _built_datasets() -> set[str]:
+    from recsys_core.common import cache
+
+    folder = cache.cache_root() / "dataset"
+    # artifact folders only: a build's lock file (".<key>.lock") is not a dataset
+    return {p.name for p in folder.iterdir() if p.is_dir()} if folder.exists() else set()
+
+
+HOSTILE_LINKS = [
+    ({"dataset": "builtin", "products": "20000000"}, None, "products=20000000"),
+    ({"dataset": "builtin", "products": "1000000000"}, None, "products=1000000000"),
+    ({"dataset": "books", "products": "abc"}, None, "products='abc' is not a number"),
+    ({"dataset": "movielens", "path": "/root"}, None, "'/root' is not readable here"),
+    ({"dataset": "movielens", "path": "/etc/passwd"}, None, "'/etc/passwd' is not readable"),
+    ({"dataset": "amazon", "path": "/etc/passwd"}, None, "'/etc/passwd' is not readable"),
+    ({"dataset": "amazon", "path": "/no/such/file.json"}, None, "is not readable here"),
+    ({"dataset": "amazon", "path": "../../etc/passwd"}, None, "is not readable here"),
+    ({"model": "nonsense"}, None, "model=nonsense is not a model here; sgns is open"),
+    ({"run": "999999"}, "pages/train.py", "run=999999 is not a run"),
+    ({"runs": "999999"}, "pages/neighbours.py", "runs=999999 names no finished run"),
+    ({"product": "NOPE-NOPE"}, "pages/graph.py", "product=NOPE-NOPE is not in this catalog"),
+    ({"walks.walks_per_node": "1000000"}, "pages/train.py", "walks_per_node must be"),
+    ({"model.epochs": "many"}, "pages/train.py", "model.epochs=many is not a setting"),
+]
+
+
+@pytest.mark.parametrize(("params", "page", "sentence"), HOSTILE_LINKS)
+def test_a_hostile_link_gets_one_sentence_and_starts_nothing(
+    params: dict[str, str], page: str | None, sentence: str
+) -> None:
+    from recsys_core.jobs import api
+
+    runs_before = {r.id for r in api.list_runs()}
+    built_before = _built_datasets()
+    at = opened(params, page)
+    assert not at.exception, at.exception
+    texts = at.first_texts + _texts(at)
+    assert any(sentence in t for t in texts), texts
+    # Nothing about the server's files: no listing, no hint of existence.
+    assert not any(".bashrc" in t or "root:x:" in t or "No file at" in t for t in texts)
+    assert {r.id for r in api.list_runs()} == runs_before
+    assert _built_datasets() <= built_before | _built_datasets_of_default()
+
+
+def _built_datasets_of_default() -> set[str]:
+    from ui.datasets import default_dataset
+
+    return {default_dataset().key()}
+
+
+def test_a_missing_and_a_forbidden_path_read_the_same() -> None:
+    """A link cannot tell whether a file outside the data folder exists."""
+    there = opened({"dataset": "amazon", "path": "/etc/passwd"})
+    missing = opened({"dataset": "amazon", "path": "/etc/no-such-file"})
+    a = [t.replace("/etc/passwd", "X") for t in _texts(there) if "not readable" in t]
+    b = [t.replace("/etc/no-such-file", "X") for t in _texts(missing) if "not readable" in t]
+    assert a and a == b
+
+
+def test_a_link_to_a_big_catalog_asks_before_building() -> None:
+    built_before = _built_datasets()
+    at = opened({"dataset": "builtin", "products": "5000"}, "pages/graph.py")
+    assert not problems(at), problems(at)
+    assert any("has not built yet" in i.value for i in at.info)
+    assert any(c.value.startswith("Estimated ~") for c in at.caption)
+    assert _built_datasets() == built_before  # the view built nothing
+    at.button(key="ds.build").click().run()
+    assert not problems(at), problems(at)
+    assert len(_built_datasets() - built_before) == 1  # the click did
+
+
+def test_a_job_above_the_memory_limit_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("RECSYS_MEMORY_LIMIT", "1M")
+    at = opened({"dataset": "builtin", "products": "5100"}, "pages/graph.py")
+    assert at.button(key="ds.build").disabled
+    assert any("more than this server allows one job (1 MB)" in w.value for w in at.warning)
+
+
+def test_the_sidebar_caps_products_at_the_operators_limit(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("RECSYS_MAX_PRODUCTS", "3000")
+    at = fresh()
+    assert at.number_input(key="ds.default.products").max == 3000
+    at = opened({"dataset": "builtin", "products": "4000"})
+    assert any("products=4000 is more than this server builds (3,000" in e.value for e in at.error)
+
+
+def test_the_server_queue_cap_refuses_with_a_sentence(monkeypatch: pytest.MonkeyPatch) -> None:
+    from recsys_core.data.registry import DatasetSettings
+    from recsys_core.jobs import api
+    from recsys_core.pipeline import RunSpec
+
+    run_id = _queued_run(
+        RunSpec.create("mf", dataset=DatasetSettings(products=1300), model_params={"epochs": 999})
+    )
+    try:
+        monkeypatch.setenv("RECSYS_MAX_QUEUED", "1")
+        at = fresh("pages/train.py")
+        before = {r.id for r in api.list_runs()}
+        at.button(key="train.start").click().run()
+        assert any("takes at most 1" in w.value for w in at.warning), _texts(at)
+        assert {r.id for r in api.list_runs()} == before
+    finally:
+        api.cancel(run_id)
+
+
+def test_an_upload_is_keyed_by_its_content(tmp_path: Path) -> None:
+    from types import SimpleNamespace
+
+    from ui.datasets import saved_upload
+
+    first = saved_upload(SimpleNamespace(name="meta.json", getvalue=lambda: b'{"asin": "A"}\n'))
+    edited = saved_upload(SimpleNamespace(name="meta.json", getvalue=lambda: b'{"asin": "B"}\n'))
+    again = saved_upload(SimpleNamespace(name="other.json", getvalue=lambda: b'{"asin": "A"}\n'))
+    assert first != edited and first == again  # same name and size, other bytes: new file
+    assert edited.read_bytes() == b'{"asin": "B"}\n'
+
+
+def test_outcomes_are_memory_mapped_under_a_budget(
+    trained: AppTest, monkeypatch: pytest.MonkeyPatch
+) -> None:
+
+    from recsys_core.jobs import api
+    from ui import cached, runs
+
+    record = next(r for r in api.list_runs() if r.status == "finished" and r.model == "sgns")
+    outcome = runs.outcome(record)
+    assert runs.file_backed(outcome.embeddings.vectors)  # read from disk when used
+    curves = sum(int(f.memory_usage(index=False).sum()) for f in outcome.evaluation.curves.values())
+    assert runs.resident_bytes(outcome) < curves + outcome.embeddings.vectors.nbytes
+    assert cached.budget("outcome") == cached.BUDGETS["outcome"]
+    monkeypatch.setenv(cached.BUDGET_ENV, "256M")
+    assert cached.budget("outcome") == 256 * 1024**2
+    monkeypatch.setitem(cached.BUDGETS, "budget-test", 100)
+    for i in range(3):
+        cached.memo("budget-test", str(i), lambda: b"x" * 80, size=len)
+    held = [k for k in "012" if cached.get("budget-test", k) is not None]
+    assert held == ["2"]  # over 100 bytes: only the newest stays
+
+
+def test_a_browser_stays_the_owner_of_its_runs_across_reloads() -> None:
+    """Streamlit re-masks its XSRF cookie on every load; the token under it is the owner."""
+    from streamlit.web.server.starlette.starlette_app_utils import generate_xsrf_token_string
+
+    from ui.jobgate import _xsrf_token
+
+    browser, other = b"0123456789abcdef", b"fedcba9876543210"
+    first, reloaded = generate_xsrf_token_string(browser), generate_xsrf_token_string(browser)
+    assert first != reloaded and _xsrf_token(first) == _xsrf_token(reloaded) == browser.hex()
+    assert _xsrf_token(generate_xsrf_token_string(other)) != _xsrf_token(first)
+
+
+def test_a_large_walk_corpus_waits_for_a_click(monkeypatch: pytest.MonkeyPatch) -> None:
+    from ui import cached, load
+
+    monkeypatch.setattr(load, "QUICK_WALK_TOKENS", 0)  # every corpus counts as large
+    cached.forget("walks")
+    at = opened({"dataset": "builtin", "products": "1500"}, "pages/walks.py")
+    at.number_input(key="walks.length").set_value(17).run()  # walks no test has made
+    assert not problems(at), problems(at)
+    buttons = [b for b in at.button if str(b.key).startswith("walks.start.")]
+    assert len(buttons) == 2 and not at.dataframe  # nothing walked on view
+    buttons[0].click().run()
+    assert not problems(at), problems(at)
+    assert len(at.dataframe) >= 1  # the clicked corpus is drawn

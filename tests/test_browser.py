@@ -79,6 +79,9 @@ class Server:
         self.proc: subprocess.Popen | None = None
         self.log = cache / "streamlit.log"
         self.visited = False  # has a browser opened a page since the last start?
+        # The operator's data folder: the only folder a link may name files in.
+        self.data_dir = cache / "data"
+        self.data_dir.mkdir(exist_ok=True)
 
     def start(self) -> None:
         env = dict(
@@ -86,6 +89,7 @@ class Server:
             RECSYS_DEFAULT_PRODUCTS="1500",
             RECSYS_DEFAULT_MAP_METHOD="pca",
             RECSYS_CACHE_DIR=str(self.cache),
+            RECSYS_DATA_DIR=str(self.data_dir),
         )
         env.pop("RECSYS_RUNS_DB", None)
         self.visited = False
@@ -442,11 +446,15 @@ def test_movielens_and_a_link_to_its_run(
     """Load MovieLens by URL, train on it; a bare link to that run opens MovieLens."""
     from playwright.sync_api import expect
 
-    folder = write_movielens(tmp_path / "ml-small")
+    folder = write_movielens(server.data_dir / "ml-small")
     tab = new_tab(tabs, browser, server)
     tab.open(f"/?dataset=movielens&path={folder}")
     page = tab.page
     expect(page.get_by_text(f"Loaded: MovieLens-100k from {folder}")).to_be_visible(timeout=STEP_MS)
+    # A link opens the view; the dataset is built by a click, its estimate beside it.
+    expect(page.get_by_text(re.compile(r"^Estimated ~"))).to_be_visible(timeout=STEP_MS)
+    tab.shot("12-movielens-before-build")
+    page.get_by_role("button", name="Build the dataset").click()
     expect(
         page.locator("[data-testid='stMetricLabel']", has_text=re.compile(r"^movies$"))
     ).to_be_visible(timeout=STEP_MS)
@@ -475,3 +483,103 @@ def test_movielens_and_a_link_to_its_run(
     assert link.params()["dataset"] == "movielens" and link.params()["model"] == "mf"
     expect(link.page.locator(".js-plotly-plot").first).to_be_visible(timeout=STEP_MS)
     link.shot("14-movielens-run-link")
+
+
+# -- hostile links and uploads: one sentence, nothing started, nothing read outside ---------
+
+HOSTILE = (
+    ("/?dataset=builtin&products=20000000", "products=20000000 is more than this server builds"),
+    ("/?dataset=builtin&products=1000000000", "products=1000000000 is more than this server"),
+    ("/?dataset=books&products=abc", "products='abc' is not a number"),
+    ("/?dataset=movielens&path=/root", "'/root' is not readable here"),
+    ("/?dataset=movielens&path=/etc/passwd", "'/etc/passwd' is not readable here"),
+    ("/?dataset=amazon&path=/etc/passwd", "'/etc/passwd' is not readable here"),
+    ("/?dataset=amazon&path=/etc/no-such-file", "'/etc/no-such-file' is not readable here"),
+    ("/?dataset=amazon&path=../../../etc/passwd", "is not readable here"),
+    ("/?model=nonsense", "model=nonsense is not a model here; sgns is open instead"),
+    ("/train?run=999999", "run=999999 is not a run on this dataset here"),
+    ("/train?walks.walks_per_node=1000000", "walks_per_node must be an integer in 1..10000"),
+    ("/evaluate", None),  # a plain view: starts no baseline
+    ("/embedding_map?dataset=builtin&products=1500", None),  # starts no projection
+)
+SECRETS = (".bashrc", ".ssh", "root:x:", "No file at", "Traceback")
+
+
+def _store_state(server: Server) -> tuple[set[int], set[str]]:
+    """(run ids in the server's store, dataset artifacts in its cache)."""
+    from recsys_core.jobs import api
+    from recsys_core.jobs.store import RunStore
+
+    db = server.cache / "runs.sqlite"
+    ids = {r.id for r in api.list_runs(store=RunStore(db))} if db.exists() else set()
+    folder = server.cache / "dataset"
+    return ids, ({p.name for p in folder.iterdir()} if folder.exists() else set())
+
+
+def _rss_bytes(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) * 1024
+    return 0
+
+
+def test_hostile_links_get_one_sentence_and_start_nothing(
+    server: Server, browser: object, tabs: list[Tab]
+) -> None:
+    from playwright.sync_api import expect
+
+    tab = new_tab(tabs, browser, server)
+    tab.open("/")  # the default catalog (the operator's) may build; links may not
+    tab.settle()
+    runs_before, built_before = _store_state(server)
+    for i, (path, sentence) in enumerate(HOSTILE):
+        tab.open(path)
+        tab.settle()
+        if sentence is not None:
+            expect(tab.page.get_by_text(sentence, exact=False).first).to_be_visible(timeout=STEP_MS)
+        body = tab.page.locator("body").inner_text()
+        leaked = [s for s in SECRETS if s in body]
+        assert not leaked, (path, leaked)
+        expect(tab.page.locator("[data-testid='stException']")).to_have_count(0)
+        tab.shot(f"20-hostile-{i:02d}")
+        assert _store_state(server) == (runs_before, built_before), path
+    # The worst link, opened 20 times, leaves the server's memory where it was.
+    start = _rss_bytes(server.proc.pid)
+    for _ in range(20):
+        tab.open(HOSTILE[0][0])
+    tab.settle()
+    assert _rss_bytes(server.proc.pid) < start + 500 * 1024**2
+    assert _store_state(server) == (runs_before, built_before)
+
+
+def test_hostile_uploads_are_one_sentence_and_never_run(
+    server: Server, browser: object, tabs: list[Tab], tmp_path: Path
+) -> None:
+    from playwright.sync_api import expect
+
+    marker = tmp_path / "executed"
+    code = tmp_path / "code.json"
+    code.write_text(f"__import__('os').system('touch {marker}')\n" * 20)
+    tiny = tmp_path / "one.json"
+    tiny.write_text('{"asin": "A1", "title": "One", "related": {"also_bought": ["B2"]}}\n')
+    tab = new_tab(tabs, browser, server)
+    tab.open("/")
+    page = tab.page
+    sidebar = page.locator("[data-testid='stSidebar']")
+    for i, upload in enumerate((code, tiny)):
+        runs_before, _ = _store_state(server)
+        sidebar.get_by_role("combobox", name="source").click()
+        page.get_by_role("option", name="Amazon metadata file").click()
+        sidebar.locator("input[type='file']").set_input_files(str(upload))
+        expect(sidebar.get_by_text(upload.name)).to_be_visible(timeout=STEP_MS)
+        tab.settle()
+        sidebar.get_by_role("button", name="Load dataset").click()
+        tab.settle()
+        alert = page.locator("[data-testid='stAlert']").first
+        expect(alert).to_be_visible(timeout=COMPUTE_MS)
+        body = page.locator("body").inner_text()
+        assert "Traceback" not in body and "<ast." not in body, body[-2000:]
+        expect(page.locator("[data-testid='stException']")).to_have_count(0)
+        assert not marker.exists()  # parsed as data, never executed
+        assert _store_state(server)[0] == runs_before
+        tab.shot(f"21-hostile-upload-{i}")

@@ -89,6 +89,20 @@ def test_fixed_colours_for_series_and_models() -> None:
     assert runs["#2 eges"] == charts.model_color("eges")
 
 
+def test_threshold_share_is_the_quantile_of_the_scores() -> None:
+    from recsys_core.evaluation.evaluate import pr_frame
+    from ui import charts
+
+    rng = np.random.default_rng(0)
+    labels = rng.integers(0, 2, 500).astype(bool)
+    # Heuristic-like scores: most near 0, a few large (Adamic-Adar's 0-120).
+    scores = np.round(rng.exponential(size=500) ** 3 * (1 + labels), 1)
+    frame = pr_frame(scores, labels)
+    share = charts.share_above(frame)
+    truth = np.array([(scores >= t).mean() for t in frame["threshold"]])
+    np.testing.assert_allclose(share, truth, atol=1e-12)
+
+
 def test_below_chance_is_flagged() -> None:
     from ui import charts, fmt
 

@@ -121,6 +121,7 @@ def test_projection_job_runs_in_a_child_and_caches() -> None:
     while not job.poll().finished and not job.failed and time.monotonic() < deadline:
         time.sleep(0.2)
     assert job.finished, job.error
+    assert not (job.folder / "input.npz").exists()  # the vectors' copy goes with the job
     assert job.result.sample_size == 90
     assert np.bincount(labels[job.result.ids]).tolist() == [30, 30, 30]  # stratified
     again = ProjectionJob(vectors, key, settings)  # cached: no child

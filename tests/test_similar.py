@@ -77,6 +77,9 @@ def test_title_search_finds_asin_prefix_and_substring() -> None:
     assert search.search("lens (").tolist() == []  # regex characters are literal
     assert search.search("   ").tolist() == []
     assert search.label(2).startswith("X123 - (no title)")
+    # The true number of matches, whatever the limit of the list shown.
+    assert search.count("camera") == 2 and len(search.search("camera", limit=1)) == 1
+    assert search.count("b000") == 2 and search.count("  ") == 0
 
 
 def test_neighbours_frame_and_overlap() -> None:

@@ -163,7 +163,9 @@ def test_visit_counts():
     [
         ("walks_per_node", 0),
         ("walks_per_node", 2.5),
+        ("walks_per_node", 1_000_000),
         ("length", 1),
+        ("length", 100_000),
         ("p", 0),
         ("q", -1.0),
         ("q", float("nan")),
@@ -174,6 +176,14 @@ def test_visit_counts():
 def test_settings_validation_names_the_field(field, value):
     with pytest.raises(SettingsError, match=field):
         WalkSettings(**{field: value})
+
+
+def test_a_corpus_above_the_token_cap_is_refused_before_it_is_allocated(monkeypatch):
+    import recsys_core.walks.generate as generate
+
+    monkeypatch.setattr(generate, "MAX_WALK_TOKENS", 100)
+    with pytest.raises(SettingsError, match="lower walks_per_node or length"):
+        generate_walks(GRAPH, WalkSettings(walks_per_node=10, length=10))
 
 
 def test_settings_key_changes_with_fields():

@@ -7,6 +7,7 @@ build runs outside any Streamlit cache decorator so its progress bar draws norma
 
 from __future__ import annotations
 
+import os
 import threading
 from collections import OrderedDict
 from collections.abc import Callable
@@ -18,6 +19,11 @@ T = TypeVar("T")
 
 # How many objects of each kind stay in memory (a 420k-product dataset is ~100 MB).
 LIMITS = {"prepared": 3, "search": 3, "index": 6, "walks": 4, "outcome": 8, "projection": 8}
+# Kinds held under a byte budget as well (``memo(..., size=...)``): run outcomes are
+# memory-mapped (their vectors stay on disk until read), so what they hold in memory is
+# their curves and any array a page has copied; the budget bounds that.
+BUDGET_ENV = "RECSYS_OUTCOME_BUDGET"
+BUDGETS = {"outcome": 512 * 1024**2}
 
 
 class _Store:
@@ -36,10 +42,21 @@ def _store() -> _Store:
     return _Store()
 
 
-def memo(kind: str, key: str, build: Callable[[], T]) -> T:
+def budget(kind: str) -> int | None:
+    """The byte budget of ``kind`` (``$RECSYS_OUTCOME_BUDGET`` for outcomes), or None."""
+    if kind == "outcome" and os.environ.get(BUDGET_ENV, "").strip():
+        from recsys_core.jobs.estimate import parse_bytes
+
+        return parse_bytes(os.environ[BUDGET_ENV])
+    return BUDGETS.get(kind)
+
+
+def memo(kind: str, key: str, build: Callable[[], T], size: Callable[[T], int] | None = None) -> T:
     """The object ``kind/key``: from memory if built before in this process, else built.
 
-    Two sessions asking for the same key at once build it once.
+    Two sessions asking for the same key at once build it once. With ``size`` (bytes an
+    object holds in memory) the least recently used objects of ``kind`` leave once their
+    sum passes the kind's :func:`budget` (the newest always stays).
     """
     store = _store()
     with store.lock_for(kind, key):
@@ -51,7 +68,32 @@ def memo(kind: str, key: str, build: Callable[[], T]) -> T:
         items[key] = value
         while len(items) > LIMITS.get(kind, 4):
             items.popitem(last=False)
+        limit = budget(kind)
+        if size is not None and limit is not None:
+            while len(items) > 1 and sum(size(v) for v in items.values()) > limit:
+                items.popitem(last=False)
         return value
+
+
+def has(kind: str, key: str) -> bool:
+    """Whether ``kind/key`` is in memory now (then :func:`memo` builds nothing)."""
+    store = _store()
+    with store.guard:
+        return key in store.items.get(kind, {})
+
+
+def get(kind: str, key: str) -> Any:
+    """The object ``kind/key`` if it is in memory now, else None (nothing is built)."""
+    store = _store()
+    with store.guard:
+        return store.items.get(kind, {}).get(key)
+
+
+def values(kind: str) -> list[Any]:
+    """The objects of ``kind`` in memory now."""
+    store = _store()
+    with store.guard:
+        return list(store.items.get(kind, {}).values())
 
 
 def forget(kind: str, key: str | None = None) -> None:

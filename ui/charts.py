@@ -461,17 +461,36 @@ def roc(curves: Mapping[str, pd.DataFrame], colors: Mapping[str, str] | None = N
     return _layout(fig, "ROC", 440)
 
 
+def share_above(frame: pd.DataFrame) -> np.ndarray:
+    """The share of pairs scored at or above each threshold of a precision/recall frame.
+
+    Predicted positives at a threshold are ``recall * P / precision``, and at the lowest
+    threshold (the frame's first row: every pair predicted) precision is ``P / total``,
+    so the share is ``recall * precision[0] / precision``; NaN where precision is 0.
+    """
+    precision = frame["precision"].to_numpy(dtype=float)
+    recall = frame["recall"].to_numpy(dtype=float)
+    if not len(precision):
+        return precision
+    base = precision[0] / recall[0] if recall[0] > 0 else precision[0]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(precision > 0, recall * base / precision, np.nan)
+
+
 def threshold_panels(
     curves: Mapping[str, Mapping[str, pd.DataFrame]], score_names: Mapping[str, str] | None = None
 ) -> go.Figure:
     """Precision and recall versus threshold, one small panel per run.
 
     ``curves[run]`` maps "all" / "seen" to a frame with ``threshold``, ``precision`` and
-    ``recall``. Each panel has its own threshold axis (cosines, MF predictions and
-    popularity scores live on different scales), inverted as in the method's plot.
+    ``recall``. The x axis is the threshold's quantile, the share of pairs scored at or
+    above it (:func:`share_above`), from the strictest threshold on the left to "every
+    pair" on the right, as the method's inverted threshold axis reads: cosines, MF
+    predictions and heuristic scores (Adamic-Adar runs 0 to 100+, most pairs near 0)
+    live on different scales, and on a share axis every model's curve can be read
+    alike. The threshold itself is in the hover text, with ``score_names`` naming it.
     Precision and recall have one colour each in every panel; all pairs solid, seen
-    pairs dotted; four legend entries name exactly that. ``score_names`` labels each
-    panel's axis ("cosine", "MF prediction", ...).
+    pairs dotted; four legend entries name exactly that.
     """
     runs = list(curves)
     n = max(len(runs), 1)
@@ -488,21 +507,26 @@ def threshold_panels(
             frame = curves[run].get(part)
             if frame is None or not len(frame):
                 continue
+            share = share_above(frame)
+            score = (score_names or {}).get(run, "score")
             for metric in ("precision", "recall"):
                 name = f"{metric} · {part} pairs"
                 fig.add_trace(
                     go.Scatter(
-                        x=frame["threshold"], y=frame[metric], name=name, mode="lines",
+                        x=share, y=frame[metric], name=name, mode="lines",
+                        customdata=frame["threshold"],
                         legendgroup=name, showlegend=name not in shown,
                         line={"color": SERIES_COLORS[metric], "dash": dash},
-                        hovertemplate=f"{run} · {name}<br>threshold %{{x:.3f}}: %{{y:.3f}}"
-                        "<extra></extra>",
+                        hovertemplate=f"{run} · {name}<br>{score} >= %{{customdata:.4g}} "
+                        "(%{x:.1%} of pairs): %{y:.3f}<extra></extra>",
                     ),
                     row, col,
                 )  # fmt: skip
                 shown.add(name)
-        score = (score_names or {}).get(run, "score")
-        fig.update_xaxes(title=f"threshold ({score})", autorange="reversed", row=row, col=col)
+        fig.update_xaxes(
+            title="share of pairs at or above the threshold", range=[0, 1], tickformat=".0%",
+            row=row, col=col,
+        )  # fmt: skip
         fig.update_yaxes(range=[0, 1.02], row=row, col=col)
     fig.update_yaxes(title="precision / recall", col=1)
     _layout(fig, "", 300 * rows + 80)

@@ -119,3 +119,20 @@ def bucket_frame(records: list[Any], names: dict[int, str]) -> pd.DataFrame:
     if not len(frame):
         return pd.DataFrame(columns=columns)
     return frame[[c for c in columns if c in frame]]
+
+
+def time_columns(record: Any) -> tuple[float | None, float | None]:
+    """(train seconds, scoring seconds) of a finished run; a baseline has no train time.
+
+    A baseline's "fit" computes the degrees or common neighbours it scores with, so its
+    fit and evaluation together are its scoring time; a trained run's scoring time is its
+    evaluation.
+    """
+    summary = record.summary or {}
+    stages = summary.get("seconds") or {}
+    train = summary.get("train_seconds")
+    evaluate = stages.get("evaluate")
+    if record.model in BASELINES:
+        parts = [s for s in (train, evaluate) if s is not None]
+        return None, (sum(parts) if parts else None)
+    return train, evaluate

@@ -1,11 +1,10 @@
-"""The sidebar's executor section: where new runs execute (local workers or Ray).
+"""The sidebar's executor section: where new runs execute (local workers or Ray), read-only.
 
 The setting is ``RECSYS_RAY_ADDRESS`` of the app's process (see
-``recsys_core.cluster.executor``): the worker processes the app starts inherit it, and a
-worker picks its executor once, when it starts. Setting it here changes it for the runs
-this app server starts from now on (every browser session of this server shares its worker
-processes). Nothing is started or connected when the section draws: a local Ray head or a
-cluster connection is made by a worker when it runs a run.
+``recsys_core.cluster.executor``), set by the operator (``ui/operator.py``): the worker
+processes the app starts inherit it, and a worker picks its executor once, when it starts.
+Nothing is started or connected when the section draws: a local Ray head or a cluster
+connection is made by a worker when it runs a run.
 """
 
 from __future__ import annotations
@@ -87,39 +86,36 @@ def _name(setting: str | None) -> str:
     return "local workers" if setting is None else f"Ray {setting}"
 
 
-def section() -> None:
-    """Draw the executor field: what runs on now, and a place to change it."""
+def draw_executor_section() -> None:
+    """Draw the operator's settings, read-only: where runs execute, files, limits.
+
+    A visitor cannot change them: the executor receives every run of this server (and
+    the Ray token of its environment), so only the operator sets it (``ui/operator.py``).
+    """
+    from recsys_core.jobs.estimate import size_text
+    from ui import operator, runs
+
+    try:
+        ops = operator.settings()
+    except ValueError as exc:
+        st.error(f"This server's settings are not valid: {exc}.")
+        return
+    operator.apply_executor(ops)
     info = executor.describe()
     current = executor.address()
     with st.expander(f"executor: {info['executor']}", expanded=False):
+        problem = check_address(current or "")
+        if problem:
+            st.error(f"The operator's executor setting is not usable: {problem}")
         st.caption(f"New runs execute on: {info['text']}.")
-        with st.form("exec.form", border=False):
-            value = st.text_input(
-                "Ray address",
-                value=current or "",
-                key="exec.address",
-                placeholder="empty: local workers",
-                help="Empty: local worker processes (the default). `local`: a private Ray "
-                "head on this machine (token auth, no dashboard). `host:port`: an existing "
-                f"Ray cluster's head, reached with the token from the environment. Same as "
-                f"{executor.ADDRESS_ENV}; applies to the runs this app server starts from "
-                "now on, in every browser session. Nothing starts until a run does.",
-            )
-            applied = st.form_submit_button("Apply", key="exec.apply")
-        if applied:
-            problem = check_address(value)
-            if problem:
-                st.error(problem)
-            else:
-                executor.set_address(value or None)
-                current = executor.address()
-                st.session_state["exec.note"] = f"New runs now execute on {_name(current)}."
-                st.rerun()
-        note = st.session_state.pop("exec.note", None)
-        if note:
-            st.success(note)
-        from ui import runs
-
+        data = str(ops.data_dir) if ops.data_dir is not None else "none (uploads only)"
+        st.caption(
+            f"Set by the operator (flags, environment or recsys.toml), read-only here: "
+            f"data folder {data} · one job at most {size_text(ops.memory_limit)} of memory · "
+            f"built-in catalogs up to {ops.max_products:,} products · at most "
+            f"{ops.max_queued} runs queued or running, {ops.max_queued_session} per visitor · "
+            + ("anyone may cancel any run." if ops.cancel_any else "visitors cancel own runs.")
+        )
         others = {
             pid: s for pid, s in live_workers(runs.jobs().default_store()).items() if s != current
         }

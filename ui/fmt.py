@@ -156,28 +156,63 @@ def seen_mark(seen: Any, cold_start: Any = None) -> str:
     return "cold start" if cold_start is not None and bool(cold_start) else "unseen"
 
 
-def neighbour_table(frame: pd.DataFrame, details: pd.DataFrame) -> pd.DataFrame:
-    """A neighbours table as people read it: rank, the seen / cold-start mark first, then
-    title and the dataset's fields, the similarity, and the ASIN (or movie id) last. No
-    internal ids."""
+NO_METADATA = "(no metadata)"
+
+
+def neighbour_table(
+    frame: pd.DataFrame, details: pd.DataFrame, compact: bool = False
+) -> pd.DataFrame:
+    """A neighbours table as people read it: rank, the ASIN (or movie id) always in view,
+    the seen / cold-start mark, then title and the dataset's fields, and the similarity.
+
+    A product without metadata says so in its mark and its title. ``compact`` (several
+    runs side by side) keeps rank, id, mark, title and similarity. No internal ids.
+    """
     out = frame[["rank"]].copy()
+    out["asin"] = details["asin"].to_numpy()
+    from recsys_core.explore.dataset_views import MISSING as NONE_MARK
+
+    titles = details["title"] if "title" in details else pd.Series([None] * len(details))
+    text = titles.astype(str).str.strip()
+    missing = titles.isna().to_numpy() | text.isin(["", NONE_MARK]).to_numpy()
     if "seen" in frame:
         cold = frame["cold_start"] if "cold_start" in frame else [None] * len(frame)
-        out["mark"] = [seen_mark(s, c) for s, c in zip(frame["seen"], cold, strict=True)]
+        marks = [seen_mark(s, c) for s, c in zip(frame["seen"], cold, strict=True)]
+    else:
+        marks = [""] * len(frame)
+    # Side by side the title column's "(no metadata)" is the mark; the mark column stays
+    # short enough for the similarity to fit beside it.
+    out["mark"] = [
+        " · ".join(x for x in (m, "" if compact or not miss else "no metadata") if x)
+        for m, miss in zip(marks, missing, strict=True)
+    ]
     for col in details.columns:
-        if col != "asin":
-            out[col] = details[col].to_numpy()
+        if col == "asin" or (compact and col != "title"):
+            continue
+        values = details[col].to_numpy()
+        out[col] = np.where(missing, NO_METADATA, values) if col == "title" else values
     out["similarity"] = frame["similarity"].to_numpy()
-    out["asin"] = details["asin"].to_numpy()
     return out
 
 
-def neighbour_columns() -> dict[str, Any]:
-    """Column config for :func:`neighbour_table`: wide text, a similarity bar."""
+def neighbour_columns(compact: bool = False) -> dict[str, Any]:
+    """Column config for :func:`neighbour_table`: wide text, a similarity bar; narrower
+    title and similarity when runs stand side by side, so each table fits its column."""
+    if compact:
+        return {
+            **neighbour_columns(),
+            "rank": st.column_config.NumberColumn("rank", width=40),
+            "mark": st.column_config.TextColumn("mark", width=70),
+            "title": st.column_config.TextColumn("title", width=170),
+            "similarity": st.column_config.NumberColumn("similarity", format="%.3f", width=75),
+        }
     return {
         "rank": st.column_config.NumberColumn("rank", width=45),
         "mark": st.column_config.TextColumn(
-            "mark", width=85, help="seen: trained on; cold start: placed from metadata"
+            "mark",
+            width=130,
+            help="seen: trained on; cold start: placed from metadata; no metadata: the "
+            "catalog has no record for it (only its id)",
         ),
         # Widths that show whole titles, categories and brands of the catalogs here.
         "title": st.column_config.TextColumn("title", width=300),
@@ -203,7 +238,9 @@ def dataset_caption(settings: Any) -> str:
         kind = {"movielens": "MovieLens-100k", "amazon": "Amazon metadata"}.get(
             settings.source, settings.source
         )
-        return f"{kind} from {settings.path}"
+        from ui.datasets import shown_path
+
+        return f"{kind} from {shown_path(settings.path)}"
     from recsys_core.data.synthetic import PRESETS
 
     base = PRESETS[settings.preset]

@@ -13,7 +13,7 @@ import numpy as np
 import streamlit as st
 
 from recsys_core.common.settings import SettingsError
-from ui import cached, state
+from ui import cached, datasets, jobgate, url
 from ui.progress import progress_bar
 
 USER_ERRORS = (SettingsError, ValueError, FileNotFoundError, KeyError)
@@ -27,18 +27,34 @@ def prepared(settings: Any = None, split: Any = None) -> Any:
     from recsys_core import pipeline
     from recsys_core.split import SplitSettings
 
-    settings = settings or state.dataset_settings()
+    settings = settings or datasets.dataset_settings()
     split = split or SplitSettings()
+    memo_key = split.key(settings.key())
+    if not cached.has("prepared", memo_key) and not datasets.may_build(settings):
+        draw_build_prompt(settings)
+        return None
 
     def build() -> Any:
         with progress_bar(f"Preparing {settings.describe()}") as on_progress:
             return pipeline.prepare(settings, split, on_progress=on_progress)
 
     try:
-        return cached.memo("prepared", split.key(settings.key()), build)
+        return cached.memo("prepared", memo_key, build)
     except USER_ERRORS as exc:
-        st.error(f"Could not load the dataset: {exc}")
+        st.error(f"Could not load the dataset: {datasets.shown_error(str(exc), settings)}")
         return None
+
+
+def draw_build_prompt(settings: Any) -> None:
+    """A dataset this server has not built yet: what it is, and a button that builds it."""
+    st.info(
+        f"This view needs {settings.describe()}, which this server has not built yet. "
+        "Nothing is built until you click."
+    )
+    est = datasets.build_estimate(settings)
+    if jobgate.draw_start_button("Build the dataset", est, key="ds.build"):
+        datasets.allow_build(settings)
+        st.rerun()
 
 
 def search(prep: Any) -> Any:
@@ -48,15 +64,42 @@ def search(prep: Any) -> Any:
     return cached.memo("search", prep.dataset_key, lambda: TitleSearch(prep.dataset.products))
 
 
-def walks(prep: Any, walk_settings: Any) -> np.ndarray:
-    """Walks over the train graph (disk-cached by the engine, kept in memory here)."""
+# Below this many walk positions a corpus takes a few seconds and tens of MB: a page may
+# build it as it opens. Above, a button with the estimate does.
+QUICK_WALK_TOKENS = 5_000_000
+
+
+def walks(prep: Any, walk_settings: Any) -> np.ndarray | None:
+    """Walks over the train graph (disk-cached by the engine, kept in memory here).
+
+    A large corpus not built yet waits for a click (None until then).
+    """
+    from recsys_core.common import cache
+    from recsys_core.jobs import estimate
     from recsys_core.pipeline import make_walks
+
+    key = walk_settings.key(prep.split_key)
+    tokens = estimate.walk_tokens(walk_settings, prep.graph.shape[0])
+    built = (cache.artifact_dir("walks", key) / cache.DONE_MARKER).exists()
+    clicked = key in st.session_state.get("walks.allowed", set())
+    if tokens > QUICK_WALK_TOKENS and not (cached.has("walks", key) or built or clicked):
+        est = estimate.Estimate(
+            "generating walks",
+            estimate.BASE_BYTES + 8 * tokens,
+            tokens / estimate.WALK_TOKENS_PER_SECOND,
+        )
+        if jobgate.draw_start_button(
+            f"Generate {tokens:,} walk positions", est, f"walks.start.{key}"
+        ):
+            st.session_state.setdefault("walks.allowed", set()).add(key)
+            st.rerun()
+        return None
 
     def build() -> np.ndarray:
         with progress_bar("Generating walks") as on_progress:
             return make_walks(prep, walk_settings, on_progress)[0]
 
-    return cached.memo("walks", walk_settings.key(prep.split_key), build)
+    return cached.memo("walks", key, build)
 
 
 def product_picker(prep: Any, key: str, label: str = "") -> int | None:
@@ -71,10 +114,15 @@ def product_picker(prep: Any, key: str, label: str = "") -> int | None:
     from recsys_core.explore.dataset_views import catalog_hint, default_product
 
     finder = search(prep)
-    linked = state.url_value("product")
+    linked = url.url_value("product")
     first = finder.search(linked or "", limit=1)
     known = bool(len(first)) and str(finder.asins[int(first[0])]) == linked
     if f"{key}.text" not in st.session_state:
+        if linked and not known:
+            st.warning(
+                f"product={linked} is not in this catalog; a well-described product is "
+                "open instead."
+            )
         if known:  # the product in the URL, or the one last looked up on another page
             st.session_state[f"{key}.text"] = linked
         else:
@@ -106,9 +154,10 @@ def product_picker(prep: Any, key: str, label: str = "") -> int | None:
         return None
     options = list(matches)
     wanted = [i for i in options if str(finder.asins[int(i)]) == linked]
+    total = max(finder.count(text), len(matches))
     choice = st.selectbox(
-        f"{len(matches)} match{'es' if len(matches) != 1 else ''}"
-        + (" (first 25)" if len(matches) == 25 else ""),
+        f"{total:,} match{'es' if total != 1 else ''}"
+        + (f" (first {len(matches)})" if total > len(matches) else ""),
         options,
         index=options.index(wanted[0]) if wanted else 0,
         format_func=finder.label,
@@ -116,5 +165,5 @@ def product_picker(prep: Any, key: str, label: str = "") -> int | None:
     )
     if choice is None:
         return None
-    state.url_update({"product": str(finder.asins[int(choice)])})
+    url.url_update({"product": str(finder.asins[int(choice)])})
     return int(choice)

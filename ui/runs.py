@@ -3,7 +3,7 @@
 The job store (SQLite, next to the artifact cache) is the source of truth: a page
 re-reads it on every rerun, so a browser refresh reattaches to whatever is running.
 What runs anywhere, on any dataset, is shown with Cancel in the sidebar of every page
-(:func:`running_anywhere`); a failed run shows one sentence with its cause, and its
+(:func:`draw_running_anywhere`); a failed run shows one sentence with its cause, and its
 traceback only inside an expander (:func:`show_failure`).
 """
 
@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from ui import cached, state
+from ui import cached, datasets, jobgate, url
 
 TRAIN_PAGE = Path(__file__).resolve().parents[1] / "pages" / "train.py"
 
@@ -104,8 +104,35 @@ def table(records: list[Any]) -> pd.DataFrame:
 
 
 def outcome(record: Any) -> Any:
-    """The finished run's RunOutcome (embeddings, evaluation, events), kept in memory."""
-    return cached.memo("outcome", record.key, lambda: jobs().load_outcome(record.id))
+    """The finished run's RunOutcome (embeddings, evaluation, events), memory-mapped and
+    kept under the server's outcome budget (``ui/cached.py``)."""
+    return cached.memo(
+        "outcome", record.key, lambda: jobs().load_outcome(record.id, mmap=True), resident_bytes
+    )
+
+
+def file_backed(array: np.ndarray) -> bool:
+    """Whether ``array`` is (a view of) a memory-mapped file, read from disk on use."""
+    import mmap
+
+    base: Any = array
+    while base is not None:
+        if isinstance(base, np.memmap | mmap.mmap):
+            return True
+        base = getattr(base, "base", None)
+    return False
+
+
+def resident_bytes(outcome: Any) -> int:
+    """Bytes an outcome holds in memory: its arrays not mapped from disk, and its curves."""
+    total = 0
+    emb = outcome.embeddings
+    for value in vars(emb).values():
+        if isinstance(value, np.ndarray) and not file_backed(value):
+            total += value.nbytes
+    for frame in (outcome.evaluation.curves or {}).values():
+        total += int(frame.memory_usage(index=False).sum())
+    return total
 
 
 def neighbour_index(record: Any) -> Any:
@@ -133,6 +160,19 @@ def default_watch(records: list[Any], linked: str | None = None) -> int | None:
     return None
 
 
+def unknown_link_note(key: str, text: str | None, known: dict[int, Any], opened: str) -> str:
+    """One sentence when the URL's ``key`` names runs not among ``known``, else ""."""
+    if not text:
+        return ""
+    bad = [t.strip() for t in text.split(",") if not t.strip().isdigit() or int(t) not in known]
+    if not bad:
+        return ""
+    return (
+        f"{key}={text} names no finished run on this dataset here "
+        f"({', '.join(bad)}); {opened} is open instead."
+    )
+
+
 def pick_finished(
     prep: Any,
     key: str,
@@ -156,12 +196,21 @@ def pick_finished(
     def name(run_id: int) -> str:
         return label(by_id[run_id], status=False)
 
+    by_id = {r.id: r for r in finished}
+    linked_text = url.url_value("runs")
     if not finished:
+        if key not in st.session_state:
+            note = unknown_link_note("runs", linked_text, by_id, "no run")
+            if note:
+                st.warning(note)
         st.info("No finished run on this dataset yet: start one on the **Train** page.")
         return []
-    by_id = {r.id: r for r in finished}
-    linked = [int(t) for t in (state.url_value("runs") or "").split(",") if t.strip().isdigit()]
+    linked = [int(t) for t in (linked_text or "").split(",") if t.strip().isdigit()]
     linked = [i for i in linked if i in by_id]
+    if key not in st.session_state:
+        note = unknown_link_note("runs", linked_text, by_id, "the newest finished run")
+        if note:
+            st.warning(note)
     if multiple:
         limit = max_default if max_default else None
         if key not in st.session_state:
@@ -184,7 +233,7 @@ def pick_finished(
             st.session_state[key] = linked[0]
         run_id = st.selectbox("run", list(by_id), format_func=name, key=key)
         picked = [by_id[run_id]] if run_id is not None else []
-    state.url_update({"runs": ",".join(str(r.id) for r in picked) or None})
+    url.url_update({"runs": ",".join(str(r.id) for r in picked) or None})
     return picked
 
 
@@ -248,12 +297,15 @@ def _run_dataset(record: Any) -> Any:
 
 def _open_run(record_id: int, settings: Any) -> None:
     """Button callback: load the run's dataset and watch the run on the Train page."""
-    if settings is not None and settings.key() != state.dataset_settings().key():
-        state.switch_dataset(settings)
+    if settings is not None and settings.key() != datasets.dataset_settings().key():
+        datasets.switch_dataset(settings)
+        # The click opens a run's own dataset: its build is what the run needs anyway.
+        if not jobgate.memory_problem(datasets.build_estimate(settings)):
+            datasets.allow_build(settings)
     st.session_state["train.watch"] = record_id
 
 
-def running_anywhere(sidebar: bool = False) -> None:
+def draw_running_anywhere(sidebar: bool = False) -> None:
     """Runs queued or running on any dataset, each with Cancel and a way to watch it.
 
     In the sidebar of every page while something runs (refreshed every 2 s); on the
@@ -272,7 +324,7 @@ def running_anywhere(sidebar: bool = False) -> None:
             if not sidebar:
                 st.caption("Nothing is running on any dataset.")
             return
-        current = state.dataset_settings().key()
+        current = datasets.dataset_settings().key()
         st.markdown(f"**Running now ({len(records)})**")
         for r in sorted(records, key=lambda r: r.id):
             settings = _run_dataset(r)
@@ -289,7 +341,14 @@ def running_anywhere(sidebar: bool = False) -> None:
                 cols = st.columns([4, 1, 2])
                 cols[0].markdown(text + (" (this dataset)" if here else ""))
                 cols = cols[1:]
-            if cols[0].button("Cancel", key=f"{where}.cancel.{r.id}", width="stretch"):
+            allowed = jobgate.may_change(r.id)
+            if cols[0].button(
+                "Cancel",
+                key=f"{where}.cancel.{r.id}",
+                width="stretch",
+                disabled=not allowed,
+                help=None if allowed else jobgate.NOT_YOURS,
+            ):
                 jobs().cancel(r.id)
                 st.rerun()
             watch = "Watch" if here else "Switch and watch"

@@ -355,6 +355,11 @@ class ProjectionJob:
         return bool(self.error)
 
     @property
+    def running(self) -> bool:
+        """Neither finished nor failed: the child is computing."""
+        return self.result is None and not self.error
+
+    @property
     def seconds(self) -> float:
         return time.monotonic() - self.started
 
@@ -370,6 +375,7 @@ class ProjectionJob:
         code = self._child.poll() if self._child is not None else 0
         if code is None:
             return self
+        self._drop_input()
         self.result = stored_projection(self.embeddings_key, self.settings)
         if self.result is None:
             log_tail = (self.folder / "child.log").read_text(errors="replace").strip()
@@ -384,11 +390,18 @@ class ProjectionJob:
         if self._child is not None and self._child.poll() is None:
             self._child.terminate()
             self._child.wait(timeout=10)
+        self._drop_input()
         self.error = self.error or "cancelled"
+
+    def _drop_input(self) -> None:
+        # The input is a copy of the vectors (hundreds of MB at electronics size): it is
+        # only needed while the child runs, whatever way the job ended.
+        (self.folder / "input.npz").unlink(missing_ok=True)
 
 
 def _child_main(folder: Path) -> None:
     arrays = cache.load_arrays(folder / "input.npz")
+    (folder / "input.npz").unlink(missing_ok=True)  # in memory now; the disk copy goes
     spec = cache.load_json(folder / "input.json")
     settings = ProjectionSettings(**spec["settings"])
     progress_file = folder / "progress.json"

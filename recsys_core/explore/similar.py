@@ -204,6 +204,15 @@ class TitleSearch:
         out = list(dict.fromkeys(found))[:limit]
         return np.asarray(out, dtype=np.int64)
 
+    def count(self, text: str) -> int:
+        """How many products :meth:`search` would find without its limit."""
+        needle = str(text).strip().lower()
+        if not needle:
+            return 0
+        prefix = self._asins_lower.str.startswith(needle).to_numpy(bool)
+        hits = self._titles_lower.str.contains(needle, regex=False).to_numpy(bool)
+        return int((prefix | hits).sum())
+
     def label(self, product: int, width: int = 70) -> str:
         """``title · ASIN`` for a selectbox option (title cut to ``width`` characters);
         ``ASIN - (no title)`` without a title."""

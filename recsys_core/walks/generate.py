@@ -24,6 +24,13 @@ from recsys_core.walks.node2vec import build_edge_set, node2vec_pass, row_totals
 logger = logging.getLogger(__name__)
 
 MAX_SEED = 2**63 - 1
+# Upper bounds like the model settings': the method walks 10 x 10, and more or longer
+# walks already over-train at 30 (see WalkSettings), so these leave room for studies while
+# keeping a typo from asking for a corpus no machine holds.
+MAX_WALKS_PER_NODE = 10_000
+MAX_LENGTH = 1_000
+# One corpus holds at most this many walk positions (int32: 8 GiB), whatever the graph.
+MAX_WALK_TOKENS = 2**31 - 1
 
 
 def _is_int(value: object) -> bool:
@@ -75,12 +82,14 @@ class WalkSettings(Settings):
 
     def validate(self) -> None:
         require(
-            _is_int(self.walks_per_node) and self.walks_per_node >= 1,
-            f"walks_per_node must be an integer >= 1, got {self.walks_per_node!r}",
+            _is_int(self.walks_per_node) and 1 <= self.walks_per_node <= MAX_WALKS_PER_NODE,
+            f"walks_per_node must be an integer in 1..{MAX_WALKS_PER_NODE}, "
+            f"got {self.walks_per_node!r}",
         )
         require(
-            _is_int(self.length) and self.length >= 2,
-            f"length (nodes per walk, start included) must be an integer >= 2, got {self.length!r}",
+            _is_int(self.length) and 2 <= self.length <= MAX_LENGTH,
+            f"length (nodes per walk, start included) must be an integer in 2..{MAX_LENGTH}, "
+            f"got {self.length!r}",
         )
         require(
             _is_positive_number(self.p),
@@ -157,6 +166,13 @@ def generate_walks(
     indptr, indices, data = _walk_arrays(graph)
     starts = start_nodes(graph)
     n_start = starts.shape[0]
+    tokens = settings.walks_per_node * n_start * settings.length
+    require(
+        tokens <= MAX_WALK_TOKENS,
+        f"walks_per_node x products x length = {settings.walks_per_node} x {n_start:,} x "
+        f"{settings.length} = {tokens:,} walk positions, more than one corpus may hold "
+        f"({MAX_WALK_TOKENS:,}): lower walks_per_node or length",
+    )
     walks = np.empty((settings.walks_per_node * n_start, settings.length), dtype=np.int32)
     if n_start == 0:
         return walks
