@@ -20,6 +20,7 @@ COMMAND_MODULES = (
     "recsys_core.cli.runs",
     "recsys_core.cli.cluster",
     "recsys_core.cli.study",
+    "recsys_core.cli.tune",
 )
 
 
