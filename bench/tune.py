@@ -35,6 +35,7 @@ def main() -> int:
     cache = Path(args.cache or tempfile.mkdtemp(prefix="bench-tune-"))
     env = dict(os.environ, RECSYS_CACHE_DIR=str(cache))
     env.pop("RECSYS_RUNS_DB", None)
+    env["RECSYS_WORKER_LINGER"] = "5"  # leave no idle worker behind
     command = [sys.executable, "-m", "recsys_core", "tune", "--model", args.model]
     command += ["--trials", str(args.trials), "--json"]
     load_before = os.getloadavg()
