@@ -48,6 +48,7 @@ except (SettingsError, ValueError) as exc:
 job = tune.job(name)
 running = bool(job and job["running"])
 b1, b2 = st.columns(2)
+st.caption(tune.estimate(tune.study_or_none(name), trials))
 if b1.button("Start tune", key="tune.start", type="primary", disabled=running):
     tune.start(name, dataset, model, trials, metric)
     st.rerun()

@@ -143,6 +143,27 @@ def study_or_none(name: str) -> Any:
         return None
 
 
+def estimate(study: Any, trials: int) -> str:
+    """What starting the tune will cost, from the study's own trials where it has some."""
+    memory = "memory: one training run's at a time (trials run one after another)"
+    done = []
+    if study is not None:
+        for trial in study.get_trials(deepcopy=False):
+            if trial.datetime_start and trial.datetime_complete:
+                done.append((trial.datetime_complete - trial.datetime_start).total_seconds())
+    left = max(trials - len(done), 0)
+    if not done:
+        return (
+            f"{trials} trials; time: unknown until a trial has run (30 pruned trials of "
+            f"skip-gram on the 20k-product catalog: bench/README.md, 'tune'); {memory}."
+        )
+    mean = sum(done) / len(done)
+    return (
+        f"{len(done)} trials done, {left} to go: about {left * mean / 60:.0f} min more "
+        f"at {mean:.0f} s a trial (pruned ones are shorter); {memory}."
+    )
+
+
 def counts(study: Any) -> dict[str, int]:
     """Trials of the study by state: complete, pruned, failed, running."""
     out = {"complete": 0, "pruned": 0, "failed": 0, "running": 0}
