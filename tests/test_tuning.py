@@ -122,6 +122,10 @@ def test_tune_and_sweep_never_read_test_labels_and_the_end_reads_test_once(env, 
     ids = run_all(specs, store, timeout=300)
     assert [store.get(i).status for i in ids] == ["finished", "finished"]
     assert {store.get(i).summary["part"] for i in ids} == {"validation"}
+    from recsys_core.explore.sweeps import find_sweeps
+
+    (sweep,) = find_sweeps([store.get(i) for i in ids])
+    assert sweep.label.endswith("· on validation")  # the app's sweep view says so too
     assert _reads(env) == ["test reported"]
 
 
