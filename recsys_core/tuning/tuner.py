@@ -200,11 +200,6 @@ class Tuner:
         import optuna
 
         optuna.logging.set_verbosity(optuna.logging.WARNING)
-        sampler = optuna.samplers.TPESampler(
-            seed=self.settings.seed,
-            n_startup_trials=min(10, max(self.settings.trials // 3, 2)),
-            constant_liar=self.parallel > 1,  # parallel trials do not all pick one point
-        )
         pruner = optuna.pruners.MedianPruner(
             n_startup_trials=self.settings.startup_trials,
             n_warmup_steps=self.settings.warmup_epochs,
@@ -212,10 +207,16 @@ class Tuner:
         study = optuna.create_study(
             study_name=self.name,
             storage=storage(),
-            sampler=sampler,
             pruner=pruner,
             direction="maximize",
             load_if_exists=True,
+        )
+        # A resumed study continues the seed's sequence instead of replaying it (the same
+        # seed would redraw the startup trials it already has).
+        study.sampler = optuna.samplers.TPESampler(
+            seed=self.settings.seed + len(study.get_trials(deepcopy=False)),
+            n_startup_trials=min(10, max(self.settings.trials // 3, 2)),
+            constant_liar=self.parallel > 1,  # parallel trials do not all pick one point
         )
         study.set_user_attr("model", self.base.model)
         study.set_user_attr("metric", self.settings.metric)
