@@ -29,6 +29,7 @@ PAGES = (
     ("pages/neighbours.py", "Neighbours"),
     ("pages/embedding_map.py", "Embedding map"),
     ("pages/side_info.py", "Side info"),
+    ("pages/tune.py", "Tune"),
     ("pages/findings.py", "Findings"),
 )
 

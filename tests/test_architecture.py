@@ -4,13 +4,14 @@ Stages run in the order of the pipeline diagram, and a module may import only it
 stage and earlier ones:
 
     common < data < graph, split < walks < cluster < models < evaluation < explore
-           < pipeline < jobs < studies < cli
+           < pipeline < jobs < studies, tuning < cli
 
 ``common`` is the plumbing every stage may use (settings, cache, progress, alias tables,
 the kernels' RNG). ``graph`` and ``split`` both turn the data into what the walks and
 models read and do not import each other. ``cluster`` (the Ray executor's connection
 and walk shards) needs only the walks; the pipeline uses it when connected. ``jobs``
-executes pipeline runs; a study submits runs through jobs, and the CLI fronts all of it.
+executes pipeline runs; a study submits runs through jobs, so does a tune (its trials are
+runs), and the CLI fronts all of it.
 Imports inside functions count like any other: a lazy import is still a dependency.
 """
 
@@ -37,7 +38,7 @@ STAGES: tuple[tuple[str, ...], ...] = (
     ("explore",),
     ("pipeline",),
     ("jobs",),
-    ("studies",),
+    ("studies", "tuning"),
     ("cli",),
 )
 RANK = {name: rank for rank, names in enumerate(STAGES) for name in names}

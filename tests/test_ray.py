@@ -391,3 +391,29 @@ def test_ray_train_two_workers_same_auc_as_one(ray_local, tmp_path):
         aucs.append(report.auc_all)
     assert aucs[0] > 0.8  # it learned
     assert abs(aucs[1] - aucs[0]) <= 0.01
+
+
+def test_a_tune_runs_its_trials_on_ray_as_many_at_once_as_it_has_room_for(
+    ray_local, tmp_path, monkeypatch
+):
+    from recsys_core.data.registry import DatasetSettings
+    from recsys_core.jobs import RunStore
+    from recsys_core.pipeline import RunSpec
+    from recsys_core.tuning import Tuner, TuneSettings
+
+    monkeypatch.setenv("RECSYS_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setenv(cluster.ADDRESS_ENV, "local")
+    runner = HERE.with_name("tuning_runners.py")
+    monkeypatch.setenv("RECSYS_JOBS_RUNNER", f"{runner}:epochs_runner")
+    monkeypatch.setenv("FAKE_EPOCH_SECONDS", "0.05")
+    monkeypatch.delenv("RECSYS_MAX_CONCURRENT", raising=False)
+    store = RunStore(tmp_path / "runs.sqlite", recover=False)
+    base = RunSpec.create("mf-bias", dataset=DatasetSettings(products=300))
+    tuner = Tuner(base, TuneSettings(trials=4, poll=0.05, startup_trials=100), store=store)
+    assert tuner.parallel == 2  # the local Ray's 2 CPUs, one run each
+    result = tuner.run()
+    assert result.trials_done == 4 and result.trials_failed == 0
+    assert result.test["part"] == "test"
+    records = store.list()
+    assert len(records) == 5 and {r.status for r in records} == {"finished"}
+    assert sorted(r.spec["evaluate_on"] for r in records) == ["reported"] + ["validation"] * 4

@@ -21,6 +21,7 @@ COMMAND_MODULES = (
     "recsys_core.cli.cluster",
     "recsys_core.cli.study",
     "recsys_core.cli.cache",
+    "recsys_core.cli.tune",
 )
 
 

@@ -35,8 +35,10 @@ def print_table(ids: list[int]) -> dict:
     from recsys_core import jobs
 
     table = jobs.compare(ids)
+    parts = sorted({str((jobs.get_run(i).summary or {}).get("part", "?")) for i in ids})
+    say(f"metrics on the {' and '.join(parts)} part")
     say(table.to_string(index=False))
-    return {"runs": table.to_dict(orient="records")}
+    return {"runs": table.to_dict(orient="records"), "part": ",".join(parts)}
 
 
 def run_specs(args: argparse.Namespace, specs: list) -> int:
@@ -64,5 +66,9 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     grid = parse_grid(args.grid, parse_value)
     base = spec_from_args(args, args.model)
     specs = sweep_specs(base, grid)
-    say(f"sweep: {len(specs)} runs of {args.model} over {', '.join(grid)}")
+    say(
+        f"sweep: {len(specs)} runs of {args.model} over {', '.join(grid)}, evaluated on "
+        "validation (a sweep chooses settings, so it never reads test labels; "
+        "`tune` then reads test once for the chosen ones)"
+    )
     return run_specs(args, specs)

@@ -30,6 +30,7 @@ class Sweep:
     model: str
     keys: tuple[str, ...]
     frame: pd.DataFrame
+    part: str = ""  # the split part its metrics come from (sweeps and tunes: validation)
 
     @property
     def label(self) -> str:
@@ -37,7 +38,8 @@ class Sweep:
             f"{k} = {', '.join(str(v) for v in sorted(self.frame[k].unique(), key=_order))}"
             for k in self.keys
         )
-        return f"{self.model} · {len(self.frame)} runs · {values}"
+        on = f" · on {self.part}" if self.part else ""
+        return f"{self.model} · {len(self.frame)} runs · {values}{on}"
 
 
 def _order(value: Any) -> tuple[int, Any]:
@@ -106,7 +108,8 @@ def find_sweeps(records: Iterable[Any]) -> list[Sweep]:
         frame = pd.DataFrame(list(rows.values()))
         order = sorted(range(len(frame)), key=lambda i: [_order(frame[k].iat[i]) for k in keys])
         frame = frame.iloc[order].reset_index(drop=True)
-        sweeps.append(Sweep(model=members[0].model, keys=keys, frame=frame))
+        part = str((members[0].summary or {}).get("part") or "")
+        sweeps.append(Sweep(model=members[0].model, keys=keys, frame=frame, part=part))
     return sorted(sweeps, key=lambda s: (-len(s.frame), s.model))
 
 

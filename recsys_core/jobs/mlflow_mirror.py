@@ -35,8 +35,10 @@ class Mirror:
 
     def log_metrics(self, rows: list[tuple]) -> None:
         try:
-            for step, _epoch, loss, auc, auc_seen, lr, _elapsed, _end in rows:
-                values = {"loss": loss, "auc": auc, "auc_seen": auc_seen, "lr": lr}
+            for step, _epoch, loss, auc, auc_seen, lr, _elapsed, _end, *rest in rows:
+                ndcg = rest[0] if rest else None
+                values = {"loss": loss, "auc": auc, "auc_seen": auc_seen, "lr": lr, "ndcg@10": ndcg}
+                values = {k.replace("@", "_at_"): v for k, v in values.items()}
                 values = {k: v for k, v in values.items() if v is not None}
                 if values:
                     self.mlflow.log_metrics(values, step=step)

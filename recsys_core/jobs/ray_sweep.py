@@ -1,7 +1,8 @@
 """Sweeps: a grid over model settings, each point an ordinary run in the store.
 
 ``python -m recsys_core sweep --grid dim=32,64 --grid window=3,5`` submits one run per
-point of the grid (here 4) on the same dataset, split and walks, then follows them.
+point of the grid (here 4) on the same dataset, split and walks, then follows them. Sweep
+runs evaluate on validation: their table is for choosing, and never reads test labels.
 
 * With Ray (``--ray`` / ``RECSYS_RAY_ADDRESS``) this process connects once, builds the
   shared walks as shards on the cluster, and drives the runs itself as a
@@ -54,7 +55,11 @@ def grid_points(grid: dict[str, list[Any]]) -> list[dict[str, Any]]:
 
 
 def sweep_specs(base: Any, grid: dict[str, list[Any]]) -> list[Any]:
-    """One :class:`~recsys_core.pipeline.RunSpec` per grid point, ``base`` otherwise."""
+    """One :class:`~recsys_core.pipeline.RunSpec` per grid point, ``base`` otherwise.
+
+    Every point evaluates on validation (``evaluate_on="validation"``): a sweep is for
+    choosing settings, and no choice may read a test label.
+    """
     from recsys_core.models.registry import dimension_field
 
     size_field = dimension_field(base.model)
@@ -63,7 +68,11 @@ def sweep_specs(base: Any, grid: dict[str, list[Any]]) -> list[Any]:
     specs = []
     for point in grid_points(grid):
         params = dict(base.model_params) | point
-        specs.append(dataclasses.replace(base, model_params=tuple(sorted(params.items()))))
+        specs.append(
+            dataclasses.replace(
+                base, model_params=tuple(sorted(params.items())), evaluate_on="validation"
+            )
+        )
     for spec in specs:
         spec.validate()  # a bad value fails before anything is submitted
     return specs

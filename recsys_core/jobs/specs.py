@@ -70,6 +70,7 @@ def spec_from_dict(payload: dict[str, Any]) -> Any:
         model_params=tuple((str(k), v) for k, v in payload.get("model_params", ())),
         evaluation=EvalSettings(**evaluation) if evaluation is not None else None,
         monitor_pairs=int(payload.get("monitor_pairs", 20_000)),
+        evaluate_on=str(payload.get("evaluate_on", "reported")),
     )
 
 

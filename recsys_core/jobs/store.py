@@ -72,7 +72,17 @@ EXECUTING = ("running", "stuck")  # a worker process holds the run (and a slot)
 ACTIVE = ("queued", *EXECUTING)  # the run may still change
 LIVE = (*ACTIVE, "finished")  # statuses that hold their settings key
 DONE = ("finished", "failed", "cancelled", "interrupted")
-METRIC_COLUMNS = ("step", "epoch", "loss", "auc", "auc_seen", "lr", "elapsed", "epoch_end")
+METRIC_COLUMNS = (
+    "step",
+    "epoch",
+    "loss",
+    "auc",
+    "auc_seen",
+    "lr",
+    "elapsed",
+    "epoch_end",
+    "ndcg",
+)
 
 
 def _sql_in(statuses: Sequence[str]) -> str:
@@ -83,7 +93,8 @@ def _sql_in(statuses: Sequence[str]) -> str:
 SQL_EXECUTING = _sql_in(EXECUTING)
 SQL_LIVE = _sql_in(LIVE)
 
-SCHEMA_VERSION = 3  # 2: status 'stuck'; 3: executor and host of each run
+# 2: status 'stuck'; 3: executor and host of each run; 4: live validation NDCG@10 per event
+SCHEMA_VERSION = 4
 RUNS_TABLE = f"""
 CREATE TABLE IF NOT EXISTS {{name}} (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -124,7 +135,8 @@ CREATE TABLE IF NOT EXISTS metrics (
     auc_seen REAL,
     lr REAL,
     elapsed REAL,
-    epoch_end INTEGER NOT NULL DEFAULT 0
+    epoch_end INTEGER NOT NULL DEFAULT 0,
+    ndcg REAL
 );
 CREATE INDEX IF NOT EXISTS metrics_run_step ON metrics(run_id, step);
 CREATE TABLE IF NOT EXISTS artifacts (
@@ -327,6 +339,8 @@ class RunStore:
                     self._migrate_to_2(tx)
                 if exists is not None and version < 3:
                     self._migrate_to_3(tx)
+                if exists is not None and version < 4:
+                    self._migrate_to_4(tx)
                 for statement in SCHEMA.split(";"):
                     if statement.strip():
                         tx.execute(statement)
@@ -352,6 +366,14 @@ class RunStore:
             if column not in have:
                 tx.execute(f"ALTER TABLE runs ADD COLUMN {column} TEXT")
         log.info("run store migrated to schema version 3 (executor and host)")
+
+    @staticmethod
+    def _migrate_to_4(tx: sqlite3.Connection) -> None:
+        """Version 3 -> 4: the live validation NDCG@10 of each epoch-end event."""
+        have = {r[1] for r in tx.execute("PRAGMA table_info(metrics)").fetchall()}
+        if have and "ndcg" not in have:
+            tx.execute("ALTER TABLE metrics ADD COLUMN ndcg REAL")
+        log.info("run store migrated to schema version 4 (live NDCG)")
 
     def close(self) -> None:
         conn = getattr(self._local, "conn", None)
@@ -720,7 +742,9 @@ class RunStore:
         )
 
     def add_metrics(self, run_id: int, rows: Sequence[tuple]) -> None:
-        """Append metric rows ``(step, epoch, loss, auc, auc_seen, lr, elapsed, epoch_end)``."""
+        """Append metric rows ``(step, epoch, loss, auc, auc_seen, lr, elapsed, epoch_end,
+        ndcg)`` (rows without the last field leave it empty)."""
+        rows = [tuple(r) + (None,) * (len(METRIC_COLUMNS) - len(r)) for r in rows]
         if not rows:
             return
         with self.transaction() as tx:
