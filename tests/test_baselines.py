@@ -124,11 +124,11 @@ def test_ease_hand_computed(tmp_path) -> None:
 
 
 def test_ease_refuses_large_catalogs(monkeypatch) -> None:
-    assert ease_max_products(1.0) == int(np.sqrt(2**30 / 24))  # 6,688 products in 1 GiB
-    with pytest.raises(ValueError, match=r"limited to 6,688 products in 1\.0 GiB"):
-        check_ease_size(10_000, memory_gib=1.0)
-    check_ease_size(6_688, memory_gib=1.0)
-    monkeypatch.setenv("RECSYS_EASE_MEMORY_GIB", "0.000001")  # bound: 33 products
+    assert ease_max_products(1.0) == 16_384  # sqrt(2^30 / 4 bytes)
+    with pytest.raises(ValueError, match=r"limited to 16,384 products in 1\.0 GiB"):
+        check_ease_size(20_000, memory_gib=1.0)
+    check_ease_size(16_384, memory_gib=1.0)
+    monkeypatch.setenv("RECSYS_EASE_MEMORY_GIB", "0.0000001")  # bound: 5 products
     with pytest.raises(ValueError, match="EASE needs a dense 40 x 40") as err:
         EASE(EASESettings(dim=2)).fit(labelled_size(40))
     assert "\n" not in str(err.value) and "RECSYS_EASE_MEMORY_GIB" in str(err.value)
@@ -151,3 +151,21 @@ def test_registered_as_baselines() -> None:
     from ui import compare
 
     assert compare.BASELINES is BASELINES
+
+
+def test_ease_in_place_inverse_matches_numpy() -> None:
+    from recsys_core.models.neighbourhood import _mirror_lower, ease_weights
+
+    rng = np.random.default_rng(0)
+    n = 60
+    a, b = rng.integers(0, n, 400), rng.integers(0, n, 400)
+    keep = a != b
+    graph = build_graph(n, a[keep], b[keep], rng.random(keep.sum()).astype(np.float32) + 0.5)
+    w = graph.toarray().astype(np.float64)
+    p = np.linalg.inv(w + np.diag(w.sum(axis=1)) + 3.0 * np.eye(n))
+    expected = -p / np.diag(p)[None, :]
+    np.fill_diagonal(expected, 0.0)
+    np.testing.assert_allclose(ease_weights(graph, 3.0), expected, rtol=1e-4, atol=1e-6)
+    m = np.tril(rng.random((7, 7)))
+    _mirror_lower(m, block=3)  # bands of 3 rows, with a ragged last band
+    np.testing.assert_array_equal(m, m.T)

@@ -18,7 +18,7 @@ co-occurrence vector) and train nothing:
   adjacency with each product's weighted degree on the diagonal. Then
   ``P = (G + lambda I)^-1``, ``B = -P / diag(P)`` (column ``j`` divided by ``P[j, j]``)
   with a zero diagonal, and ``score(q, c) = B[q, c]``. ``B`` is dense (n x n), so EASE is
-  refused above :func:`ease_max_products` products.
+  refused above :func:`ease_max_products` products (32,768 in the default 4 GiB).
 
 Like Adamic-Adar and popularity (:mod:`recsys_core.models.heuristic`) they keep the
 spectral display vectors, only for the pages that draw vectors; what every consumer
@@ -51,8 +51,8 @@ from recsys_core.models.heuristic import (
 # smaller of this and the memory the machine has available when the model is fitted.
 # Override with the environment variable RECSYS_EASE_MEMORY_GIB on a bigger machine.
 EASE_MEMORY_GIB = 4.0
-# Bytes per product pair at EASE's peak: G (float64), LAPACK's copy of it and the inverse.
-EASE_BYTES_PER_PAIR = 24
+# Bytes per product pair at EASE's peak: one float32 matrix, G inverted in place.
+EASE_BYTES_PER_PAIR = 4
 
 
 @dataclasses.dataclass(frozen=True)
@@ -247,14 +247,41 @@ class EASE(_NoTrainingModel):
 
 
 def ease_weights(graph: sp.csr_matrix, l2_norm: float) -> np.ndarray:
-    """EASE's float32 item-item weights ``B`` of a pair graph (see the module docstring)."""
-    gram = np.asarray(graph.toarray(), dtype=np.float64)
-    gram[np.diag_indices_from(gram)] += np.asarray(graph.sum(axis=1)).ravel() + l2_norm
-    inverse = np.linalg.inv(gram)
-    del gram
-    inverse /= -np.diag(inverse)[None, :]
-    np.fill_diagonal(inverse, 0.0)
-    return inverse.astype(np.float32)
+    """EASE's float32 item-item weights ``B`` of a pair graph (see the module docstring).
+
+    One dense float32 matrix, inverted in place by Cholesky (LAPACK potrf + potri): the
+    peak is :data:`EASE_BYTES_PER_PAIR` bytes per product pair. ``G + lambda I`` is
+    diagonally dominant (each diagonal entry is its row's off-diagonal sum plus lambda),
+    so it is well conditioned and single precision loses nothing that matters.
+    """
+    from scipy.linalg import lapack
+
+    n = graph.shape[0]
+    gram = np.zeros((n, n), dtype=np.float32)
+    graph.toarray(out=gram)
+    gram[np.diag_indices(n)] += np.asarray(graph.sum(axis=1), np.float32).ravel() + l2_norm
+    # gram.T is the same symmetric matrix in Fortran order, so LAPACK works in place; its
+    # upper triangle is gram's lower one.
+    factor, info = lapack.spotrf(gram.T, lower=0, overwrite_a=1, clean=0)
+    if info == 0:
+        factor, info = lapack.spotri(factor, lower=0, overwrite_c=1)
+    if info != 0 or not np.shares_memory(factor, gram):
+        raise RuntimeError(f"EASE's in-place Cholesky inverse failed (LAPACK info {info})")
+    _mirror_lower(gram)
+    gram /= -np.diag(gram).copy()[None, :]
+    np.fill_diagonal(gram, 0.0)
+    return gram
+
+
+def _mirror_lower(matrix: np.ndarray, block: int = 1024) -> None:
+    """Copy the lower triangle onto the upper one in place, a band of rows at a time."""
+    n = matrix.shape[0]
+    for start in range(0, n, block):
+        end = min(start + block, n)
+        matrix[start:end, end:] = matrix[end:, start:end].T
+        corner = matrix[start:end, start:end]
+        upper = np.triu_indices(end - start, 1)
+        corner[upper] = corner.T[upper]
 
 
 def available_gib() -> float | None:
@@ -278,7 +305,8 @@ def ease_memory_gib() -> float:
 
 
 def ease_max_products(memory_gib: float | None = None) -> int:
-    """The largest catalog whose dense Gram matrix and inverse fit in ``memory_gib``."""
+    """The largest catalog whose dense Gram matrix (inverted in place) fits in
+    ``memory_gib``: 32,768 products in 4 GiB."""
     gib = ease_memory_gib() if memory_gib is None else memory_gib
     return math.isqrt(int(gib * 2**30 / EASE_BYTES_PER_PAIR))
 
@@ -289,8 +317,8 @@ def check_ease_size(n_products: int, memory_gib: float | None = None) -> None:
     bound = ease_max_products(gib)
     if n_products > bound:
         raise ValueError(
-            f"EASE needs a dense {n_products:,} x {n_products:,} Gram matrix and its inverse "
-            f"({EASE_BYTES_PER_PAIR} bytes per product pair), so it is limited to "
+            f"EASE needs a dense {n_products:,} x {n_products:,} Gram matrix, inverted in "
+            f"place ({EASE_BYTES_PER_PAIR} bytes per product pair), so it is limited to "
             f"{bound:,} products in {gib:.1f} GiB of memory: pick a smaller dataset, or set "
             "RECSYS_EASE_MEMORY_GIB on a machine with more memory free"
         )
