@@ -33,6 +33,7 @@ from recsys_core.models.base import (
     Model,
     TrainEvent,
     TrainingData,
+    as_column,
 )
 
 
@@ -163,6 +164,11 @@ class PopularityEmbeddings(Embeddings):
         q = self._log_degree[np.asarray(queries, dtype=np.int64)]
         c = self._log_degree[np.asarray(candidates, dtype=np.int64)]
         return (q[:, None] + c[None, :]).astype(np.float32)
+
+    def ip_form(self) -> tuple[np.ndarray, np.ndarray] | None:
+        """``1`` against ``log(1 + deg)``: the query's own term is constant per query."""
+        ones = np.ones((len(self._log_degree), 1), np.float32)
+        return ones, as_column(self._log_degree)
 
 
 class Popularity(_NoTrainingModel):
