@@ -167,7 +167,8 @@ def neighbour_table(frame: pd.DataFrame, details: pd.DataFrame) -> pd.DataFrame:
     for col in details.columns:
         if col != "asin":
             out[col] = details[col].to_numpy()
-    out["similarity"] = frame["similarity"].to_numpy()
+    score = "similarity" if "similarity" in frame.columns else "score"
+    out[score] = frame[score].to_numpy()
     out["asin"] = details["asin"].to_numpy()
     return out
 
@@ -189,6 +190,7 @@ def neighbour_columns() -> dict[str, Any]:
         "similarity": st.column_config.ProgressColumn(
             "similarity", min_value=-1.0, max_value=1.0, format="%.3f", width=150
         ),
+        "score": st.column_config.NumberColumn("score (model's rule)", format="%.4f"),
     }
 
 

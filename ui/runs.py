@@ -13,7 +13,6 @@ import datetime as dt
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
 import streamlit as st
 
@@ -108,14 +107,16 @@ def outcome(record: Any) -> Any:
     return cached.memo("outcome", record.key, lambda: jobs().load_outcome(record.id))
 
 
-def neighbour_index(record: Any) -> Any:
+def neighbour_index(record: Any, mode: str = "recommend") -> Any:
+    """The run's neighbour index: "recommend" ranks by the model's own rule, "similar" by
+    cosine of its vectors (recsys_core.explore.similar.NEIGHBOUR_MODES)."""
     from recsys_core.explore.similar import NeighbourIndex
 
     def build() -> Any:
         emb = outcome(record).embeddings
-        return NeighbourIndex(np.asarray(emb.vectors), emb.usable)
+        return NeighbourIndex.from_embeddings(emb, emb.usable, mode)
 
-    return cached.memo("index", record.key, build)
+    return cached.memo(f"index.{mode}", record.key, build)
 
 
 def default_watch(records: list[Any], linked: str | None = None) -> int | None:

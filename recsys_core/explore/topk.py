@@ -44,6 +44,8 @@ BLOCK_FLOATS = 1 << 24
 HNSW_M = 16
 HNSW_EF_CONSTRUCTION = 100
 HNSW_EF_SEARCH = 100
+# Catalog rows added to the index per call.
+ADD_ROWS = 100_000
 # Queries re-scored together after an index search (their candidates' union is scored).
 RESCORE_ROWS = 256
 
@@ -200,18 +202,23 @@ class AnnIndex:
         mask = np.ones(n, bool) if usable is None else np.asarray(usable, dtype=bool)
         self.members = np.flatnonzero(mask)
         self.usable = mask
-        rows = cand[self.members]
-        norms = np.einsum("ij,ij->i", rows, rows)
-        lift = np.sqrt(np.maximum(norms.max(initial=0.0) - norms, 0.0))
-        data = np.hstack([rows, lift[:, None]]).astype(np.float32)
+        norms = np.einsum("ij,ij->i", cand, cand)[self.members]
+        top = norms.max(initial=0.0)
         self.ef_search = ef_search
         self.threads = threads
-        self.index = hnswlib.Index(space="l2", dim=data.shape[1])
+        self.index = hnswlib.Index(space="l2", dim=cand.shape[1] + 1)
         self.index.init_index(
-            max_elements=max(len(data), 1), ef_construction=ef_construction, M=m, random_seed=seed
+            max_elements=max(len(self.members), 1),
+            ef_construction=ef_construction,
+            M=m,
+            random_seed=seed,
         )
-        if len(data):
-            self.index.add_items(data, np.arange(len(data)), num_threads=threads)
+        # Added in slices: the lifted copy of a 2M-product catalog would cost another GB.
+        for start in range(0, len(self.members), ADD_ROWS):
+            part = self.members[start : start + ADD_ROWS]
+            lift = np.sqrt(np.maximum(top - norms[start : start + len(part)], 0.0))
+            data = np.hstack([cand[part], lift[:, None]]).astype(np.float32)
+            self.index.add_items(data, np.arange(start, start + len(part)), num_threads=threads)
 
     def top_k(
         self,

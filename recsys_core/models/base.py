@@ -347,7 +347,10 @@ class Embeddings:
 
 
 def side_by_side(parts: list[np.ndarray]) -> np.ndarray:
-    """The parts side by side, as one C-contiguous float32 matrix."""
+    """The parts side by side, as one C-contiguous float32 matrix (a single part is not
+    copied when it already is one: catalogs of millions of rows)."""
+    if len(parts) == 1:
+        return np.ascontiguousarray(parts[0], dtype=np.float32)
     return np.ascontiguousarray(np.hstack([np.asarray(x, np.float32) for x in parts]))
 
 
