@@ -30,6 +30,7 @@ import dataclasses
 import os
 
 import numpy as np
+import pandas as pd
 import scipy.sparse as sp
 
 from recsys_core.models.base import Embeddings
@@ -269,3 +270,29 @@ def _mask_found(
         neighbours = known.indices[known.indptr[query] : known.indptr[query + 1]]
         if len(neighbours):
             block[row, np.isin(found[row], neighbours)] = -np.inf
+
+
+def recommendations_frame(found: TopK, products: pd.DataFrame) -> pd.DataFrame:
+    """One row per (product, rank): ``product``, ``asin``, ``rank`` (1 = best),
+    ``recommended``, ``recommended_asin``, ``score`` (the model's rule), and ``title`` /
+    ``recommended_title`` where the catalog has titles; padding is dropped."""
+    m, k = found.ids.shape
+    keep = found.ids.ravel() >= 0
+    query = np.repeat(found.queries, k)[keep]
+    rec = found.ids.ravel()[keep]
+    asins = products["asin"].astype(str).to_numpy()
+    frame = pd.DataFrame(
+        {
+            "product": query,
+            "asin": asins[query],
+            "rank": np.tile(np.arange(1, k + 1), m)[keep],
+            "recommended": rec,
+            "recommended_asin": asins[rec],
+            "score": found.scores.ravel()[keep],
+        }
+    )
+    if "title" in products.columns:
+        titles = products["title"].fillna("").astype(str).to_numpy()
+        frame.insert(2, "title", titles[query])
+        frame.insert(6, "recommended_title", titles[rec])
+    return frame
