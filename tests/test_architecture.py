@@ -51,6 +51,7 @@ DISTRIBUTIONS = {
     "sklearn": "scikit-learn",
     "umap": "umap-learn",
     "numba_progress": "numba-progress",
+    "faiss": "faiss-cpu",
 }
 
 
