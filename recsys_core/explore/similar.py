@@ -158,7 +158,7 @@ class NeighbourIndex:
         k = min(k, n_ok)
         if k == 0:
             return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
-        top = np.argpartition(-scores, k - 1)[:k]
+        top = np.argpartition(scores, len(scores) - k)[len(scores) - k :]  # no negated copy
         if self.mode == "recommend" and self.form is not None and query is not None:
             # the inner product ranks; the rule's own score (plus its per-query term) is shown
             scores[top] = self.rule.score_block(np.array([query]), top)[0]
