@@ -67,7 +67,7 @@ def test_padding_when_few_candidates() -> None:
     assert np.isnan(got.scores[0, 2:]).all() and set(got.ids[1, :3]) == {0, 1, 2}
 
 
-def test_graph_heuristic_ranks_exactly_and_refuses_the_index() -> None:
+def test_graph_heuristic_ranks_exactly_and_refuses_the_index(monkeypatch) -> None:
     graph = build_graph(5, np.array([0, 1, 2, 1]), np.array([1, 2, 3, 3]), np.ones(4))
     graph.sort_indices()
     emb = AdamicAdarEmbeddings(
@@ -83,6 +83,8 @@ def test_graph_heuristic_ranks_exactly_and_refuses_the_index() -> None:
     )
     with pytest.raises(ValueError, match="no approximate index"):
         topk.top_k(emb, np.arange(5), 2, ann=True)
+    monkeypatch.setenv("RECSYS_ANN_THRESHOLD", "1")  # above the threshold: still exact
+    assert not topk.use_ann(emb) and topk.top_k(emb, np.arange(5), 2).exact
 
 
 def _clustered(n: int = 4000, dim: int = 16, clusters: int = 40, seed: int = 0) -> Embeddings:

@@ -75,7 +75,7 @@ def ann_threshold() -> int:
 def use_ann(embeddings: Embeddings, ann: bool | None = None) -> bool:
     """Whether :func:`top_k` takes the approximate path: ``ann`` when given (True is
     refused for a rule with no inner-product form), else above :func:`ann_threshold`."""
-    if ann is False:
+    if ann is False or (ann is None and len(embeddings.trained) <= ann_threshold()):
         return False
     has_form = embeddings.ip_form() is not None
     if ann and not has_form:
@@ -83,9 +83,7 @@ def use_ann(embeddings: Embeddings, ann: bool | None = None) -> bool:
             f"the {embeddings.score!r} score is computed from the graph, not from vectors, so "
             "it has no approximate index: use exact top-k (--exact)"
         )
-    if ann:
-        return True
-    return has_form and len(embeddings.trained) > ann_threshold()
+    return has_form
 
 
 def top_k(
