@@ -73,7 +73,7 @@ def cmd_recommend(args: argparse.Namespace) -> int:
     else:
         frame.to_parquet(out, index=False)
     seconds = time.perf_counter() - t0
-    method = "approximate index (hnswlib)" if approximate else "exact"
+    method = "approximate index (faiss IVF)" if approximate else "exact"
     say(
         f"{len(frame):,} recommendations for {len(queries):,} products ({method}, score "
         f"{emb.score}) in {seconds:.1f} s: {out}"

@@ -1,18 +1,21 @@
 """Top-k recommendations for many products by the model's own rule: exact or approximate.
 
 **Exact** (:func:`exact_top_k`): blocks of queries are scored against the whole catalog
-with :meth:`~recsys_core.models.base.Embeddings.score_block` (at most ``block_floats``
-scores in memory at once, whatever the catalog size), masked, and cut to the best ``k``
-with ``argpartition``.
+(at most ``block_floats`` scores in memory at once, whatever the catalog size), masked,
+and cut to the best ``k`` with ``argpartition``. Blocks are
+:meth:`~recsys_core.models.base.Embeddings.score_block`, or for a rule with an
+inner-product form the product of its two matrices (the same order), with the ``k`` found
+re-scored by ``score_block``.
 
-**Approximate** (:class:`AnnIndex`): an HNSW graph (hnswlib, chosen by measurement:
-bench/README.md "Top-k and the approximate index") over the candidate side of the model's
-inner-product form (:meth:`~recsys_core.models.base.Embeddings.ip_form`). Maximum inner
-product becomes nearest neighbour in L2 by one extra coordinate (Bachrach et al. 2014):
-every candidate row ``c`` gets ``sqrt(M^2 - |c|^2)`` (``M`` the largest norm) and every
-query row 0, so ``|q - c|^2 = |q|^2 + M^2 - 2 q.c``. The index proposes ``k + slack``
-candidates per query; they are re-scored by the model's own ``score_block`` (so every
-score written is the rule's, never the index's distance), filtered and cut to ``k``.
+**Approximate** (:class:`AnnIndex`): an inverted-file index (faiss IVF-Flat, chosen by
+measurement against hnswlib, faiss HNSW and pynndescent: bench/README.md "Top-k and the
+approximate index") over the candidate side of the model's inner-product form
+(:meth:`~recsys_core.models.base.Embeddings.ip_form`). Maximum inner product becomes
+nearest neighbour in L2 by one extra coordinate (Bachrach et al. 2014): every candidate
+row ``c`` gets ``sqrt(M^2 - |c|^2)`` (``M`` the largest norm) and every query row 0, so
+``|q - c|^2 = |q|^2 + M^2 - 2 q.c``. The index proposes ``k`` plus enough candidates per
+query to survive the filters; they are re-scored by the model's own ``score_block`` (so
+every score written is the rule's, never the index's distance), filtered and cut to ``k``.
 Models whose rule is no inner product (graph heuristics) are always ranked exactly.
 
 :func:`top_k` picks between them: exact up to :data:`ANN_THRESHOLD` products (override with
@@ -41,10 +44,11 @@ from recsys_core.models.base import Embeddings
 ANN_THRESHOLD = 100_000
 # Scores held in memory per exact block: 64 MB of float32.
 BLOCK_FLOATS = 1 << 24
-# HNSW settings (bench/README.md): graph degree, build and search beam widths.
-HNSW_M = 16
-HNSW_EF_CONSTRUCTION = 100
-HNSW_EF_SEARCH = 100
+# IVF settings (bench/README.md "Top-k and the approximate index"): cells scanned per
+# query, k-means training rows per cell, and the fewest training rows a cell may have.
+IVF_PROBES = 16
+IVF_TRAIN_PER_LIST = 50
+IVF_MIN_TRAIN = 39
 # Catalog rows added to the index per call.
 ADD_ROWS = 100_000
 # Queries re-scored together after an index search (their candidates' union is scored).
@@ -115,13 +119,37 @@ def exact_top_k(
     candidates = np.arange(n)
     ids = np.full((len(queries), k), -1, dtype=np.int64)
     scores = np.full((len(queries), k), np.nan, dtype=np.float32)
+    # With an inner-product form the blocks are plain matrix products over matrices built
+    # once (score_block would rebuild, e.g., every candidate's unit row per block); it
+    # ranks exactly as the rule (a constant per query), and the k found are re-scored.
+    form = embeddings.ip_form()
     rows = max(1, block_floats // max(n, 1))
     for start in range(0, len(queries), rows):
-        block_q = queries[start : start + rows]
-        block = np.asarray(embeddings.score_block(block_q, candidates), dtype=np.float32)
+        part = slice(start, start + rows)
+        block_q = queries[part]
+        if form is None:
+            block = np.asarray(embeddings.score_block(block_q, candidates), dtype=np.float32)
+        else:
+            block = form[0][block_q] @ form[1].T
         _mask(block, block_q, candidates, usable, known)
-        ids[start : start + len(block_q)], scores[start : start + len(block_q)] = _best(block, k)
+        ids[part], scores[part] = _best(block, k)
+        if form is not None:
+            ids[part], scores[part] = _rescored(embeddings, block_q, ids[part])
     return TopK(queries, ids, scores, exact=True)
+
+
+def _rescored(
+    embeddings: Embeddings, queries: np.ndarray, found: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """``found`` (-1 padded) re-scored by the model's own ``score_block`` and re-sorted
+    best first (one block against the union of the rows' candidates)."""
+    real = found >= 0
+    union, where = np.unique(np.where(real, found, 0), return_inverse=True)
+    block = np.asarray(embeddings.score_block(queries, union), dtype=np.float32)
+    block = np.take_along_axis(block, where.reshape(found.shape), axis=1)
+    block[~real] = -np.inf
+    pos, best = _best(block, found.shape[1])
+    return np.where(pos >= 0, np.take_along_axis(found, np.maximum(pos, 0), axis=1), -1), best
 
 
 def _check(queries: np.ndarray, k: int, n: int) -> None:
@@ -171,23 +199,24 @@ def _best(block: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
 
 
 class AnnIndex:
-    """An HNSW index over the usable products' candidate side of ``ip_form``.
+    """An inverted-file index (faiss IVF-Flat) over the usable products' candidate side of
+    ``ip_form``.
 
-    Build once, query many times; results are re-scored by ``score_block``. ``threads``
-    defaults to every core.
+    ``lists`` k-means cells (default ``4 sqrt(n)``, at least 39 training rows each); a
+    query scans its ``probes`` nearest cells. Build once, query many times; the proposals
+    are re-scored by ``score_block``. ``threads`` <= 0 leaves faiss's own default.
     """
 
     def __init__(
         self,
         embeddings: Embeddings,
         usable: np.ndarray | None = None,
-        m: int = HNSW_M,
-        ef_construction: int = HNSW_EF_CONSTRUCTION,
-        ef_search: int = HNSW_EF_SEARCH,
-        threads: int = -1,
+        lists: int | None = None,
+        probes: int = IVF_PROBES,
+        threads: int = 0,
         seed: int = 0,
     ) -> None:
-        import hnswlib
+        import faiss
 
         form = embeddings.ip_form()
         if form is None:
@@ -195,79 +224,72 @@ class AnnIndex:
                 f"the {embeddings.score!r} score has no inner-product form, so no approximate "
                 "index: use exact top-k"
             )
+        if threads > 0:
+            faiss.omp_set_num_threads(threads)
         self.embeddings = embeddings
         self.query_side, cand = form
-        n = len(cand)
-        mask = np.ones(n, bool) if usable is None else np.asarray(usable, dtype=bool)
+        mask = np.ones(len(cand), bool) if usable is None else np.asarray(usable, dtype=bool)
         self.members = np.flatnonzero(mask)
         self.usable = mask
+        n = len(self.members)
         norms = np.einsum("ij,ij->i", cand, cand)[self.members]
         top = norms.max(initial=0.0)
-        self.ef_search = ef_search
-        self.threads = threads
-        self.index = hnswlib.Index(space="l2", dim=cand.shape[1] + 1)
-        self.index.init_index(
-            max_elements=max(len(self.members), 1),
-            ef_construction=ef_construction,
-            M=m,
-            random_seed=seed,
-        )
-        # Added in slices: the lifted copy of a 2M-product catalog would cost another GB.
-        for start in range(0, len(self.members), ADD_ROWS):
-            part = self.members[start : start + ADD_ROWS]
-            lift = np.sqrt(np.maximum(top - norms[start : start + len(part)], 0.0))
-            data = np.hstack([cand[part], lift[:, None]]).astype(np.float32)
-            self.index.add_items(data, np.arange(start, start + len(part)), num_threads=threads)
 
-    def top_k(
-        self,
-        queries: np.ndarray,
-        k: int,
-        known: sp.csr_matrix | None = None,
-        slack: int | None = None,
-    ) -> TopK:
-        """Approximate top ``k`` per query, re-scored by the model's own rule."""
+        def lifted(rows: np.ndarray) -> np.ndarray:
+            """Member rows ``rows`` with the coordinate that turns MIPS into L2."""
+            lift = np.sqrt(np.maximum(top - norms[rows], 0.0))
+            return np.hstack([cand[self.members[rows]], lift[:, None]]).astype(np.float32)
+
+        dim = cand.shape[1] + 1
+        if lists is None:
+            lists = min(int(4 * np.sqrt(n)), n // IVF_MIN_TRAIN)
+        self.lists = max(1, lists)
+        self.index = faiss.IndexIVFFlat(faiss.IndexFlatL2(dim), dim, self.lists)
+        self.index.cp.seed = seed
+        if n:
+            rng = np.random.default_rng(seed)
+            sample = np.sort(rng.choice(n, min(n, IVF_TRAIN_PER_LIST * self.lists), False))
+            self.index.train(lifted(sample))
+        # Added in slices: the lifted copy of a 2M-product catalog would cost another GB.
+        for begin in range(0, n, ADD_ROWS):
+            self.index.add(lifted(np.arange(begin, min(begin + ADD_ROWS, n))))
+        self.index.nprobe = min(probes, self.lists)
+
+    def top_k(self, queries: np.ndarray, k: int, known: sp.csr_matrix | None = None) -> TopK:
+        """Approximate top ``k`` per query, re-scored by the model's own rule. Each chunk
+        of queries asks for ``k`` plus one (itself) plus its largest known degree, so
+        filtering never leaves a row short."""
         queries = np.asarray(queries, dtype=np.int64)
         _check(queries, k, len(self.usable))
-        extra = 1 + (int(known[queries].getnnz(axis=1).max(initial=0)) if known is not None else 0)
-        want = min(k + (extra if slack is None else slack), len(self.members))
         ids = np.full((len(queries), k), -1, dtype=np.int64)
         scores = np.full((len(queries), k), np.nan, dtype=np.float32)
-        if want == 0 or len(queries) == 0:
-            return TopK(queries, ids, scores, exact=False)
-        self.index.set_ef(max(self.ef_search, want))
-        q = np.hstack([self.query_side[queries], np.zeros((len(queries), 1), np.float32)])
-        labels, _ = self.index.knn_query(q, k=want, num_threads=self.threads)
-        found = self.members[labels.astype(np.int64)]
         for start in range(0, len(queries), RESCORE_ROWS):
             part = slice(start, start + RESCORE_ROWS)
-            block = self._rescore(queries[part], found[part])
-            _mask_found(block, queries[part], found[part], known)
-            pos, best = _best(block, k)
-            rows = np.take_along_axis(found[part], np.maximum(pos, 0), axis=1)
-            ids[part] = np.where(pos >= 0, rows, -1)
-            scores[part] = best
+            chunk = queries[part]
+            extra = 1 + (int(known[chunk].getnnz(axis=1).max()) if known is not None else 0)
+            want = min(k + extra, len(self.members))
+            if want == 0:
+                break
+            q = np.hstack([self.query_side[chunk], np.zeros((len(chunk), 1), np.float32)])
+            _, labels = self.index.search(q, want)
+            found = np.where(labels >= 0, self.members[np.maximum(labels, 0)], -1)
+            _mask_found(found, chunk, known)
+            best_ids, best = _rescored(self.embeddings, chunk, found)
+            width = min(k, want)
+            ids[part, :width], scores[part, :width] = best_ids[:, :width], best[:, :width]
         return TopK(queries, ids, scores, exact=False)
 
-    def _rescore(self, queries: np.ndarray, found: np.ndarray) -> np.ndarray:
-        """The model's own ``score_block`` of each query against its proposed candidates
-        (one block against the union of the rows' candidates, then each row's own)."""
-        union, where = np.unique(found, return_inverse=True)
-        block = np.asarray(self.embeddings.score_block(queries, union), dtype=np.float32)
-        return np.take_along_axis(block, where.reshape(found.shape), axis=1)
 
-
-def _mask_found(
-    block: np.ndarray, queries: np.ndarray, found: np.ndarray, known: sp.csr_matrix | None
-) -> None:
-    """-inf for each query itself and its known neighbours among its proposed candidates."""
-    block[found == queries[:, None]] = -np.inf
+def _mask_found(found: np.ndarray, queries: np.ndarray, known: sp.csr_matrix | None) -> None:
+    """-1 (dropped) for each query itself and its known neighbours among its proposed
+    candidates, in place."""
+    found[found == queries[:, None]] = -1
     if known is None:
         return
     for row, query in enumerate(queries):
         neighbours = known.indices[known.indptr[query] : known.indptr[query + 1]]
         if len(neighbours):
-            block[row, np.isin(found[row], neighbours)] = -np.inf
+            found[row, np.isin(found[row], neighbours)] = -1
 
 
 def recommendations_frame(found: TopK, products: pd.DataFrame) -> pd.DataFrame:
