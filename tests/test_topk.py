@@ -10,9 +10,10 @@ from recsys_core.graph import build_graph
 from recsys_core.models.base import Embeddings
 from recsys_core.models.heuristic import AdamicAdarEmbeddings, graph_extras
 
-# The recall bench/README.md records for the index on clustered vectors (faiss IVF,
-# 16 of 4 sqrt(n) cells probed): at least this on the small clustered case below.
-RECORDED_RECALL = 0.95
+# bench/README.md records recall@10 = 1.000 for the index (faiss IVF, 16 cells probed)
+# on clustered vectors at 420k products; the small clustered case below must reach 0.99
+# (1.000 when written; the margin is for k-means on another BLAS).
+RECORDED_RECALL = 0.99
 
 
 def _vectors(n: int = 300, dim: int = 8, seed: int = 0) -> Embeddings:
