@@ -88,7 +88,7 @@ if prep is not None:
     )
     everything = runs.runs_of(prep)
     same = [r for r in everything if compare.split_key(r) == pairs_key]
-    # The two no-training baselines stand in every table: started here when missing.
+    # The no-training baselines stand in every table: started here when missing.
     missing = [
         b
         for b in compare.BASELINES
@@ -118,7 +118,7 @@ if prep is not None:
                 st.rerun()
             st.progress(
                 sum(r.progress for r in records) / len(records),
-                text="Scoring the baselines (popularity, Adamic-Adar; no training): "
+                text="Scoring the no-training baselines: "
                 + ", ".join(f"{r.model} {r.status}" for r in records),
             )
 
