@@ -24,6 +24,9 @@ SCORE_NAMES = {
     "mf-bias-seq": "MF prediction",
     "adamic-adar": "Adamic-Adar score",
     "popularity": "log(1+deg a) + log(1+deg b)",
+    "item-knn": "item-kNN shrunk cosine",
+    "rp3beta": "RP3beta walk score",
+    "ease": "EASE weight",
 }
 PROTOCOL_HELP = {
     "uniform": "the method's: random pairs of products. Real pairs lean to popular "

@@ -16,6 +16,7 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
+from recsys_core.models.registry import BASELINES
 from ui import cached, state
 
 TRAIN_PAGE = Path(__file__).resolve().parents[1] / "pages" / "train.py"
@@ -151,7 +152,7 @@ def pick_finished(
     # Trained runs first, so defaults never pick the no-training baselines' display vectors.
     finished = sorted(
         runs_of(prep, ("finished",)) if candidates is None else candidates,
-        key=lambda r: r.model in ("popularity", "adamic-adar"),
+        key=lambda r: r.model in BASELINES,
     )
 
     def name(run_id: int) -> str:
