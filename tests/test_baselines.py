@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -169,3 +171,16 @@ def test_ease_in_place_inverse_matches_numpy() -> None:
     m = np.tril(rng.random((7, 7)))
     _mirror_lower(m, block=3)  # bands of 3 rows, with a ragged last band
     np.testing.assert_array_equal(m, m.T)
+
+
+def test_compare_leaves_out_a_baseline_that_refuses_the_catalog(monkeypatch, capsys) -> None:
+    from recsys_core.cli import main
+
+    monkeypatch.setenv("RECSYS_EASE_MEMORY_GIB", "0.0000001")
+    assert EASE.refusal(40) is not None and EASE.refusal(3) is None
+    code = main(["compare", "--models", "popularity", "--products", "300", "--json"])
+    out = capsys.readouterr().out
+    assert code == 0, out
+    assert "leaving out ease: EASE needs a dense" in out
+    models = json.loads(out.strip().splitlines()[-1])["models"]
+    assert set(models) == {"popularity", "adamic-adar", "item-knn", "rp3beta"}

@@ -229,6 +229,15 @@ class EASE(_NoTrainingModel):
     label = "EASE (closed form)"
     settings_cls = EASESettings
 
+    @classmethod
+    def refusal(cls, n_products: int) -> str | None:
+        """Why EASE cannot run on ``n_products`` products (one sentence), or None."""
+        try:
+            check_ease_size(n_products)
+        except ValueError as exc:
+            return str(exc)
+        return None
+
     def fit(self, data: TrainingData, callback: Callback | None = None) -> Embeddings:
         check_ease_size(data.n_products)  # refuse before any work
         return super().fit(data, callback)
