@@ -26,6 +26,9 @@ SCORE_NAMES = {
     "mf-bias-seq": "MF prediction",
     "adamic-adar": "Adamic-Adar score",
     "popularity": "log(1+deg a) + log(1+deg b)",
+    "item-knn": "item-kNN shrunk cosine",
+    "rp3beta": "RP3beta walk score",
+    "ease": "EASE weight",
 }
 PROTOCOL_HELP = {
     "uniform": "the method's: random pairs of products. Real pairs lean to popular "
@@ -134,7 +137,7 @@ if prep is not None:
     )
     everything = runs.runs_of(prep)
     same = [r for r in everything if compare.split_key(r) == pairs_key]
-    # The two no-training baselines stand in every table, once scored: a click scores them.
+    # The no-training baselines stand in every table, once scored: a click scores them.
     missing = [
         b
         for b in compare.BASELINES
@@ -176,7 +179,7 @@ if prep is not None:
                 st.rerun()
             st.progress(
                 sum(r.progress for r in records) / len(records),
-                text="Scoring the baselines (popularity, Adamic-Adar; no training): "
+                text="Scoring the no-training baselines: "
                 + ", ".join(f"{r.model} {r.status}" for r in records),
             )
 

@@ -19,13 +19,16 @@ if prep is not None:
     domain = prep.dataset.domain
     st.markdown(
         f"Type part of a title (or the {domain.id_name}), pick a {domain.item}, and compare "
-        f"the {domain.item}s each model finds most similar (cosine of the vectors). "
+        f"the {domain.item}s each model recommends with it (the model's own score, what "
+        "HitRate ranks by) or finds most similar (cosine of its vectors). "
         f"**Unseen** {domain.item}s had no train pair; side-information models still place "
         "them from their metadata (**cold start**)."
     )
     chosen = runs.pick_finished(prep, "nb.runs", multiple=True)
     product = load.product_picker(prep, "nb.product")
     k = st.slider("neighbours", 5, 50, 10, key="nb.k")
+    modes = {"recommended with (model's score)": "recommend", "similar to (cosine)": "similar"}
+    mode = modes[st.radio("rank by", list(modes), horizontal=True, key="nb.mode")]
     if chosen and product is not None:
         products = prep.dataset.products
         me = product_details(products, [product], domain.fields).iloc[0]
@@ -52,7 +55,7 @@ if prep is not None:
                     + ("seen in its training" if seen[product] else "unseen (no train pair)")
                     + f" · {compare.describe_split(compare.split_of(record))}"
                 )
-                index = runs.neighbour_index(record)
+                index = runs.neighbour_index(record, mode)
                 emb = runs.outcome(record).embeddings
                 if not index.has_vector(product):
                     st.warning(
@@ -66,7 +69,7 @@ if prep is not None:
                 frame = neighbours_frame(
                     index, products, product, k, seen=seen, cold_start=emb.cold_start
                 )
-                st.caption(f"lookup {1000 * (time.perf_counter() - start):.0f} ms")
+                st.caption(f"{index.label} · lookup {1000 * (time.perf_counter() - start):.0f} ms")
                 lists[runs.short_label(record)] = frame["product"].to_numpy()
                 shown = fmt.neighbour_table(
                     frame,

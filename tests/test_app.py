@@ -661,15 +661,17 @@ def test_evaluate_protocols_and_baselines(trained: AppTest) -> None:
     assert {r.id for r in api.list_runs()} == before
     assert any(c.value.startswith("Estimated ~") for c in at.caption)
     at.button(key="eval.baselines").click().run()
-    table = _wait_for_rows(at, 3)  # the trained run and both baselines
+    from recsys_core.models.registry import BASELINES
+
+    table = _wait_for_rows(at, 1 + len(BASELINES))  # the trained run and every baseline
     models = table["model"].tolist()
-    assert {"popularity", "adamic-adar", "sgns"} <= set(models)
+    assert {*BASELINES, "sgns"} <= set(models)
     lift = dict(zip(models, table["lift over popularity"], strict=True))
     assert lift["popularity"] == "+0.0000"
     assert any("uniform negatives" in c.value for c in at.caption)
     buckets = _figure(at, "eval.buckets")["data"]
     dashed = {t["name"] for t in buckets if t["line"].get("dash") == "dash"}
-    assert {n.split(" ", 1)[1] for n in dashed} == {"popularity", "adamic-adar"}
+    assert {n.split(" ", 1)[1] for n in dashed} == set(BASELINES)
     assert {"head", "tail"} <= set(buckets[0]["x"])
 
     # Under degree-matched negatives the trained run (uniform) is not offered, and
@@ -681,8 +683,8 @@ def test_evaluate_protocols_and_baselines(trained: AppTest) -> None:
     assert at.button(key="eval.reprotocol.degree-matched")
     assert any("evaluated under other negatives only" in c.value for c in at.caption)
     at.button(key="eval.baselines").click().run()
-    table = _wait_for_rows(at, 2)
-    assert set(table["model"]) == {"popularity", "adamic-adar"}
+    table = _wait_for_rows(at, len(BASELINES))
+    assert set(table["model"]) == set(BASELINES)
     assert any("evaluated on other pairs" in c.value for c in at.caption)
     popularity = float(table.loc[table["model"] == "popularity", "AUC all"].iloc[0].split()[0])
     assert abs(popularity - 0.5) < 0.06

@@ -52,6 +52,7 @@ DISTRIBUTIONS = {
     "sklearn": "scikit-learn",
     "umap": "umap-learn",
     "numba_progress": "numba-progress",
+    "faiss": "faiss-cpu",
 }
 
 

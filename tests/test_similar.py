@@ -105,3 +105,49 @@ def test_query_at_electronics_scale_matches_brute_force() -> None:
     for product in (0, 209_999, 419_999):
         ids, _ = index.top_k(product, 10)
         assert ids.tolist() == brute_top_k(vectors, product, 10, usable).tolist()
+
+
+def test_recommend_mode_ranks_by_the_models_rule() -> None:
+    from recsys_core.explore.topk import exact_top_k
+    from recsys_core.models.base import Embeddings
+
+    rng = np.random.default_rng(4)
+    emb = Embeddings(
+        vectors=rng.normal(size=(200, 6)),
+        trained=rng.random(200) > 0.2,
+        bias=rng.normal(size=200).astype(np.float32),
+        score="dot-sigmoid",
+    )
+    recommend = NeighbourIndex.from_embeddings(emb)
+    similar = NeighbourIndex.from_embeddings(emb, mode="similar")
+    assert recommend.score_name == "score" and "dot-sigmoid" in recommend.label
+    assert similar.score_name == "similarity" and "cosine" in similar.label
+    expected = exact_top_k(emb, np.array([3, 50]), 8, usable=emb.usable)
+    for row, product in enumerate([3, 50]):
+        ids, scores = recommend.top_k(product, 8)
+        assert ids.tolist() == expected.ids[row].tolist()
+        # the shown score is the rule's own (the logit, bias terms included)
+        np.testing.assert_allclose(scores, expected.scores[row], rtol=1e-5)
+    batch_ids, _ = recommend.top_k_batch(np.array([3, 50]), 8)
+    np.testing.assert_array_equal(batch_ids, expected.ids)
+    assert recommend.top_k(3, 8)[0].tolist() != similar.top_k(3, 8)[0].tolist()
+    frame = neighbours_frame(recommend, catalog_of(200), 3, k=4)
+    assert "score" in frame.columns and "similarity" not in frame.columns
+
+
+def test_recommend_mode_for_a_graph_heuristic() -> None:
+    from recsys_core.graph import build_graph
+    from recsys_core.models.heuristic import AdamicAdarEmbeddings, graph_extras
+
+    graph = build_graph(5, np.array([0, 1, 2, 1]), np.array([1, 2, 3, 3]), np.ones(4))
+    graph.sort_indices()
+    emb = AdamicAdarEmbeddings(
+        vectors=np.zeros((5, 1)), trained=np.ones(5, bool), extras=graph_extras(graph, False)
+    )
+    index = NeighbourIndex.from_embeddings(emb)
+    ids, scores = index.top_k(0, 2)  # 0 meets 2 and 3 through 1 (degree 3); others 0
+    assert ids.tolist() == [2, 3] and scores == pytest.approx([1 / np.log(3)] * 2)
+
+
+def catalog_of(n: int) -> pd.DataFrame:
+    return pd.DataFrame({"asin": [f"A{i}" for i in range(n)], "title": [f"t{i}" for i in range(n)]})

@@ -10,6 +10,8 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
+from recsys_core.models.registry import BASELINES
+
 PALETTE = (
     "#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd",
     "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf",
@@ -551,7 +553,7 @@ def bucket_auc(frame: pd.DataFrame, colors: Mapping[str, str], metric: str = "au
             go.Scatter(
                 x=part["bucket"], y=part[metric], name=str(run), mode="lines+markers",
                 line={"color": colors.get(run, model_color(model)),
-                      "dash": BASELINE_DASH if model in ("popularity", "adamic-adar") else "solid"},
+                      "dash": BASELINE_DASH if model in BASELINES else "solid"},
                 hovertemplate=f"{run}<br>bucket %{{x}}: {metric} %{{y:.4f}}<extra></extra>",
             )
         )  # fmt: skip

@@ -191,7 +191,8 @@ def neighbour_table(
             continue
         values = details[col].to_numpy()
         out[col] = np.where(missing, NO_METADATA, values) if col == "title" else values
-    out["similarity"] = frame["similarity"].to_numpy()
+    score = "similarity" if "similarity" in frame.columns else "score"
+    out[score] = frame[score].to_numpy()
     return out
 
 
@@ -224,6 +225,7 @@ def neighbour_columns(compact: bool = False) -> dict[str, Any]:
         "similarity": st.column_config.ProgressColumn(
             "similarity", min_value=-1.0, max_value=1.0, format="%.3f", width=150
         ),
+        "score": st.column_config.NumberColumn("score (model's rule)", format="%.4f"),
     }
 
 

@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
+from recsys_core.models.registry import BASELINES
 from ui import cached, datasets, jobgate, url
 
 TRAIN_PAGE = Path(__file__).resolve().parents[1] / "pages" / "train.py"
@@ -135,14 +136,16 @@ def resident_bytes(outcome: Any) -> int:
     return total
 
 
-def neighbour_index(record: Any) -> Any:
+def neighbour_index(record: Any, mode: str = "recommend") -> Any:
+    """The run's neighbour index: "recommend" ranks by the model's own rule, "similar" by
+    cosine of its vectors (recsys_core.explore.similar.NEIGHBOUR_MODES)."""
     from recsys_core.explore.similar import NeighbourIndex
 
     def build() -> Any:
         emb = outcome(record).embeddings
-        return NeighbourIndex(np.asarray(emb.vectors), emb.usable)
+        return NeighbourIndex.from_embeddings(emb, emb.usable, mode)
 
-    return cached.memo("index", record.key, build)
+    return cached.memo(f"index.{mode}", record.key, build)
 
 
 def default_watch(records: list[Any], linked: str | None = None) -> int | None:
@@ -190,7 +193,7 @@ def pick_finished(
     # Trained runs first, so defaults never pick the no-training baselines' display vectors.
     finished = sorted(
         runs_of(prep, ("finished",)) if candidates is None else candidates,
-        key=lambda r: r.model in ("popularity", "adamic-adar"),
+        key=lambda r: r.model in BASELINES,
     )
 
     def name(run_id: int) -> str:

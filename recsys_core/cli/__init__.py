@@ -18,6 +18,7 @@ COMMAND_MODULES = (
     "recsys_core.cli.data",
     "recsys_core.cli.train",
     "recsys_core.cli.runs",
+    "recsys_core.cli.recommend",
     "recsys_core.cli.cluster",
     "recsys_core.cli.study",
     "recsys_core.cli.cache",

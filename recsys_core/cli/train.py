@@ -220,6 +220,15 @@ def cmd_compare(args: argparse.Namespace) -> int:
     prepared = prepare(dataset_settings_from_args(args), split_settings_from_args(args), bars)
     bars.close()
     outcomes = []
+    requested = set(args.models.split(","))
+    for name in list(names):
+        # A baseline nobody asked for that cannot take this catalog (EASE's dense Gram
+        # matrix) is left out with its reason instead of failing the whole comparison.
+        refusal = getattr(model_class(name), "refusal", None)
+        reason = refusal(prepared.dataset.n_products) if refusal else None
+        if reason and name not in requested:
+            say(f"leaving out {name}: {reason}")
+            names.remove(name)
     for name in names:
         say(f"training {name} ...")
         outcomes.append(train_one(args, name, prepared=prepared))

@@ -1,8 +1,8 @@
-"""Nearest products by cosine similarity, and finding a product by ASIN or title.
+"""Nearest products (by the model's rule or by cosine), and finding a product by ASIN or title.
 
 Both are built once per catalog / per trained model and queried many times from the app,
-so the work is front-loaded: :class:`NeighbourIndex` keeps one row-normalised float32
-matrix (a query is one matrix-vector product plus ``argpartition``), and
+so the work is front-loaded: :class:`NeighbourIndex` keeps the float32 matrices of the
+rule's inner-product form (a query is one matrix-vector product plus ``argpartition``), and
 :class:`TitleSearch` keeps the titles lower-cased once (a query is one vectorised
 substring scan).
 """
@@ -12,12 +12,28 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from recsys_core.explore import topk
+from recsys_core.models.base import Embeddings, unit_rows
+
+# What a neighbour list ranks by: the model's own rule, or cosine of its vectors.
+NEIGHBOUR_MODES = ("recommend", "similar")
 # Columns shown next to a neighbour, when the catalog has them.
 DISPLAY_COLUMNS = ("asin", "title", "brand", "cat_1", "cat_2", "cat_3", "price")
 
 
 class NeighbourIndex:
-    """Top-k cosine neighbours over a fixed set of vectors.
+    """Top-k neighbours of one product, by cosine ("similar to") or by the model's own rule
+    ("recommended with").
+
+    ``NeighbourIndex(vectors, usable)`` is the cosine index of any vectors;
+    :meth:`from_embeddings` builds either kind from a model's :class:`Embeddings`. Rules
+    with an inner-product form (:meth:`Embeddings.ip_form`) keep its two matrices, so a
+    lookup is one matrix-vector product plus ``argpartition``, and the found products are
+    re-scored by ``score_block`` (the score shown is the rule's). Graph heuristics score
+    the whole catalog with ``score_block`` (one sparse row product). Single lookups are
+    always exact (one lookup at 420k products stays well under 100 ms: bench/topk.py);
+    :meth:`top_k_batch` takes the approximate index above
+    :data:`recsys_core.explore.topk.ANN_THRESHOLD` products.
 
     Parameters
     ----------
@@ -32,27 +48,67 @@ class NeighbourIndex:
         matrix = np.asarray(vectors, dtype=np.float32)
         if matrix.ndim != 2:
             raise ValueError(f"vectors must be 2-D (products x dim), got shape {matrix.shape}")
-        norms = np.linalg.norm(matrix, axis=1)
-        inverse = np.zeros_like(norms)
-        np.divide(1.0, norms, out=inverse, where=norms > 0)
-        # One normalised copy: cosine becomes a plain dot product at query time.
-        self.unit = np.ascontiguousarray(matrix * inverse[:, None], dtype=np.float32)
-        mask = norms > 0
+        unit = unit_rows(matrix)
+        mask = unit.any(axis=1)
+        rule = Embeddings(vectors=unit, trained=mask, score="cosine")
+        self._setup(rule, (unit, unit), mask, usable, "similar")
+
+    @classmethod
+    def from_embeddings(
+        cls, embeddings: Embeddings, usable: np.ndarray | None = None, mode: str = "recommend"
+    ) -> NeighbourIndex:
+        """The index of a model's embeddings: ``mode`` "recommend" ranks by the model's
+        own rule, "similar" by cosine of its vectors. ``usable`` defaults to the model's
+        trained or cold-started products."""
+        usable = embeddings.usable if usable is None else usable
+        if mode == "similar":
+            return cls(embeddings.vectors, usable)
+        if mode != "recommend":
+            raise ValueError(f"mode must be one of {NEIGHBOUR_MODES}, got {mode!r}")
+        index = cls.__new__(cls)
+        mask = np.ones(len(embeddings.trained), dtype=bool)
+        index._setup(embeddings, embeddings.ip_form(), mask, usable, "recommend")
+        return index
+
+    def _setup(
+        self,
+        rule: Embeddings,
+        form: tuple[np.ndarray, np.ndarray] | None,
+        mask: np.ndarray,
+        usable: np.ndarray | None,
+        mode: str,
+    ) -> None:
+        self.rule = rule
+        self.form = form
+        self.mode = mode
         if usable is not None:
             usable = np.asarray(usable, dtype=bool)
-            if usable.shape != (len(matrix),):
+            if usable.shape != (len(mask),):
                 raise ValueError(
-                    f"usable must have one entry per product ({len(matrix)}), "
+                    f"usable must have one entry per product ({len(mask)}), "
                     f"got shape {usable.shape}"
                 )
-            mask &= usable
+            mask = mask & usable
         self.candidates = mask
-        # Scores of non-candidates are pushed below any cosine (which is >= -1).
-        self._penalty = np.where(mask, 0.0, -4.0).astype(np.float32)
+        self._blocked = np.flatnonzero(~mask)
+        self._n_ok = int(mask.sum())
+
+    @property
+    def label(self) -> str:
+        """What the scores are, for a caption: "similar to (cosine)" or "recommended with
+        (<the model's rule>)"."""
+        if self.mode == "similar":
+            return "similar to (cosine of the vectors)"
+        return f"recommended with (the model's own score: {self.rule.score})"
+
+    @property
+    def score_name(self) -> str:
+        """Column name of the scores: "similarity" (cosine) or "score" (the model's rule)."""
+        return "similarity" if self.mode == "similar" else "score"
 
     @property
     def n_products(self) -> int:
-        return self.unit.shape[0]
+        return len(self.candidates)
 
     def has_vector(self, product: int) -> bool:
         """True when ``product`` has a usable, non-zero vector to query with."""
@@ -67,57 +123,62 @@ class NeighbourIndex:
     def top_k(
         self, product: int, k: int = 10, exclude_self: bool = True
     ) -> tuple[np.ndarray, np.ndarray]:
-        """The ``k`` most similar products to ``product``: ``(ids, cosines)``, best first."""
+        """The ``k`` best products for ``product``: ``(ids, scores)``, best first (exact)."""
         product = self._check(product)
-        return self.top_k_vector(self.unit[product], k, exclude=product if exclude_self else None)
+        if self.form is None:
+            scores = self.rule.score_block(np.array([product]), np.arange(self.n_products))[0]
+            scores = np.asarray(scores, dtype=np.float32)
+        else:
+            scores = self.form[1] @ self.form[0][product]
+        return self._best(scores, k, product if exclude_self else None, product)
 
     def top_k_vector(
         self, vector: np.ndarray, k: int = 10, exclude: int | None = None
     ) -> tuple[np.ndarray, np.ndarray]:
-        """The ``k`` products most similar to an arbitrary ``vector``."""
-        if k < 1:
-            raise ValueError(f"k must be >= 1, got {k}")
+        """The ``k`` products most similar (cosine) to an arbitrary ``vector``."""
+        if self.mode != "similar":
+            raise ValueError("an arbitrary vector has only cosine neighbours: use mode 'similar'")
         vector = np.asarray(vector, dtype=np.float32)
         norm = float(np.linalg.norm(vector))
         if norm == 0.0:
             return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
-        scores = self.unit @ (vector / norm)
-        scores += self._penalty
+        return self._best(self.form[1] @ (vector / norm), k, exclude, None)
+
+    def _best(
+        self, scores: np.ndarray, k: int, exclude: int | None, query: int | None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        if k < 1:
+            raise ValueError(f"k must be >= 1, got {k}")
+        scores = np.asarray(scores, dtype=np.float32)  # a fresh array: masked in place
+        scores[self._blocked] = -np.inf
+        n_ok = self._n_ok
         if exclude is not None:
-            scores[exclude] = -8.0
-        n_ok = int(self.candidates.sum()) - int(
-            exclude is not None and bool(self.candidates[exclude])
-        )
-        k = min(k, max(n_ok, 0))
+            n_ok -= bool(self.candidates[exclude])
+            scores[exclude] = -np.inf
+        k = min(k, n_ok)
         if k == 0:
             return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
-        top = np.argpartition(-scores, k - 1)[:k]
-        order = np.argsort(-scores[top], kind="stable")
+        top = np.argpartition(scores, len(scores) - k)[len(scores) - k :]  # no negated copy
+        if self.mode == "recommend" and self.form is not None and query is not None:
+            # the inner product ranks; the rule's own score (plus its per-query term) is shown
+            scores[top] = self.rule.score_block(np.array([query]), top)[0]
+        order = np.lexsort((top, -scores[top]))
         ids = top[order].astype(np.int64)
         return ids, scores[ids].astype(np.float32)
 
-    def top_k_batch(self, products: np.ndarray, k: int = 10) -> tuple[np.ndarray, np.ndarray]:
-        """Neighbours of many products at once: ``(ids, cosines)`` of shape (m, k).
+    def top_k_batch(
+        self, products: np.ndarray, k: int = 10, ann: bool | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Neighbours of many products at once: ``(ids, scores)`` of shape (m, k).
 
-        Self-matches are excluded; rows are best first. Processes the queries in chunks
-        so memory stays at ``chunk x n_products`` floats.
+        Self-matches are excluded; rows are best first. Exact in blocks of bounded
+        memory, or approximate above the threshold (``ann`` overrides,
+        :func:`recsys_core.explore.topk.use_ann`); -1 / NaN pad rows with fewer candidates.
         """
         products = np.asarray(products, dtype=np.int64)
         k = min(k, max(int(self.candidates.sum()) - 1, 1))
-        ids = np.empty((len(products), k), dtype=np.int64)
-        sims = np.empty((len(products), k), dtype=np.float32)
-        chunk = max(1, 2_000_000 // max(self.n_products, 1))
-        for start in range(0, len(products), chunk):
-            rows = products[start : start + chunk]
-            scores = self.unit[rows] @ self.unit.T
-            scores += self._penalty[None, :]
-            scores[np.arange(len(rows)), rows] = -8.0
-            top = np.argpartition(-scores, k - 1, axis=1)[:, :k]
-            top_scores = np.take_along_axis(scores, top, axis=1)
-            order = np.argsort(-top_scores, axis=1, kind="stable")
-            ids[start : start + len(rows)] = np.take_along_axis(top, order, axis=1)
-            sims[start : start + len(rows)] = np.take_along_axis(top_scores, order, axis=1)
-        return ids, sims
+        found = topk.top_k(self.rule, products, k, usable=self.candidates, ann=ann)
+        return found.ids, found.scores
 
 
 def neighbours_frame(
@@ -130,7 +191,8 @@ def neighbours_frame(
 ) -> pd.DataFrame:
     """The top-k neighbours of ``product`` as a readable table.
 
-    Columns: ``rank``, ``product`` (id), the catalog's display columns, ``similarity``,
+    Columns: ``rank``, ``product`` (id), the catalog's display columns, ``similarity``
+    (cosine index) or ``score`` (the model's rule, :attr:`NeighbourIndex.score_name`),
     and ``seen`` / ``cold_start`` when those masks are given.
     """
     ids, sims = index.top_k(product, k)
@@ -138,7 +200,7 @@ def neighbours_frame(
     frame = products.iloc[ids][cols].reset_index(drop=True)
     frame.insert(0, "product", ids)
     frame.insert(0, "rank", np.arange(1, len(ids) + 1))
-    frame["similarity"] = sims
+    frame[index.score_name] = sims
     if seen is not None:
         frame["seen"] = np.asarray(seen, dtype=bool)[ids]
     if cold_start is not None:

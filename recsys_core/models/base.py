@@ -307,6 +307,62 @@ class Embeddings:
             popularity_weight=float(meta.get("popularity_weight", 0.0)),
         )
 
+    # --- inner-product form, for approximate nearest-neighbour indexes ---------------
+
+    def ip_form(self) -> tuple[np.ndarray, np.ndarray] | None:
+        """Query-side and candidate-side float32 matrices ``Q``, ``C`` with
+        ``score_block(q, c) == Q[q] @ C[c].T + (a term constant per query)``, so an
+        inner-product index ranks candidates exactly as the model's rule does; None for a
+        rule that is no inner product (graph heuristics: exact top-k only).
+
+        cosine: unit rows on both sides; in-out: raw input vectors against context
+        vectors; in-out-sym: ``[in, ctx]`` against ``[ctx, in] / 2``; dot-sigmoid (its
+        logit): ``[v, 1]`` against ``[v, bias]``; the popularity term adds ``1`` against
+        ``popularity_weight * log_degree``. A subclass with its own scoring has none
+        unless it defines its own.
+        """
+        own = type(self)
+        if own.score_block is not Embeddings.score_block or own._rule_block is not (
+            Embeddings._rule_block
+        ):
+            return None
+        if self.score == "dot-sigmoid":
+            v = np.asarray(self.vectors, dtype=np.float32)
+            bias = np.zeros(len(v), np.float32) if self.bias is None else self.bias
+            q, c = [v, np.ones((len(v), 1), np.float32)], [v, as_column(bias)]
+        elif self.score == "in-out":
+            q, c = [self._input_vectors()], [self._require_context()]
+        elif self.score == "in-out-sym":
+            vin, ctx = self._input_vectors(), self._require_context()
+            q, c = [vin, ctx], [0.5 * np.asarray(ctx), 0.5 * np.asarray(vin)]
+        else:
+            unit = unit_rows(self.vectors)
+            q, c = [unit], [unit]
+        return self._with_popularity(q, c)
+
+    def _with_popularity(
+        self, q: list[np.ndarray], c: list[np.ndarray]
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """``(hstack(q), hstack(c))`` with the popularity term's coordinate when it is on."""
+        if self.popularity_weight:
+            log_degree = np.asarray(self.extras["log_degree"], dtype=np.float32)
+            q = [*q, np.ones((len(log_degree), 1), np.float32)]
+            c = [*c, as_column(np.float32(self.popularity_weight) * log_degree)]
+        return side_by_side(q), side_by_side(c)
+
+
+def side_by_side(parts: list[np.ndarray]) -> np.ndarray:
+    """The parts side by side, as one C-contiguous float32 matrix (a single part is not
+    copied when it already is one: catalogs of millions of rows)."""
+    if len(parts) == 1:
+        return np.ascontiguousarray(parts[0], dtype=np.float32)
+    return np.ascontiguousarray(np.hstack([np.asarray(x, np.float32) for x in parts]))
+
+
+def as_column(values: np.ndarray) -> np.ndarray:
+    """A float32 (n, 1) column of ``values``."""
+    return np.asarray(values, dtype=np.float32).reshape(-1, 1)
+
 
 def embeddings_class(kind: str) -> type[Embeddings]:
     """The :class:`Embeddings` subclass saved as ``kind`` (importing the model modules)."""

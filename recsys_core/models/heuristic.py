@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import abc
 import dataclasses
+from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
@@ -32,6 +33,7 @@ from recsys_core.models.base import (
     Model,
     TrainEvent,
     TrainingData,
+    as_column,
 )
 
 
@@ -68,13 +70,9 @@ class AdamicAdarEmbeddings(Embeddings):
     def __post_init__(self) -> None:
         super().__post_init__()
         self.score = "adamic-adar"
-        indptr = np.asarray(self.extras["indptr"])
-        indices = np.asarray(self.extras["indices"])
-        n = len(indptr) - 1
-        self._adj = sp.csr_matrix(
-            (np.ones(len(indices), dtype=np.float32), indices, indptr), shape=(n, n)
-        )
-        deg = np.diff(indptr).astype(np.float64)
+        self._adj = stored_graph(self.extras, binary=True)
+        n = self._adj.shape[0]
+        deg = np.diff(self._adj.indptr).astype(np.float64)
         inv_log = np.zeros(n, dtype=np.float32)
         many = deg > 1  # a common neighbour of two distinct products has degree >= 2
         inv_log[many] = 1.0 / np.log(deg[many])
@@ -83,8 +81,7 @@ class AdamicAdarEmbeddings(Embeddings):
     @classmethod
     def from_embeddings(cls, embeddings: Embeddings) -> AdamicAdarEmbeddings:
         """Rebuild from a generically loaded :class:`Embeddings` (score "adamic-adar")."""
-        fields = {f.name: getattr(embeddings, f.name) for f in dataclasses.fields(Embeddings)}
-        return cls(**fields)
+        return rebuilt(cls, embeddings)
 
     def score_pairs(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
         a = np.asarray(a, dtype=np.int64)
@@ -144,10 +141,7 @@ class AdamicAdar(_NoTrainingModel):
             vectors=vectors,
             trained=np.diff(graph.indptr) > 0,
             score="adamic-adar",
-            extras={
-                "indptr": graph.indptr.astype(np.int64),
-                "indices": graph.indices.astype(np.int32),
-            },
+            extras=graph_extras(graph, weights=False),
             info=info,
         )
 
@@ -176,6 +170,11 @@ class PopularityEmbeddings(Embeddings):
         q = self._log_degree[np.asarray(queries, dtype=np.int64)]
         c = self._log_degree[np.asarray(candidates, dtype=np.int64)]
         return (q[:, None] + c[None, :]).astype(np.float32)
+
+    def ip_form(self) -> tuple[np.ndarray, np.ndarray] | None:
+        """``1`` against ``log(1 + deg)``: the query's own term is constant per query."""
+        ones = np.ones((len(self._log_degree), 1), np.float32)
+        return ones, as_column(self._log_degree)
 
 
 class Popularity(_NoTrainingModel):
@@ -237,3 +236,43 @@ def spectral_vectors(graph: sp.csr_matrix, dim: int, n_iter: int, seed: int) -> 
     norm = sp.diags(scale) @ adj @ sp.diags(scale)
     u, s, _ = randomized_svd(norm, dim, n_iter=n_iter, random_state=seed)
     return (u * np.sqrt(s)).astype(np.float32)
+
+
+def graph_extras(graph: sp.csr_matrix, weights: bool = True) -> dict[str, np.ndarray]:
+    """The train graph's CSR arrays as ``extras`` (saved and loaded with the embeddings),
+    so a graph-scored baseline scores itself after loading; ``weights`` keeps the edge
+    weights too (without them the graph reads back unweighted)."""
+    extras = {"indptr": graph.indptr.astype(np.int64), "indices": graph.indices.astype(np.int32)}
+    if weights:
+        extras["weights"] = graph.data.astype(np.float32)
+    return extras
+
+
+def stored_graph(extras: dict[str, np.ndarray], binary: bool = False) -> sp.csr_matrix:
+    """The float32 CSR graph kept by :func:`graph_extras`; ``binary`` (or no stored
+    weights): every edge weighs 1."""
+    indptr = np.asarray(extras["indptr"])
+    indices = np.asarray(extras["indices"])
+    n = len(indptr) - 1
+    if binary or "weights" not in extras:
+        data = np.ones(len(indices), dtype=np.float32)
+    else:
+        data = np.asarray(extras["weights"], dtype=np.float32)
+    return sp.csr_matrix((data, indices, indptr), shape=(n, n))
+
+
+def sparse_block(
+    left: sp.csr_matrix, right: sp.spmatrix, queries: np.ndarray, candidates: np.ndarray
+) -> np.ndarray:
+    """float32 ``(left[queries] @ right)[:, candidates]`` as a dense block: the score block
+    of every baseline whose scores are a product of two sparse matrices."""
+    rows = sp.csr_matrix(left[np.asarray(queries, dtype=np.int64)] @ right)
+    c = np.asarray(candidates, dtype=np.int64)
+    if len(c) == rows.shape[1] and np.array_equal(c, np.arange(rows.shape[1])):
+        return rows.toarray().astype(np.float32, copy=False)
+    return rows.tocsc()[:, c].toarray().astype(np.float32, copy=False)
+
+
+def rebuilt(cls: type[Embeddings], embeddings: Embeddings) -> Any:
+    """``embeddings`` (loaded generically) rebuilt as the scoring subclass ``cls``."""
+    return cls(**{f.name: getattr(embeddings, f.name) for f in dataclasses.fields(Embeddings)})

@@ -54,9 +54,11 @@ from recsys_core.models.base import (
     Model,
     TrainingData,
     TrainLoop,
+    as_column,
     check_settings,
     check_walks,
     scheduled_lr,
+    side_by_side,
 )
 
 LR_SCHEDULES = ("cosine-restart", "constant", "linear")
@@ -218,6 +220,16 @@ class MFEmbeddings(Embeddings):
         if self.bias is not None:
             block += self.bias[queries][:, None] + self.bias[candidates][None, :]
         return (block + self.global_bias).astype(np.float32)
+
+    def ip_form(self) -> tuple[np.ndarray, np.ndarray] | None:
+        """``[v, x, 1]`` against ``[x / 2, v / 2, bias]`` (``x`` the context table):
+        :meth:`score_block`'s logit up to the query's own bias and the global one."""
+        v = np.asarray(self.vectors, dtype=np.float32)
+        x = np.asarray(self.extras.get("context", v), dtype=np.float32)
+        bias = np.zeros(len(v), np.float32) if self.bias is None else self.bias
+        ones = np.ones((len(v), 1), np.float32)
+        # No popularity coordinate: score_block above adds no popularity term.
+        return side_by_side([v, x, ones]), side_by_side([0.5 * x, 0.5 * v, as_column(bias)])
 
 
 def learning_rate(

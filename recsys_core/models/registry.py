@@ -11,8 +11,9 @@ import importlib
 from recsys_core.models.base import Model
 
 # No-training baselines that every results table includes, popularity first: each
-# model's lift is its AUC minus popularity's under the same split and protocol.
-BASELINES = ("popularity", "adamic-adar")
+# model's lift is its AUC minus popularity's under the same split and protocol. EASE
+# refuses catalogs whose dense Gram matrix does not fit (recsys_core.models.neighbourhood).
+BASELINES = ("popularity", "adamic-adar", "item-knn", "rp3beta", "ease")
 
 MODEL_MODULES = (
     "recsys_core.models.gensim_w2v",
@@ -20,6 +21,7 @@ MODEL_MODULES = (
     "recsys_core.models.side_info",
     "recsys_core.models.mf",
     "recsys_core.models.heuristic",
+    "recsys_core.models.neighbourhood",
 )
 
 
