@@ -18,7 +18,7 @@ from recsys_core.cli.common import (
 )
 from recsys_core.common import cache
 from recsys_core.pipeline import Prepared
-from recsys_core.split import NEGATIVE_PROTOCOLS, SplitSettings
+from recsys_core.split import NEGATIVE_PROTOCOLS, STRATEGIES, TIME_SCOPES, SplitSettings
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -85,6 +85,19 @@ def add_split_options(p: argparse.ArgumentParser) -> None:
         default=0.0,
         help="share of products held out as new to the catalog (cold start); default 0",
     )
+    group.add_argument(
+        "--split",
+        choices=STRATEGIES,
+        default="random",
+        help="random pairs held out (the method's), or time: the latest interactions held "
+        "out (interaction logs and MovieLens)",
+    )
+    group.add_argument(
+        "--time-scope",
+        choices=TIME_SCOPES,
+        default="user",
+        help="time split: each user's latest interactions, or all after a global cutoff",
+    )
     group.add_argument("--split-seed", type=int, default=0)
     group.add_argument(
         "--seen-only", action="store_true", help="keep only held-out pairs of seen products"
@@ -98,6 +111,8 @@ def split_settings_from_args(args: argparse.Namespace) -> SplitSettings:
         "holdout_products": args.holdout_products,
         "seed": args.split_seed,
         "seen_only": args.seen_only,
+        "strategy": args.split,
+        "time_scope": args.time_scope,
     }
     if args.val_fraction is not None:
         changes["val_fraction"] = args.val_fraction
@@ -182,7 +197,8 @@ def print_prepare_summary(summary: dict) -> None:
     cov = ", ".join(f"{k} {v:.0%}" for k, v in summary["metadata_coverage"].items())
     say(f"metadata     {cov}")
     say(
-        f"split        {split['train_pairs']:,} train pairs, {split['val_positives']:,} "
+        f"split        {split.get('split', 'random')}: {split['train_pairs']:,} train pairs, "
+        f"{split['val_positives']:,} "
         f"validation positives + {split['val_negatives']:,} negatives, "
         f"{split['test_positives']:,} test positives + {split['test_negatives']:,} negatives "
         f"({split['negatives']}); {split['val_products_unseen_share']:.1%} of validation "

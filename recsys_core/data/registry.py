@@ -12,7 +12,21 @@ from recsys_core.common.progress import Progress
 from recsys_core.common.settings import Settings, require, stable_hash
 from recsys_core.data.dataset import Dataset
 
-SOURCES = ("synthetic", "amazon", "movielens")
+SOURCES = ("synthetic", "amazon", "movielens", "interactions", "pairs")
+RULES = ("consecutive", "session")
+COLUMN_ROLES = {
+    "interactions": ("user", "item", "time", "weight", "session"),
+    "pairs": ("a", "b", "weight", "relation"),
+}
+# Fields added after artifacts were first cached: at their defaults they stay out of the
+# key, so every dataset cached before keeps its key.
+_LATER_FIELDS = {
+    "columns": (),
+    "rule": "consecutive",
+    "window": 5,
+    "session_gap": 1800.0,
+    "item_meta": None,
+}
 SYNTHETIC_PRESETS = ("default", "electronics", "books")
 
 
@@ -30,7 +44,21 @@ class DatasetSettings(Settings):
     products, meta_coverage, side_signal, seed:
         Overrides of the synthetic preset; None keeps the preset's value.
     path:
-        Amazon metadata file (.json / .json.gz, 2014 or 2018 release) or MovieLens folder.
+        Amazon metadata file (.json / .json.gz, 2014 or 2018 release), MovieLens folder,
+        interaction log or pair file (CSV, TSV or Parquet).
+    columns:
+        Interaction logs and pair files: (role, column name) pairs; roles ``user``,
+        ``item``, ``time``, ``weight``, ``session`` (logs) or ``a``, ``b``, ``weight``,
+        ``relation`` (pair files). Roles not named are guessed from common names.
+    rule:
+        Interaction logs: "consecutive" (consecutive items in each user's time-ordered
+        history) or "session" (co-occurrence within ``window`` steps in a session).
+    window, session_gap:
+        The session rule: items up to ``window`` steps apart pair up; without a session
+        column a user's session ends after ``session_gap`` seconds without interaction.
+    item_meta:
+        Interaction logs and pair files: optional item metadata table (id, title,
+        categorical and numeric fields), the side information.
     """
 
     source: str = "synthetic"
@@ -40,6 +68,27 @@ class DatasetSettings(Settings):
     side_signal: float | None = None
     seed: int | None = None
     path: str | None = None
+    columns: tuple[tuple[str, str], ...] = ()
+    rule: str = "consecutive"
+    window: int = 5
+    session_gap: float = 1800.0
+    item_meta: str | None = None
+
+    def __post_init__(self) -> None:
+        # A spec read back from JSON holds lists (or a dict); the key needs one form.
+        columns = self.columns
+        if isinstance(columns, dict):
+            columns = columns.items()
+        object.__setattr__(
+            self,
+            "columns",
+            tuple(sorted((str(r), str(c)) for r, c in columns if c not in (None, ""))),
+        )
+        super().__post_init__()
+
+    def column_map(self) -> dict[str, str]:
+        """Role -> column name, as the loaders take it."""
+        return dict(self.columns)
 
     def validate(self) -> None:
         require(
@@ -67,22 +116,37 @@ class DatasetSettings(Settings):
             require(
                 bool(self.path),
                 f"the {self.source} dataset needs a path: "
-                + (
-                    "an Amazon metadata file (.json or .json.gz)"
-                    if self.source == "amazon"
-                    else "a folder with u.data and u.item, or ml-100k.inter and ml-100k.item"
-                ),
+                + {
+                    "amazon": "an Amazon metadata file (.json or .json.gz)",
+                    "movielens": "a MovieLens folder (100k or 1M, GroupLens or RecBole files)",
+                    "interactions": "an interaction log (CSV, TSV or Parquet)",
+                    "pairs": "a pair file (CSV, TSV or Parquet)",
+                }[self.source],
             )
+        roles = COLUMN_ROLES.get(self.source, ())
+        unknown = [r for r, _ in self.columns if r not in roles]
+        require(
+            not unknown,
+            f"unknown column role {', '.join(unknown)} for a {self.source} dataset"
+            + (f"; its roles are {', '.join(roles)}" if roles else ""),
+        )
+        require(self.rule in RULES, f"rule must be one of {', '.join(RULES)}, got {self.rule!r}")
+        require(1 <= self.window <= 100, f"window must be 1 to 100 steps, got {self.window}")
+        require(self.session_gap > 0, f"session_gap must be above 0 s, got {self.session_gap}")
 
     def key(self, *input_keys: str) -> str:
         # A file's identity is its path, size and modification time: hashing the bytes
         # of a multi-GB file at every start would cost more than loading it.
-        fields: dict[str, Any] = self.as_dict()
-        if self.path:
-            path = Path(self.path).expanduser()
-            if path.exists():
+        fields: dict[str, Any] = {
+            name: value
+            for name, value in self.as_dict().items()
+            if name not in _LATER_FIELDS or value != _LATER_FIELDS[name]
+        }
+        for label, given in (("file", self.path), ("item_meta_file", self.item_meta)):
+            path = Path(given).expanduser() if given else None
+            if path is not None and path.exists():
                 stat = path.stat()
-                fields["file"] = [str(path.resolve()), stat.st_size, int(stat.st_mtime)]
+                fields[label] = [str(path.resolve()), stat.st_size, int(stat.st_mtime)]
         return stable_hash(
             {
                 "stage": "dataset",
@@ -115,6 +179,16 @@ class DatasetSettings(Settings):
                 f"built-in synthetic catalog ({self.preset}: {s.products:,} products, "
                 f"metadata {s.meta_coverage:.0%}, side signal {s.side_signal}, seed {s.seed})"
             )
+        if self.source == "interactions":
+            rule = (
+                "consecutive items per user"
+                if self.rule == "consecutive"
+                else f"items within {self.window} steps of a session"
+            )
+            meta = f", metadata {self.item_meta}" if self.item_meta else ""
+            return f"interactions: {self.path} (pairs: {rule}{meta})"
+        if self.source == "pairs" and self.item_meta:
+            return f"pairs: {self.path} (metadata {self.item_meta})"
         return f"{self.source}: {self.path}"
 
 
@@ -128,7 +202,12 @@ def source_problem(settings: DatasetSettings) -> str:
         return ""
     path = Path(settings.path or "").expanduser()
     try:
-        if settings.source == "amazon":
+        if settings.source in ("interactions", "pairs"):
+            for given in (settings.path, settings.item_meta):
+                file = Path(given).expanduser() if given else None
+                if file is not None and not file.is_file():
+                    return f"No file at {file}. Give the full path of a CSV, TSV or Parquet file."
+        elif settings.source == "amazon":
             from recsys_core.data.amazon import file_kind
 
             if not path.exists():
@@ -159,6 +238,24 @@ def build_dataset(settings: DatasetSettings, on_progress: Progress | None = None
 
         return load_synthetic(settings.synthetic_settings(), on_progress=on_progress)
     path = Path(os.path.expanduser(settings.path or ""))
+    if settings.source == "interactions":
+        from recsys_core.data.interactions import load_interactions
+
+        return load_interactions(
+            path,
+            settings.column_map(),
+            rule=settings.rule,
+            window=settings.window,
+            session_gap=settings.session_gap,
+            item_meta=settings.item_meta,
+            on_progress=on_progress,
+        )
+    if settings.source == "pairs":
+        from recsys_core.data.pairfile import load_pair_file
+
+        return load_pair_file(
+            path, settings.column_map(), item_meta=settings.item_meta, on_progress=on_progress
+        )
     if settings.source == "amazon":
         from recsys_core.data.amazon import load_amazon
 
