@@ -27,7 +27,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=cmd_datasets)
 
     p = sub.add_parser("fetch", help="download a public dataset into the cache")
-    p.add_argument("name", choices=["movielens-100k"])
+    p.add_argument("name", choices=["movielens-100k", "movielens-1m"])
     p.add_argument("--dest", help="folder to extract into (default: in the cache)")
     add_json_option(p)
     p.set_defaults(func=cmd_fetch)
@@ -135,16 +135,16 @@ def cmd_datasets(args: argparse.Namespace) -> int:
 def cmd_fetch(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from recsys_core.data.fetch import FetchError, fetch_movielens_100k
+    from recsys_core.data.fetch import DATASETS, FetchError, fetch_movielens
 
     t0 = time.perf_counter()
     try:
-        folder = fetch_movielens_100k(Path(args.dest) if args.dest else None)
+        folder = fetch_movielens(args.name, Path(args.dest) if args.dest else None)
     except FetchError as exc:
         raise ValueError(str(exc)) from exc
     seconds = time.perf_counter() - t0
     files = sorted(p.name for p in folder.iterdir())
-    say(f"MovieLens-100k in {folder} ({', '.join(files)}) in {seconds:.1f} s")
+    say(f"{DATASETS[args.name].title} in {folder} ({', '.join(files)}) in {seconds:.1f} s")
     say(f"use it with: python -m recsys_core prepare --movielens {folder}")
     emit_json(args, {"folder": str(folder), "files": files, "seconds": round(seconds, 3)})
     return 0
