@@ -104,19 +104,17 @@ def _resolve(
     """
     lowered = [h.strip().lower() for h in header]
     found: dict[str, int] = {}
-    by_number = False
-    for role, name in wanted.items():
-        if name is None:
-            continue
-        key = str(name).strip().lower()
-        if key in lowered:
-            found[role] = lowered.index(key)
-        elif key.isdigit() and 1 <= int(key) <= len(header):
-            found[role] = int(key) - 1
-            by_number = True
-    has_header = not by_number or any(
-        str(name).strip().lower() in lowered for name in wanted.values() if name is not None
+    given = {role: str(name).strip().lower() for role, name in wanted.items() if name is not None}
+    # All columns given as numbers: the file has no header (a header of numbers is rarer
+    # than a headerless export).
+    has_header = not given or not all(
+        key.isdigit() and 1 <= int(key) <= len(header) for key in given.values()
     )
+    for role, key in given.items():
+        if not has_header:
+            found[role] = int(key) - 1
+        elif key in lowered:
+            found[role] = lowered.index(key)
     if has_header:
         for role, options in guesses.items():
             if role in found or wanted.get(role) is not None:
