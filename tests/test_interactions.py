@@ -136,15 +136,7 @@ def test_no_pairs_says_why(tmp_path):
 
 
 def test_session_rule_pairs_items_within_the_window_of_a_basket(tmp_path):
-    text = (
-        "order,item,user\n"
-        "o1,A,u1\n"
-        "o1,B,u1\n"
-        "o1,C,u1\n"
-        "o2,C,u1\n"
-        "o2,D,u1\n"
-        "o3,A,u2\n"
-    )
+    text = "order,item,user\no1,A,u1\no1,B,u1\no1,C,u1\no2,C,u1\no2,D,u1\no3,A,u2\n"
     ds = load_interactions(
         _write(tmp_path / "orders.csv", text), {"session": "order"}, rule="session", window=5
     )
@@ -296,9 +288,7 @@ def test_pair_file_without_usable_rows_is_one_sentence(tmp_path):
 def test_registry_loads_and_caches_user_files(tmp_path, monkeypatch):
     monkeypatch.setenv("RECSYS_CACHE_DIR", str(tmp_path / "cache"))
     log = _write(tmp_path / "log.csv", LOG)
-    settings = DatasetSettings(
-        source="interactions", path=str(log), columns={"weight": "rating"}
-    )
+    settings = DatasetSettings(source="interactions", path=str(log), columns={"weight": "rating"})
     assert settings.columns == (("weight", "rating"),)
     first, hit = load_dataset(settings)
     again, hit_again = load_dataset(settings)

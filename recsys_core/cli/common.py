@@ -16,7 +16,14 @@ from recsys_core.data.registry import DatasetSettings
 def add_dataset_options(parser: argparse.ArgumentParser) -> None:
     """--dataset/--preset/... for the synthetic catalog, --amazon PATH, --movielens DIR."""
     group = parser.add_argument_group("dataset (default: the built-in synthetic catalog)")
-    group.add_argument("--dataset", choices=["synthetic"], default="synthetic")
+    group.add_argument(
+        "--dataset",
+        default="synthetic",
+        metavar="NAME",
+        help="synthetic (default), electronics, books, movielens-100k, movielens-1m (fetched "
+        "copies), or amazon:PATH, movielens:PATH, interactions:PATH, pairs:PATH; the same "
+        "names as `study --datasets` (older names builtin, movielens still work)",
+    )
     group.add_argument(
         "--preset",
         choices=["default", "electronics", "books"],
@@ -126,9 +133,16 @@ def dataset_settings_from_args(args: argparse.Namespace) -> DatasetSettings:
         return DatasetSettings(source="amazon", path=args.amazon)
     if getattr(args, "movielens", None):
         return DatasetSettings(source="movielens", path=args.movielens)
+    from recsys_core.data.registry import SYNTHETIC_PRESETS, canonical_name, settings_for_name
+
+    name, note = canonical_name(getattr(args, "dataset", None) or "synthetic")
+    if note:
+        print(f"note: {note}", file=sys.stderr)
+    if name not in ("synthetic", *SYNTHETIC_PRESETS):
+        return settings_for_name(name)
     return DatasetSettings(
         source="synthetic",
-        preset=args.preset,
+        preset=args.preset if name == "synthetic" else name,
         products=args.products,
         meta_coverage=args.meta_coverage,
         side_signal=args.side_signal,

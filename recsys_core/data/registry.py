@@ -237,6 +237,60 @@ def fetched_movielens() -> Path | None:
     return default_movielens_dir() if movielens_available() else None
 
 
+# One set of dataset names for every subcommand and study. "<source>:PATH" names a file.
+NAMED = ("synthetic", "electronics", "books", "movielens-100k", "movielens-1m")
+PATH_SOURCES = ("amazon", "movielens", "interactions", "pairs")
+# Older names, still accepted: the first spelled the built-in catalog in studies and the
+# app, the second the fetched MovieLens copy when there was only one.
+ALIASES = {"builtin": "synthetic", "movielens": "movielens-100k"}
+
+
+def canonical_name(name: str) -> tuple[str, str]:
+    """``(name, note)``: the current spelling of a dataset name, and a note when an older
+    spelling was given ("" otherwise)."""
+    name = name.strip()
+    if name in ALIASES:
+        new = ALIASES[name]
+        return new, f"dataset name {name!r} is now {new!r} (the old name still works)"
+    return name, ""
+
+
+def settings_for_name(name: str, products: int | None = None) -> DatasetSettings:
+    """The settings a dataset name stands for: ``synthetic`` / ``electronics`` / ``books``
+    (the built-in catalog's presets, ``products`` overriding the size), ``movielens-100k``
+    / ``movielens-1m`` (the fetched copies), or ``SOURCE:PATH`` for a file or folder.
+
+    Raises
+    ------
+    FileNotFoundError
+        A MovieLens copy that has not been fetched (the message gives the command).
+    ValueError
+        An unknown name (the message lists the known ones).
+    """
+    name, _ = canonical_name(name)
+    if name in SYNTHETIC_PRESETS or name == "synthetic":
+        preset = "default" if name == "synthetic" else name
+        return DatasetSettings(preset=preset, products=int(products) if products else None)
+    if name.startswith("movielens-") and ":" not in name:
+        from recsys_core.data.fetch import DATASETS, default_movielens_dir, movielens_available
+
+        if name not in DATASETS:
+            raise ValueError(f"unknown dataset {name!r}; known: {', '.join(NAMED)}")
+        if not movielens_available(name=name):
+            raise FileNotFoundError(
+                f"{DATASETS[name].title} is not fetched; run `python -m recsys_core fetch "
+                f"{name}` first"
+            )
+        return DatasetSettings(source="movielens", path=str(default_movielens_dir(name)))
+    source, _, path = name.partition(":")
+    if source in PATH_SOURCES and path:
+        return DatasetSettings(source=source, path=path)
+    raise ValueError(
+        f"unknown dataset {name!r}: use one of {', '.join(NAMED)}, or "
+        + ", ".join(f"{s}:PATH" for s in PATH_SOURCES)
+    )
+
+
 def build_dataset(settings: DatasetSettings, on_progress: Progress | None = None) -> Dataset:
     """Load the dataset from its source, without the cache."""
     if settings.source == "synthetic":
