@@ -221,10 +221,46 @@ def parse_line(line: str) -> Any:
     try:
         return _literal_eval(text)
     except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError) as exc:
-        detail = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise ValueError(
-            f"not JSON or a Python literal ({type(exc).__name__}: {detail})"[:_REASON_CHARS]
-        ) from None
+        raise ValueError(_readable_reason(exc)[:_REASON_CHARS]) from None
+
+
+# literal_eval names the node it refused as "<ast.Call object at 0x7f...>": say what that
+# is in the line instead.
+_AST_NODE = re.compile(
+    r"malformed node or string(?: on line \d+)?: <ast\.(\w+) object at 0x[0-9a-f]+>"
+)
+_NODE_WORDS = {
+    "Call": "a function call",
+    "Name": "a bare name (a variable, not a quoted string)",
+    "Attribute": "an attribute access (x.y)",
+    "BinOp": "arithmetic",
+    "UnaryOp": "arithmetic",
+    "Lambda": "a lambda",
+    "Subscript": "an index or slice (x[...])",
+    "Compare": "a comparison",
+    "BoolOp": "a logical expression",
+    "JoinedStr": "an f-string",
+    # A value refused where it stands is an operand: 'a' + 'b', [1] * 2.
+    "Constant": "arithmetic or another operator on values",
+    "List": "arithmetic or another operator on values",
+    "Tuple": "arithmetic or another operator on values",
+    "Dict": "arithmetic or another operator on values",
+    "Set": "a set, or an operator on values",
+}
+
+
+def _readable_reason(exc: BaseException) -> str:
+    """Why a line is not a record, in words a person can act on (no parser internals)."""
+    text = str(exc).splitlines()[0] if str(exc) else ""
+    node = _AST_NODE.search(text)
+    if node:
+        what = _NODE_WORDS.get(node.group(1), "an expression that would have to be run")
+        return f"not JSON or a Python literal: it holds {what}, which is never run"
+    if isinstance(exc, SyntaxError):
+        return f"not JSON or a Python literal: {exc.msg}"
+    if isinstance(exc, MemoryError | RecursionError):
+        return "not JSON or a Python literal: nested too deeply"
+    return f"not JSON or a Python literal ({text or type(exc).__name__})"
 
 
 # -- reading lines, streamed -----------------------------------------------------------
@@ -654,14 +690,34 @@ def load_amazon(
     report(on_progress, reader.size, reader.size, message)
     dataset = builder.dataset(f"amazon:{path.name}", load_report)
     if not len(dataset.pairs):
-        raise ValueError(
-            f"{path.name}: no product pairs after preparation ({records} records, "
-            f"{builder.kept} kept; rules: require_title={prep.require_title}, "
-            f"min_also_bought={prep.min_also_bought}). Loosen AmazonPrepSettings or check "
-            "the file."
-        )
+        raise ValueError(_no_pairs_sentence(path, prep, lines, records, builder.kept, load_report))
     load_report.seconds = time.perf_counter() - start
     return dataset
+
+
+def _no_pairs_sentence(
+    path: Path, prep: AmazonPrepSettings, lines: int, records: int, kept: int, rep: LoadReport
+) -> str:
+    """One sentence: why a file gave no pairs, and what file would."""
+    if records == 0:
+        first = rep.skipped_examples[0] if rep.skipped_examples else None
+        example = f" (line {first[0]}: {first[1]})" if first else ""
+        return (
+            f"{path.name} has no product records: all {lines:,} of its lines were skipped"
+            f"{example}; an Amazon metadata file has one product per line, like "
+            "{'asin': ..., 'title': ..., 'related': {'also_bought': [...]}}."
+        )
+    rules = (
+        f"a title and at least {prep.min_also_bought} also-bought products"
+        if prep.require_title
+        else f"at least {prep.min_also_bought} also-bought products"
+    )
+    skipped = f" ({rep.skipped:,} more lines were skipped)" if rep.skipped else ""
+    return (
+        f"{path.name} gives no product pairs: {kept:,} of its {records:,} products have "
+        f"{rules} (the method's rule){skipped}; load a larger part of the metadata file, "
+        "with products that list each other as related."
+    )
 
 
 def write_amazon_2014(records: Iterable[dict], path: str | Path) -> int:
