@@ -404,6 +404,7 @@ def evaluate_run(spec: RunSpec, prepared: Prepared, embeddings: Embeddings) -> A
         protocol=split.negatives,
     )
     evaluation.info["split_key"] = prepared.split_key
+    evaluation.info["split_by"] = spec.split.label()
     return evaluation
 
 

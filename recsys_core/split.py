@@ -168,6 +168,10 @@ class SplitSettings(Settings):
             }
         )
 
+    def label(self) -> str:
+        """How pairs were held out, in two or three words: the "Split" of result tables."""
+        return split_label(self.strategy, self.time_scope)
+
     def describe(self) -> str:
         """The split in a few words, for every table that reports on it."""
         how = (
@@ -186,6 +190,13 @@ class SplitSettings(Settings):
     def reported_part(self) -> str:
         """The part reported tables use: "test", or "validation" when there is no test."""
         return "test" if self.test_fraction > 0 else "validation"
+
+
+def split_label(strategy: str = "random", time_scope: str = "user") -> str:
+    """ "random", "time, each user's latest" or "time, after a cutoff"."""
+    if strategy != "time":
+        return "random"
+    return "time, each user's latest" if time_scope == "user" else "time, after a cutoff"
 
 
 def empty_pairs() -> pd.DataFrame:

@@ -1,8 +1,9 @@
 """The results table: one row per trained model, in the method's shape, with baselines.
 
 Columns: model (human label), AUC all, AUC seen, AUC unseen, lift_over_popularity,
-HitRate@k, NDCG@k, minutes, then which split part (test / validation), negative protocol
-and unseen policy each row used, the model's registry name, the dataset and its settings
+HitRate@k, NDCG@k, minutes, then which split part (test / validation), negative protocol,
+how pairs were held out (``held_out``: random, or the time split) and unseen policy each
+row used, the model's registry name, the dataset and its settings
 (JSON), so a table written to CSV or Markdown says what produced it.
 
 ``lift_over_popularity`` is a row's AUC all minus the popularity baseline's AUC all on
@@ -49,6 +50,8 @@ def results_table(entries: Iterable[Entry]) -> pd.DataFrame:
                 "minutes": seconds / 60.0,
                 "part": report.part or "",
                 "protocol": report.protocol or "",
+                # Runs from before the time split existed were all split at random.
+                "held_out": report.info.get("split_by") or "random",
                 "unseen_policy": report.unseen_policy,
                 "name": name,
                 "dataset": dataset,
@@ -83,7 +86,7 @@ def _cell(value: Any, digits: int) -> str:
 
 
 HIDDEN = ("name", "settings", "dataset", "split")
-SHARED = (("part", "Pairs"), ("protocol", "Negatives"))
+SHARED = (("part", "Pairs"), ("protocol", "Negatives"), ("held_out", "Split"))
 
 
 def to_markdown(

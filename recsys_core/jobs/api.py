@@ -24,6 +24,7 @@ from typing import Any
 from recsys_core.jobs import artifacts
 from recsys_core.jobs.specs import submission
 from recsys_core.jobs.store import METRIC_COLUMNS, RunRecord, RunStore, default_db_path
+from recsys_core.split import split_label
 
 # Stage outputs every model of a dataset shares and that may take long to rebuild (an
 # Amazon parse): deleting a run keeps them; they go when the cache is cleared.
@@ -269,11 +270,20 @@ def recover(store: RunStore | None = None) -> list[int]:
     return _store(store).recover()
 
 
+def _split_fields(spec: dict[str, Any]) -> dict[str, str]:
+    split = (spec or {}).get("split") or {}
+    return {
+        "strategy": str(split.get("strategy", "random")),
+        "time_scope": str(split.get("time_scope", "user")),
+    }
+
+
 def compare(run_ids: Iterable[int], store: RunStore | None = None) -> Any:
     """A results table across runs: one row per run, the method's metric columns.
 
-    Columns: run, model, dataset, status, AUC all, AUC seen, AUC unseen, HitRate@k,
-    NDCG@k, train s, then the model settings that were set (``model_params``).
+    Columns: run, model, dataset, split (how pairs were held out), status, AUC all, AUC
+    seen, AUC unseen, HitRate@k, NDCG@k, train s, then the model settings that were set
+    (``model_params``).
     """
     import pandas as pd
 
@@ -287,6 +297,7 @@ def compare(run_ids: Iterable[int], store: RunStore | None = None) -> Any:
             "run": rec.id,
             "model": rec.model,
             "dataset": rec.dataset,
+            "split": split_label(**_split_fields(rec.spec)),
             "status": rec.status,
             "AUC all": s.get("auc_all"),
             "AUC seen": s.get("auc_seen"),
