@@ -350,36 +350,50 @@ def available_datasets() -> list[dict[str, str]]:
         s = PRESETS[name]
         rows.append(
             {
-                "name": f"synthetic:{name}",
+                "name": "synthetic" if name == "default" else name,
                 "status": "built in",
                 "description": f"generated Amazon-like catalog, {s.products:,} products "
                 f"(metadata {s.meta_coverage:.0%})",
-                "options": f"--dataset synthetic --preset {name}",
+                "options": "--dataset " + ("synthetic" if name == "default" else name),
             }
         )
-    try:
-        from recsys_core.data.fetch import default_movielens_dir, movielens_available
+    from recsys_core.data.fetch import DATASETS, default_movielens_dir, movielens_available
 
-        ml_ok = movielens_available()
-        ml_dir = str(default_movielens_dir())
-    except ImportError:  # pragma: no cover - while the module is absent
-        ml_ok, ml_dir = False, "?"
-    rows.append(
-        {
-            "name": "movielens-100k",
-            "status": "fetched"
-            if ml_ok
-            else "not fetched: python -m recsys_core fetch movielens-100k",
-            "description": "MovieLens 100k ratings; pairs = consecutive items per user",
-            "options": f"--movielens {ml_dir}",
-        }
-    )
+    for name, data in DATASETS.items():
+        ok = movielens_available(name=name)
+        rows.append(
+            {
+                "name": name,
+                "status": "fetched" if ok else f"not fetched: python -m recsys_core fetch {name}",
+                "description": f"{data.title} ratings; pairs = consecutive items per user",
+                "options": f"--dataset {name}  (or --movielens {default_movielens_dir(name)})",
+            }
+        )
     rows.append(
         {
             "name": "amazon",
             "status": "your file",
             "description": "Amazon product metadata, 2014 (literal) or 2018 (JSON) lines, .gz ok",
             "options": "--amazon PATH",
+        }
+    )
+    rows.append(
+        {
+            "name": "interactions",
+            "status": "your file",
+            "description": "interaction log, CSV/TSV/Parquet: user, item, time, optional "
+            "weight; pairs = consecutive items per user, or items close in one session",
+            "options": "--interactions PATH [--user-col U --item-col I --time-col T "
+            "--weight-col W --rule consecutive|session --item-meta PATH]",
+        }
+    )
+    rows.append(
+        {
+            "name": "pairs",
+            "status": "your file",
+            "description": "item pairs, CSV/TSV/Parquet: item_a, item_b, optional weight "
+            "and relation",
+            "options": "--pairs PATH [--a-col A --b-col B --item-meta PATH]",
         }
     )
     return rows
