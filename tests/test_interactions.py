@@ -316,3 +316,23 @@ def test_registry_rejects_unknown_roles_and_rules():
 def test_new_settings_fields_keep_old_keys():
     # Keys of datasets cached before the new fields existed (values from main).
     assert DatasetSettings().key() == "44dac4ce622858bd"
+
+
+def test_the_readme_examples_load(tmp_path):
+    import re
+
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    section = readme.split("## Datasets", 1)[1].split("\n## ", 1)[0]
+    blocks = [
+        "\n".join(line.strip() for line in block.strip().splitlines()) + "\n"
+        for block in re.findall(r"```\n(.*?)```", section, flags=re.DOTALL)
+    ]
+    log, pairs, meta = (
+        _write(tmp_path / f"{n}.csv", b) for n, b in zip("lpm", blocks, strict=True)
+    )
+    columns = {"user": "customer", "item": "sku", "time": "ordered", "weight": "qty"}
+    ds = load_interactions(log, columns, item_meta=meta)
+    assert ds.report.skipped == 0 and len(ds.pairs) == 2
+    assert ds.products.set_index("asin").loc["B0042", "cat_2"] == "Running"
+    ds = load_pair_file(pairs, item_meta=meta)
+    assert ds.report.skipped == 0 and len(ds.pairs) == 4 and "colour" in ds.side_fields
