@@ -31,7 +31,7 @@ import re
 import time
 import warnings
 from array import array
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -503,57 +503,93 @@ class _Builder:
             self.kept += 1
 
     def dataset(self, name: str, load_report: LoadReport) -> Dataset:
-        prep = self.prep
-        n_ids = len(self.index)
         run_len = _int_array(self.run_len, np.int32)
-        src = np.repeat(_int_array(self.run_src, np.int32), run_len)
-        rel = np.repeat(_int_array(self.run_rel, np.uint8), run_len)
-        dst = _int_array(self.dst, np.int32)
-        weight_of = np.array(
-            [prep.weight_bought_together, prep.weight_also_bought, prep.weight_also_viewed]
-        )
-        weight = weight_of[rel]
-        live = weight > 0  # a zero weight means "ignore this relationship"
-        pairs = pairs_from_edges(src[live], dst[live], weight[live], max(n_ids, 1))
-
-        # The catalog is the graph's nodes: ids used by a pair, renumbered in first-seen
-        # order (a monotone map, so pairs stay sorted by (a, b)).
-        used = np.zeros(n_ids, dtype=bool)
-        used[pairs["a"].to_numpy()] = True
-        used[pairs["b"].to_numpy()] = True
-        new_id = (np.cumsum(used) - 1).astype(np.int32)
-        pairs["a"] = new_id[pairs["a"].to_numpy()]
-        pairs["b"] = new_id[pairs["b"].to_numpy()]
-        keep = np.flatnonzero(used)
-
-        asins = np.array(list(self.index), dtype=object)[keep] if n_ids else np.zeros(0, object)
         missing = (None, None, math.nan, None, None, None, None)
         meta_get = self.meta.get
-        rows = [meta_get(i, missing) for i in keep.tolist()]
-        columns = [[row[k] for row in rows] for k in range(len(missing))]
-        products = pd.DataFrame(
-            {
-                "asin": _text_column(asins),
-                "title": _text_column(columns[0]),
-                "brand": _text_column(columns[1]),
-                "price": np.array(columns[2], dtype=np.float64),
-                "cat_1": _text_column(columns[3]),
-                "cat_2": _text_column(columns[4]),
-                "cat_3": _text_column(columns[5]),
-                "cat_4": _text_column(columns[6]),
-                "has_meta": np.array([t is not None for t in columns[0]], dtype=bool),
-            },
-            columns=list(PRODUCT_COLUMNS),
-        )
+
+        def meta_of(ids: np.ndarray) -> list[list]:
+            rows = [meta_get(i, missing) for i in ids.tolist()]
+            return [[row[k] for row in rows] for k in range(len(missing))]
+
         load_report.records_kept = self.kept
         load_report.relationship_counts = dict(zip(RELATIONSHIPS, self.rel_counts, strict=True))
-        return Dataset(
-            name=name,
-            products=products,
-            pairs=pairs.reset_index(drop=True),
-            side_fields=SIDE_FIELDS,
-            report=load_report,
+        return assemble_dataset(
+            name,
+            np.array(list(self.index), dtype=object),
+            np.repeat(_int_array(self.run_src, np.int32), run_len),
+            _int_array(self.dst, np.int32),
+            np.repeat(_int_array(self.run_rel, np.uint8), run_len),
+            meta_of,
+            self.prep,
+            load_report,
         )
+
+
+def assemble_dataset(
+    name: str,
+    asins: np.ndarray,
+    src: np.ndarray,
+    dst: np.ndarray,
+    rel: np.ndarray,
+    meta_of: Callable[[np.ndarray], list[list]],
+    prep: AmazonPrepSettings,
+    load_report: LoadReport,
+) -> Dataset:
+    """The Dataset of interned products and their related-list rows.
+
+    ``asins[i]`` is id i's ASIN (ids in first-seen order); ``src``, ``dst``, ``rel`` are
+    one row per related-list entry (``rel`` indexes :data:`RELATIONSHIPS`), in file order;
+    ``meta_of(ids)`` gives the columns title, brand, price, cat_1..cat_4 of those ids
+    (None / NaN where an id has no record). The loader and the synthetic generator's
+    direct path both end here, so both give the same catalog from the same rows.
+    """
+    n_ids = len(asins)
+    weight_of = np.array(
+        [prep.weight_bought_together, prep.weight_also_bought, prep.weight_also_viewed]
+    )
+    weight = weight_of[rel]
+    live = weight > 0  # a zero weight means "ignore this relationship"
+    pairs = pairs_from_edges(src[live], dst[live], weight[live], max(n_ids, 1))
+
+    # The catalog is the graph's nodes: ids used by a pair, renumbered in first-seen
+    # order (a monotone map, so pairs stay sorted by (a, b)).
+    used = np.zeros(n_ids, dtype=bool)
+    used[pairs["a"].to_numpy()] = True
+    used[pairs["b"].to_numpy()] = True
+    new_id = (np.cumsum(used) - 1).astype(np.int32)
+    pairs["a"] = new_id[pairs["a"].to_numpy()]
+    pairs["b"] = new_id[pairs["b"].to_numpy()]
+    keep = np.flatnonzero(used)
+
+    kept_asins = np.asarray(asins, dtype=object)[keep] if n_ids else np.zeros(0, object)
+    columns = meta_of(keep)
+    products = pd.DataFrame(
+        {
+            "asin": _text_column(kept_asins),
+            "title": _text_column(columns[0]),
+            "brand": _text_column(columns[1]),
+            "price": np.array(columns[2], dtype=np.float64),
+            "cat_1": _text_column(columns[3]),
+            "cat_2": _text_column(columns[4]),
+            "cat_3": _text_column(columns[5]),
+            "cat_4": _text_column(columns[6]),
+            "has_meta": np.array([t is not None for t in columns[0]], dtype=bool),
+        },
+        columns=list(PRODUCT_COLUMNS),
+    )
+    return Dataset(
+        name=name,
+        products=products,
+        pairs=pairs.reset_index(drop=True),
+        side_fields=SIDE_FIELDS,
+        report=load_report,
+    )
+
+
+def clean_text(value: Any, field: str = "text", max_chars: int = 10_000) -> str | None:
+    """A text field as the loader keeps it: entities decoded, mojibake fixed, stripped,
+    None if blank (for writers that build the catalog without the file)."""
+    return _text(value, field, max_chars)
 
 
 def _text_column(values: Iterable) -> pd.Series:

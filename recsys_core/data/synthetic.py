@@ -876,6 +876,45 @@ def _title_parts(rng: np.random.Generator, n: int) -> tuple[list[str], list[str]
     return models.tolist(), spec.tolist(), color.tolist()
 
 
+@dataclasses.dataclass
+class _Shown:
+    """What each product's record shows beyond its line: drawn once, in one order, for
+    the written file and the direct build alike (same seed, same catalog)."""
+
+    show_brand: np.ndarray
+    show_price: np.ndarray
+    brand_in_title: np.ndarray
+    has_rank: np.ndarray
+    models: list[str]
+    spec: list[str]
+    color: list[str]
+    rank: np.ndarray
+
+
+def _shown(s: SyntheticSettings, truth: _Truth, rng: np.random.Generator) -> _Shown:
+    n = s.products
+    show_brand = rng.random(n) >= s.brand_missing
+    show_price = rng.random(n) >= s.price_missing
+    brand_in_title = show_brand | (rng.random(n) < BRAND_IN_HIDDEN_TITLE)
+    has_rank = rng.random(n) < SALES_RANK_SHARE
+    models, spec, color = _title_parts(rng, n)
+    # Sales rank: rank of popularity, stretched and jittered like real ranks.
+    rank = np.empty(n, dtype=np.int64)
+    rank[np.argsort(-truth.popularity, kind="stable")] = np.arange(1, n + 1)
+    rank = rank * 7 + rng.integers(0, 7, n)
+    return _Shown(show_brand, show_price, brand_in_title, has_rank, models, spec, color, rank)
+
+
+def _title(brand: str, noun: str, in_title: bool, spec: str, model: str, color: str) -> str:
+    words = [brand, noun] if in_title else [noun]
+    if spec:
+        words.append(spec)
+    words.append(model)
+    if color:
+        words.append(color)
+    return " ".join(words)
+
+
 def _records(
     s: SyntheticSettings,
     truth: _Truth,
@@ -887,15 +926,11 @@ def _records(
     n = s.products
     tree = truth.tree
     rec = np.flatnonzero(truth.has_record)
-    show_brand = (rng.random(n) >= s.brand_missing).tolist()
-    show_price = (rng.random(n) >= s.price_missing).tolist()
-    brand_in_title = (np.asarray(show_brand) | (rng.random(n) < BRAND_IN_HIDDEN_TITLE)).tolist()
-    has_rank = (rng.random(n) < SALES_RANK_SHARE).tolist()
-    models, spec, color = _title_parts(rng, n)
-    # Sales rank: rank of popularity, stretched and jittered like real ranks.
-    rank = np.empty(n, dtype=np.int64)
-    rank[np.argsort(-truth.popularity, kind="stable")] = np.arange(1, n + 1)
-    rank = (rank * 7 + rng.integers(0, 7, n)).tolist()
+    shown = _shown(s, truth, rng)
+    show_brand, show_price = shown.show_brand.tolist(), shown.show_price.tolist()
+    brand_in_title, has_rank = shown.brand_in_title.tolist(), shown.has_rank.tolist()
+    models, spec, color = shown.models, shown.spec, shown.color
+    rank = shown.rank.tolist()
 
     # Lists ordered as on a product page: by relationship, then partner popularity.
     order = np.lexsort((-truth.popularity[links.dst], links.rel, links.src))
@@ -915,12 +950,6 @@ def _records(
     for p in rec[np.argsort(asins[rec], kind="stable")].tolist():
         leaf = leaf_of[p]
         brand = brand_of[p]
-        words = [brand, nouns[leaf]] if brand_in_title[p] else [nouns[leaf]]
-        if spec[p]:
-            words.append(spec[p])
-        words.append(models[p])
-        if color[p]:
-            words.append(color[p])
         related = {}
         base = p * 3
         for r in (AB, AV, BT):
@@ -930,7 +959,9 @@ def _records(
         record: dict = {"asin": asin_list[p]}
         if related:
             record["related"] = related
-        record["title"] = " ".join(words)
+        record["title"] = _title(
+            brand, nouns[leaf], brand_in_title[p], spec[p], models[p], color[p]
+        )
         if show_price[p]:
             record["price"] = price_of[p]
         if has_rank[p]:
@@ -939,6 +970,127 @@ def _records(
             record["brand"] = brand
         record["categories"] = [paths[leaf]]
         yield record
+
+
+# The loader reads a record's lists in this order (RELATIONSHIPS): bought_together,
+# also_bought, also_viewed; LOADER_REL[generator code] is the loader's code.
+LOADER_REL = np.array([1, 2, 0], dtype=np.uint8)  # AB -> 1, AV -> 2, BT -> 0
+
+
+def _direct_dataset(
+    s: SyntheticSettings,
+    truth: _Truth,
+    links: _Links,
+    asins: np.ndarray,
+    rng: np.random.Generator,
+    on_progress: Progress | None = None,
+) -> Dataset:
+    """The Dataset the Amazon loader would read from the written file, built from the
+    generator's arrays: no 2014 lines are formatted and parsed back.
+
+    It reproduces the loader's steps on the file's rows: records in ASIN order, each
+    record's ASIN interned first and then its lists (bought_together, also_bought,
+    also_viewed, each by partner popularity), records with fewer than two also_bought
+    giving no rows; then the loader's own :func:`~recsys_core.data.amazon.assemble_dataset`.
+    """
+    from recsys_core.data.amazon import AmazonPrepSettings, assemble_dataset, clean_text
+    from recsys_core.data.dataset import LoadReport
+
+    t0 = time.perf_counter()
+    prep = AmazonPrepSettings()
+    n = s.products
+    shown = _shown(s, truth, rng)  # the same draws as the written file's
+    rec = np.flatnonzero(truth.has_record)
+    rec = rec[np.argsort(asins[rec], kind="stable")]  # file order
+    file_pos = np.full(n, -1, dtype=np.int64)
+    file_pos[rec] = np.arange(len(rec))
+    report(on_progress, 0.8, 1.0, "synthetic: catalogue arrays")
+
+    # Rows of records that pass the method's rule (a title, which every record has, and
+    # at least two also_bought), in the order the loader meets them.
+    also_bought = np.bincount(links.src[links.rel == AB], minlength=n)
+    passing = truth.has_record & (also_bought >= prep.min_also_bought)
+    live = passing[links.src]
+    src, dst, rel = links.src[live], links.dst[live], links.rel[live]
+    loader_rel = LOADER_REL[rel]
+    order = np.lexsort((-truth.popularity[dst], loader_rel, file_pos[src]))
+    src, dst, loader_rel = src[order], dst[order], loader_rel[order]
+    del order, live
+
+    # First-seen ids: the stream is each record's ASIN, then its rows.
+    n_rows, n_rec = len(dst), len(rec)
+    row_pos = np.arange(n_rows, dtype=np.int64) + file_pos[src] + 1
+    record_pos = np.arange(n_rec, dtype=np.int64) + np.searchsorted(
+        file_pos[src], np.arange(n_rec), side="left"
+    )
+    stream = np.empty(n_rows + n_rec, dtype=np.int64)
+    stream[row_pos] = dst
+    stream[record_pos] = rec
+    del row_pos, record_pos
+    products, first = np.unique(stream, return_index=True)
+    del stream
+    by_first = products[np.argsort(first, kind="stable")]
+    fid = np.full(n, -1, dtype=np.int64)
+    fid[by_first] = np.arange(len(by_first))
+
+    nouns = truth.tree.leaf_noun
+    paths = truth.tree.paths
+    max_chars = prep.max_field_chars
+
+    def meta_of(ids: np.ndarray) -> list[list]:
+        gen = by_first[ids]
+        has = truth.has_record[gen]
+        titles: list = [None] * len(gen)
+        brands: list = [None] * len(gen)
+        prices = np.full(len(gen), np.nan)
+        cats: list[list] = [[None] * len(gen) for _ in range(4)]
+        for i in np.flatnonzero(has).tolist():
+            p = int(gen[i])
+            leaf = int(truth.leaf[p])
+            brand = truth.brand_names[int(truth.brand[p])]
+            titles[i] = clean_text(
+                _title(
+                    brand,
+                    nouns[leaf],
+                    bool(shown.brand_in_title[p]),
+                    shown.spec[p],
+                    shown.models[p],
+                    shown.color[p],
+                ),
+                "title",
+                max_chars,
+            )
+            if shown.show_brand[p]:
+                brands[i] = clean_text(brand, "brand", max_chars)
+            if shown.show_price[p]:
+                price = float(truth.price[p])
+                prices[i] = price if np.isfinite(price) and price >= 0 else np.nan
+            for level, name in enumerate(paths[leaf][:4]):
+                cats[level][i] = clean_text(name, "categories", max_chars)
+        return [titles, brands, prices.tolist(), *cats]
+
+    rep = LoadReport(source=f"generated directly ({s.describe()})")
+    rep.lines_read = rep.records = n_rec
+    rows_per_record = np.bincount(src, minlength=n)
+    rep.records_kept = int((rows_per_record[rec] > 0).sum())
+    counts = np.bincount(loader_rel, minlength=3)
+    rep.relationship_counts = {
+        name: int(counts[code])
+        for code, name in enumerate(("bought_together", "also_bought", "also_viewed"))
+    }
+    report(on_progress, 0.9, 1.0, "synthetic: pairs and catalogue")
+    dataset = assemble_dataset(
+        s.describe(),
+        np.asarray(asins, dtype=object)[by_first],
+        fid[src].astype(np.int32),
+        fid[dst].astype(np.int32),
+        loader_rel,
+        meta_of,
+        prep,
+        rep,
+    )
+    rep.seconds = time.perf_counter() - t0
+    return dataset
 
 
 def _reporting(records: Iterable[dict], total: int, on_progress: Progress | None) -> Iterator[dict]:
@@ -1019,7 +1171,29 @@ def synthetic_file(settings: SyntheticSettings, on_progress: Progress | None = N
 
 
 def load_synthetic(settings: SyntheticSettings, on_progress: Progress | None = None) -> Dataset:
-    """Write (or reuse) the synthetic file and load it through the Amazon loader."""
+    """The synthetic catalog, built directly from the generator's arrays.
+
+    The same Dataset as writing the file (:func:`write_synthetic`) and loading it with
+    the Amazon loader (tests check that they agree), without formatting and parsing back
+    millions of Python-literal lines: the books preset in minutes rather than a quarter
+    of an hour.
+    """
+    rng = np.random.default_rng(settings.seed)
+    report(on_progress, 0.0, 1.0, "synthetic: catalogue")
+    truth = _make_truth(settings, rng)
+    asins = _asins(rng, settings.products)
+    report(on_progress, 0.2, 1.0, "synthetic: links")
+    links = _generate_links(settings, truth, rng, on_progress)
+    dataset = _direct_dataset(settings, truth, links, asins, rng, on_progress)
+    report(on_progress, 1.0, 1.0, f"synthetic: {dataset.n_products:,} products")
+    return dataset
+
+
+def load_synthetic_file(
+    settings: SyntheticSettings, on_progress: Progress | None = None
+) -> Dataset:
+    """Write (or reuse) the synthetic file and load it through the Amazon loader: the
+    round trip :func:`load_synthetic` reproduces."""
     path = synthetic_file(settings, on_progress)
     dataset = load_amazon(path, on_progress=on_progress)
     dataset.name = settings.describe()
