@@ -45,6 +45,7 @@ CHOICES = {
     "books": "Built-in, books size (~2M products)",
     "movielens": "MovieLens-100k",
     "amazon": "Amazon metadata file",
+    "own-file": "Your file: interaction log or item pairs",
 }
 # Quicker first-run settings than the method's 5 epochs, and denser live AUC points, so a
 # first click on Train draws curves within a minute. Applied only where the model has them.
@@ -126,7 +127,7 @@ def dataset_url(settings: DatasetSettings) -> dict[str, str | None]:
         for key, field in KNOBS.items():
             value = getattr(settings, field)
             out[key] = None if value is None else str(value)
-    else:
+    elif settings.source not in ("interactions", "pairs"):  # uploads stay out of links
         out["dataset"] = settings.source
         out["path"] = settings.path
     return out
@@ -226,7 +227,7 @@ def choice_of(settings: DatasetSettings) -> str:
     """The picker's choice ("builtin", "movielens", ...) for ``settings``."""
     if settings.source == "synthetic":
         return "builtin" if settings.preset == "default" else settings.preset
-    return settings.source
+    return "own-file" if settings.source in ("interactions", "pairs") else settings.source
 
 
 def _synthetic_knobs(preset: str) -> DatasetSettings:
@@ -342,6 +343,10 @@ def dataset_picker() -> None:
                 st.session_state["ds.ml.folder"] = start or ""
             folder = st.text_input("folder", key="ds.ml.folder")
             candidate = DatasetSettings(source="movielens", path=folder.strip() or None)
+        elif choice == "own-file":
+            from ui.interaction_upload import draw_own_file_source
+
+            candidate = draw_own_file_source(loaded)
         else:
             path = st.text_input(
                 "path of the metadata file",

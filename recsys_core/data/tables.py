@@ -336,3 +336,44 @@ def duplicate_rows(table: Table, roles: tuple[str, ...]) -> tuple[np.ndarray, np
         first_of_group[group[order]] = table.line[order]
         first_line = first_of_group[group]
     return dup, first_line
+
+
+def preview(path: str | Path, rows: int = 20) -> pd.DataFrame:
+    """The first ``rows`` rows of a table as text, for a preview before columns are mapped.
+
+    The header line names the columns (a file without one shows its first row as names).
+
+    Raises
+    ------
+    FileNotFoundError, ValueError
+        As :func:`read_table`: no file, or not a table (one sentence).
+    """
+    path = Path(path).expanduser()
+    _check_path(path, "table")
+    if path.name.lower().endswith(PARQUET_SUFFIXES):
+        try:
+            import pyarrow.parquet as pq
+
+            batch = next(pq.ParquetFile(path).iter_batches(batch_size=rows), None)
+        except Exception as exc:  # pyarrow raises many kinds; all mean "not readable"
+            raise ValueError(f"{path.name} is not a readable Parquet file ({exc}).") from None
+        frame = batch.to_pandas() if batch is not None else pd.DataFrame()
+        return frame.astype("string")
+    text = _text_of(path, "table")
+    lines = [line for line in text.splitlines() if line.strip()][: rows + 1]
+    if not lines:
+        raise ValueError(f"{path.name} is empty; give a table with a header line and rows.")
+    sep = _separator(path, lines[0], "table")
+    parsed = list(csv.reader(io.StringIO("\n".join(lines)), delimiter=sep))
+    header = [h.strip() or f"column {i + 1}" for i, h in enumerate(parsed[0])]
+    body = [(row + [""] * len(header))[: len(header)] for row in parsed[1:]]
+    return pd.DataFrame(body, columns=header, dtype="string")
+
+
+def guess_columns(header: list[str], guesses: dict[str, tuple[str, ...]]) -> dict[str, str | None]:
+    """Role -> the first header field among the role's common names (case ignored)."""
+    lowered = {h.strip().lower(): h for h in header}
+    out: dict[str, str | None] = {}
+    for role, options in guesses.items():
+        out[role] = next((lowered[o] for o in options if o in lowered), None)
+    return out
