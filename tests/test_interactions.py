@@ -336,3 +336,16 @@ def test_the_readme_examples_load(tmp_path):
     assert ds.products.set_index("asin").loc["B0042", "cat_2"] == "Running"
     ds = load_pair_file(pairs, item_meta=meta)
     assert ds.report.skipped == 0 and len(ds.pairs) == 4 and "colour" in ds.side_fields
+
+
+def test_source_problem_names_a_missing_file_and_a_non_table(tmp_path):
+    from recsys_core.data.registry import source_problem
+
+    missing = DatasetSettings(source="interactions", path=str(tmp_path / "nope.csv"))
+    assert "No file at" in source_problem(missing)
+    (tmp_path / "bin.csv").write_bytes(b"\x00\x01")
+    assert "binary" in source_problem(
+        DatasetSettings(source="pairs", path=str(tmp_path / "bin.csv"))
+    )
+    good = DatasetSettings(source="interactions", path=str(_write(tmp_path / "l.csv", LOG)))
+    assert source_problem(good) == ""

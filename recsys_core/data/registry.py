@@ -209,10 +209,14 @@ def source_problem(settings: DatasetSettings) -> str:
     path = Path(settings.path or "").expanduser()
     try:
         if settings.source in ("interactions", "pairs"):
+            from recsys_core.data.tables import preview
+
             for given in (settings.path, settings.item_meta):
                 file = Path(given).expanduser() if given else None
                 if file is not None and not file.is_file():
                     return f"No file at {file}. Give the full path of a CSV, TSV or Parquet file."
+                if file is not None:
+                    preview(file, rows=2)  # not a table: one sentence, before a load starts
         elif settings.source == "amazon":
             from recsys_core.data.amazon import file_kind
 
