@@ -549,7 +549,11 @@ def assemble_dataset(
     )
     weight = weight_of[rel]
     live = weight > 0  # a zero weight means "ignore this relationship"
-    pairs = pairs_from_edges(src[live], dst[live], weight[live], max(n_ids, 1))
+    if not live.all():  # copies only when a relationship is switched off
+        src, dst, weight = src[live], dst[live], weight[live]
+    del live
+    pairs = pairs_from_edges(src, dst, weight, max(n_ids, 1))
+    del src, dst, weight
 
     # The catalog is the graph's nodes: ids used by a pair, renumbered in first-seen
     # order (a monotone map, so pairs stay sorted by (a, b)).

@@ -222,15 +222,29 @@ def pairs_from_edges(
     Each edge becomes (min, max); weights of duplicates are summed; self-pairs dropped.
     Vectorised: one sort over int64 pair codes, no Python loop per edge.
     """
-    src = np.asarray(src, dtype=np.int64)
-    dst = np.asarray(dst, dtype=np.int64)
-    weight = np.asarray(weight, dtype=np.float64)
+    src, dst = np.asarray(src), np.asarray(dst)
     keep = src != dst
-    lo = np.minimum(src[keep], dst[keep])
-    hi = np.maximum(src[keep], dst[keep])
-    code = lo * np.int64(n_products) + hi
-    uniq, inverse = np.unique(code, return_inverse=True)
-    summed = np.bincount(inverse, weights=weight[keep], minlength=len(uniq))
+    src, dst = src[keep], dst[keep]
+    weight = np.asarray(weight, dtype=np.float64)[keep]
+    del keep
+    code = np.minimum(src, dst).astype(np.int64)
+    code *= np.int64(n_products)
+    code += np.maximum(src, dst)
+    del src, dst
+    # A stable sort keeps duplicates in input order, so each pair's weights are summed in
+    # the order they came (as a bincount over the input would); one int64 array at a time
+    # stays alive, which matters at tens of millions of edges.
+    order = np.argsort(code, kind="stable")
+    code = code[order]
+    weight = weight[order]
+    del order
+    first = np.ones(len(code), dtype=bool)
+    np.not_equal(code[1:], code[:-1], out=first[1:])
+    group = np.cumsum(first)
+    group -= 1
+    summed = np.bincount(group, weights=weight, minlength=int(group[-1]) + 1 if len(group) else 0)
+    del group, weight
+    uniq = code[first]
     return pd.DataFrame(
         {
             "a": (uniq // n_products).astype(np.int32),

@@ -45,7 +45,9 @@ from recsys_core.data.dataset import Dataset
 log = logging.getLogger(__name__)
 
 # Bump when the generator's output changes, so cached files are not reused across versions.
-GENERATOR_VERSION = "synthetic-v2"
+# v3: top-up entries drawn in chunks of FORWARD_CHUNK (the same catalogs below ~100k
+# products, other draws above).
+GENERATOR_VERSION = "synthetic-v3"
 
 # Relationship codes inside the generator; the order is the order in a record.
 AB, AV, BT = 0, 1, 2
@@ -71,6 +73,10 @@ MAX_BRANDS = 10_000  # fewer than the distinct names the syllable banks make
 MAX_LIST_ENTRIES = 150  # expected also_bought + also_viewed entries of the fullest record
 MIN_ALSO_BOUGHT = 2  # the loader's rule: records with fewer give no pairs
 PRODUCTS_PER_BRAND = 100
+# Top-up entries are drawn in chunks of at most this many: a top-up can need ten times
+# the catalog's pairs (most draws repeat a pair), and one draw of that size held ~120
+# bytes of temporaries per entry (books: tens of GB). Smaller catalogs draw one chunk.
+FORWARD_CHUNK = 4_000_000
 
 
 @dataclasses.dataclass(frozen=True)
@@ -794,12 +800,16 @@ def _generate_links(
         deficit = target - len(pairs)
         if deficit <= 0:
             break
-        extra = model.forward(int(deficit / max(yield_, 0.02) * 1.1) + 16)
-        extra = _trim(pairs, extra, deficit, n)
-        before = len(pairs)
-        pairs = _merge_unique(pairs, _pair_codes(extra, n))
-        entries = _merge_unique(entries, _entry_codes(extra, n))
-        yield_ = (len(pairs) - before) / max(1, len(extra.src))  # marginal yield
+        wanted = int(deficit / max(yield_, 0.02) * 1.1) + 16
+        before, drawn = len(pairs), 0
+        while drawn < wanted and len(pairs) < target:
+            extra = model.forward(min(FORWARD_CHUNK, wanted - drawn))
+            drawn += len(extra.src)
+            extra = _trim(pairs, extra, target - len(pairs), n)
+            pairs = _merge_unique(pairs, _pair_codes(extra, n))
+            entries = _merge_unique(entries, _entry_codes(extra, n))
+            del extra
+        yield_ = (len(pairs) - before) / max(1, drawn)  # marginal yield
     return _decode(entries, n)
 
 
@@ -1011,27 +1021,38 @@ def _direct_dataset(
     also_bought = np.bincount(links.src[links.rel == AB], minlength=n)
     passing = truth.has_record & (also_bought >= prep.min_also_bought)
     live = passing[links.src]
-    src, dst, rel = links.src[live], links.dst[live], links.rel[live]
-    loader_rel = LOADER_REL[rel]
-    order = np.lexsort((-truth.popularity[dst], loader_rel, file_pos[src]))
+    src = links.src[live].astype(np.int32)
+    dst = links.dst[live].astype(np.int32)
+    loader_rel = LOADER_REL[links.rel[live]]
+    del live, links  # the caller hands its only reference over: free it here
+    # One int64 key instead of a lexsort over three arrays: record (file order), list,
+    # partner popularity (ties by product id, as the entries came sorted by partner).
+    pop_rank = np.empty(n, dtype=np.int64)
+    pop_rank[np.argsort(-truth.popularity, kind="stable")] = np.arange(n)
+    key = file_pos[src] * 3 + loader_rel
+    key *= n
+    key += pop_rank[dst]
+    order = np.argsort(key)  # keys are unique: one entry per (record, list, partner)
+    del key, pop_rank
     src, dst, loader_rel = src[order], dst[order], loader_rel[order]
-    del order, live
+    del order
 
-    # First-seen ids: the stream is each record's ASIN, then its rows.
+    # First-seen ids: the stream is each record's ASIN, then its rows; a product's id is
+    # its rank by first position in that stream.
     n_rows, n_rec = len(dst), len(rec)
-    row_pos = np.arange(n_rows, dtype=np.int64) + file_pos[src] + 1
+    row_file_pos = file_pos[src]
+    first_pos = np.full(n, np.iinfo(np.int64).max, dtype=np.int64)
+    np.minimum.at(first_pos, dst, np.arange(n_rows, dtype=np.int64) + row_file_pos + 1)
     record_pos = np.arange(n_rec, dtype=np.int64) + np.searchsorted(
-        file_pos[src], np.arange(n_rec), side="left"
+        row_file_pos, np.arange(n_rec), side="left"
     )
-    stream = np.empty(n_rows + n_rec, dtype=np.int64)
-    stream[row_pos] = dst
-    stream[record_pos] = rec
-    del row_pos, record_pos
-    products, first = np.unique(stream, return_index=True)
-    del stream
-    by_first = products[np.argsort(first, kind="stable")]
-    fid = np.full(n, -1, dtype=np.int64)
-    fid[by_first] = np.arange(len(by_first))
+    del row_file_pos
+    np.minimum.at(first_pos, rec, record_pos)
+    seen = np.flatnonzero(first_pos < np.iinfo(np.int64).max)
+    by_first = seen[np.argsort(first_pos[seen], kind="stable")]
+    del first_pos, seen, record_pos
+    fid = np.full(n, -1, dtype=np.int32)
+    fid[by_first] = np.arange(len(by_first), dtype=np.int32)
 
     nouns = truth.tree.leaf_noun
     paths = truth.tree.paths
@@ -1079,11 +1100,12 @@ def _direct_dataset(
         for code, name in enumerate(("bought_together", "also_bought", "also_viewed"))
     }
     report(on_progress, 0.9, 1.0, "synthetic: pairs and catalogue")
+    src, dst = fid[src], fid[dst]
     dataset = assemble_dataset(
         s.describe(),
         np.asarray(asins, dtype=object)[by_first],
-        fid[src].astype(np.int32),
-        fid[dst].astype(np.int32),
+        src,
+        dst,
         loader_rel,
         meta_of,
         prep,
@@ -1183,8 +1205,10 @@ def load_synthetic(settings: SyntheticSettings, on_progress: Progress | None = N
     truth = _make_truth(settings, rng)
     asins = _asins(rng, settings.products)
     report(on_progress, 0.2, 1.0, "synthetic: links")
-    links = _generate_links(settings, truth, rng, on_progress)
-    dataset = _direct_dataset(settings, truth, links, asins, rng, on_progress)
+    # The links go straight in (no name kept here), so the builder can free them early.
+    dataset = _direct_dataset(
+        settings, truth, _generate_links(settings, truth, rng, on_progress), asins, rng, on_progress
+    )
     report(on_progress, 1.0, 1.0, f"synthetic: {dataset.n_products:,} products")
     return dataset
 
