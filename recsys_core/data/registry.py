@@ -236,10 +236,14 @@ def source_problem(settings: DatasetSettings) -> str:
 
 
 def fetched_movielens() -> Path | None:
-    """The folder ``python -m recsys_core fetch movielens-100k`` filled, or None."""
-    from recsys_core.data.fetch import default_movielens_dir, movielens_available
+    """The folder ``python -m recsys_core fetch movielens-100k`` filled, else the one
+    ``fetch movielens-1m`` filled, or None."""
+    from recsys_core.data.fetch import DATASETS, default_movielens_dir, movielens_available
 
-    return default_movielens_dir() if movielens_available() else None
+    for name in DATASETS:
+        if movielens_available(name=name):
+            return default_movielens_dir(name)
+    return None
 
 
 # One set of dataset names for every subcommand and study. "<source>:PATH" names a file.
