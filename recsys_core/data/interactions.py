@@ -169,8 +169,8 @@ def _parse(table: Table, rep: LoadReport) -> tuple[Table, np.ndarray, np.ndarray
     if "time" in columns:
         ts = timestamps(columns["time"])
         bad = ~np.isfinite(ts)
-        reasons = np.array([f"time {v!r} is not a number or a date" for v in columns["time"]])
-        table = skip_rows(table, bad, reasons, rep)
+        times = columns["time"]
+        table = skip_rows(table, bad, lambda i: f"time {times[i]!r} is not a number or a date", rep)
         ts = ts[~bad]
     else:
         # Without a time column the file's order is the order of events.
@@ -179,18 +179,17 @@ def _parse(table: Table, rep: LoadReport) -> tuple[Table, np.ndarray, np.ndarray
     if "weight" in columns:
         weight = numbers(columns["weight"])
         bad = ~(np.isfinite(weight) & (weight > 0))
-        reasons = np.array(
-            [f"weight {v!r} is not a number above 0" for v in columns["weight"]], dtype=object
+        weights = columns["weight"]
+        table = skip_rows(
+            table, bad, lambda i: f"weight {weights[i]!r} is not a number above 0", rep
         )
-        table = skip_rows(table, bad, reasons, rep)
         weight, ts = weight[~bad], ts[~bad]
     else:
         weight = np.ones(len(table))
     dup, first = duplicate_rows(table, ("user", "item", "time", "session"))
     if dup.any():
         same = "user, item and time" if "time" in columns else "user and item, no time"
-        reasons = np.array([f"repeats {word} {n} ({same})" for n in first], dtype=object)
-        table = skip_rows(table, dup, reasons, rep)
+        table = skip_rows(table, dup, lambda i: f"repeats {word} {first[i]} ({same})", rep)
         weight, ts = weight[~dup], ts[~dup]
     return table, ts, weight
 

@@ -67,8 +67,9 @@ def load_item_meta(
     report.skipped += sub.skipped - len(sub.skipped_examples)
     table = skip_rows(table, table.columns["id"] == "", f"{path.name}: empty item id", report)
     dup, first = duplicate_rows(table, ("id",))
-    reasons = np.array([f"{path.name}: item id repeats line {n}" for n in first], dtype=object)
-    table = skip_rows(table, dup, reasons, report)
+    table = skip_rows(
+        table, dup, lambda i: f"{path.name}: item id repeats {table.row_word} {first[i]}", report
+    )
 
     frame = pd.DataFrame(index=pd.Index(table.columns["id"], name="item"))
     side: list[str] = []

@@ -73,27 +73,23 @@ def load_pair_file(
     if "weight" in table.columns:
         weight = numbers(table.columns["weight"])
         bad = ~(np.isfinite(weight) & (weight > 0))
-        reasons = np.array(
-            [f"weight {v!r} is not a number above 0" for v in table.columns["weight"]],
-            dtype=object,
+        weights = table.columns["weight"]
+        table = skip_rows(
+            table, bad, lambda i: f"weight {weights[i]!r} is not a number above 0", rep
         )
-        table = skip_rows(table, bad, reasons, rep)
         weight = weight[~bad]
     relation = np.full(len(table), "pair", dtype=object)
     if "relation" in table.columns:
         relation = np.array([relation_name(r) or "pair" for r in table.columns["relation"]])
         bad = ~np.isin(relation, list(RELATION_WEIGHTS))
         known = ", ".join(RELATION_WEIGHTS)
-        reasons = np.array(
-            [f"relation {r!r} is none of {known}" for r in table.columns["relation"]],
-            dtype=object,
-        )
-        table = skip_rows(table, bad, reasons, rep)
+        given = table.columns["relation"]
+        table = skip_rows(table, bad, lambda i: f"relation {given[i]!r} is none of {known}", rep)
         relation, weight = relation[~bad], weight[~bad]
     dup, first = duplicate_rows(table, ("a", "b", "relation"))
     if dup.any():
-        reasons = np.array([f"repeats {table.row_word} {n}" for n in first], dtype=object)
-        table = skip_rows(table, dup, reasons, rep)
+        word = table.row_word
+        table = skip_rows(table, dup, lambda i: f"repeats {word} {first[i]}", rep)
         relation, weight = relation[~dup], weight[~dup]
     rep.records = rep.records_kept = len(table)
     if not len(table):

@@ -13,12 +13,13 @@ import csv
 import dataclasses
 import gzip
 import io
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from recsys_core.data.dataset import LoadReport
+from recsys_core.data.dataset import MAX_EXAMPLES, LoadReport
 
 PARQUET_SUFFIXES = (".parquet", ".pq")
 SEPARATORS = ("\t", ",", ";", "|")
@@ -288,15 +289,21 @@ def _stripped(values: np.ndarray) -> np.ndarray:
 
 
 def skip_rows(
-    table: Table, bad: np.ndarray, reasons: np.ndarray | str, report: LoadReport
+    table: Table, bad: np.ndarray, reason: str | Callable[[int], str], report: LoadReport
 ) -> Table:
-    """Report the rows where ``bad`` holds (with their reasons) and return the others."""
+    """Report the rows where ``bad`` holds and return the others.
+
+    ``reason`` is the text, or a function of a bad row's index that makes it: it is
+    called only for the few rows kept as examples, so a log with a million bad rows does
+    not format a million sentences.
+    """
     if not bad.any():
         return table
-    lines = table.line[bad]
-    texts = np.broadcast_to(np.asarray(reasons, dtype=object), bad.shape)[bad]
-    for line, reason in zip(lines, texts, strict=True):
-        report.skip(int(line), str(reason))
+    rows = np.flatnonzero(bad)
+    room = min(len(rows), max(0, MAX_EXAMPLES - len(report.skipped_examples)))
+    for i in rows[:room].tolist():
+        report.skip(int(table.line[i]), reason if isinstance(reason, str) else reason(i))
+    report.skipped += len(rows) - room
     return table.keep(~bad)
 
 
