@@ -160,3 +160,23 @@ def test_fetch_movielens_1m_command(tmp_path, monkeypatch, capsys):
     assert main(["fetch", "movielens-1m", "--dest", str(tmp_path / "m"), "--json"]) == 0
     assert calls == ["movielens-1m"]
     assert _last_json(capsys)["files"] == ["ml-1m.inter"]
+
+
+def test_a_stored_run_spec_keeps_its_file_columns_and_time_split(tmp_path):
+    from recsys_core.jobs.specs import spec_from_dict, submission
+    from recsys_core.pipeline import RunSpec
+
+    spec = RunSpec.create(
+        "adamic-adar",
+        dataset=DatasetSettings(
+            source="interactions",
+            path=str(tmp_path / "log.csv"),
+            columns={"user": "customer", "item": "sku"},
+            rule="session",
+            window=3,
+        ),
+        split=SplitSettings(strategy="time", time_scope="global"),
+    )
+    stored = json.loads(json.dumps(submission(spec).spec))  # as the run store keeps it
+    back = spec_from_dict(stored)
+    assert back == spec and back.key() == spec.key()
