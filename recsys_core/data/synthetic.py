@@ -801,16 +801,30 @@ def _generate_links(
         if deficit <= 0:
             break
         wanted = int(deficit / max(yield_, 0.02) * 1.1) + 16
-        before, drawn = len(pairs), 0
-        while drawn < wanted and len(pairs) < target:
+        # A round's new pairs and entries gather in small sorted arrays, merged into the
+        # big ones once per round: merging 30M codes after every chunk would cost more
+        # than drawing the chunks.
+        new_pairs = new_entries = np.empty(0, dtype=np.int64)
+        drawn = 0
+        while drawn < wanted and len(new_pairs) < deficit:
             extra = model.forward(min(FORWARD_CHUNK, wanted - drawn))
             drawn += len(extra.src)
-            extra = _trim(pairs, extra, target - len(pairs), n)
-            pairs = _merge_unique(pairs, _pair_codes(extra, n))
-            entries = _merge_unique(entries, _entry_codes(extra, n))
+            extra = _trim(pairs, extra, deficit - len(new_pairs), n, new_pairs)
+            new_pairs = _merge_unique(new_pairs, _absent(pairs, _pair_codes(extra, n)))
+            new_entries = _merge_unique(new_entries, _absent(entries, _entry_codes(extra, n)))
             del extra
-        yield_ = (len(pairs) - before) / max(1, drawn)  # marginal yield
+        pairs = _merge_unique(pairs, new_pairs)
+        entries = _merge_unique(entries, new_entries)
+        yield_ = len(new_pairs) / max(1, drawn)  # marginal yield
     return _decode(entries, n)
+
+
+def _absent(known: np.ndarray, codes: np.ndarray) -> np.ndarray:
+    """The ``codes`` not in the sorted array ``known``."""
+    if len(known) == 0 or len(codes) == 0:
+        return codes
+    at = np.minimum(np.searchsorted(known, codes), len(known) - 1)
+    return codes[known[at] != codes]
 
 
 def _ensure_min_also_bought(model: _LinkModel, entries: np.ndarray) -> np.ndarray:
@@ -830,8 +844,11 @@ def _ensure_min_also_bought(model: _LinkModel, entries: np.ndarray) -> np.ndarra
     return entries
 
 
-def _trim(pairs: np.ndarray, extra: _Links, wanted: int, n: int) -> _Links:
-    """The shortest prefix of ``extra`` that adds ``wanted`` new pairs (all if it can't)."""
+def _trim(
+    pairs: np.ndarray, extra: _Links, wanted: int, n: int, also: np.ndarray | None = None
+) -> _Links:
+    """The shortest prefix of ``extra`` that adds ``wanted`` new pairs (all if it can't);
+    a pair is new when it is neither in ``pairs`` nor in ``also`` (both sorted)."""
     code = _pair_codes(extra, n)
     keep = extra.src != extra.dst
     order = np.argsort(code, kind="stable")
@@ -840,6 +857,10 @@ def _trim(pairs: np.ndarray, extra: _Links, wanted: int, n: int) -> _Links:
     idx[order] = np.searchsorted(pairs, code[order])
     idx = np.minimum(idx, max(len(pairs) - 1, 0))
     fresh = pairs[idx] != code if len(pairs) else np.ones(len(code), dtype=bool)
+    if also is not None and len(also):
+        at = np.empty(len(code), dtype=np.int64)
+        at[order] = np.searchsorted(also, code[order])
+        fresh &= also[np.minimum(at, len(also) - 1)] != code
     first = np.ones(len(code), dtype=bool)
     first[order[1:]] = code[order[1:]] != code[order[:-1]]
     new = np.cumsum(fresh & first)
