@@ -820,7 +820,12 @@ def _generate_links(
 
 
 def _absent(known: np.ndarray, codes: np.ndarray) -> np.ndarray:
-    """The ``codes`` not in the sorted array ``known``."""
+    """The distinct ``codes`` not in the sorted array ``known``, sorted.
+
+    The queries are sorted first: sorted queries walk ``known`` in order, several times
+    faster than random ones into a 30M array (cache misses).
+    """
+    codes = _unique_sorted(codes)
     if len(known) == 0 or len(codes) == 0:
         return codes
     at = np.minimum(np.searchsorted(known, codes), len(known) - 1)

@@ -239,9 +239,9 @@ class Embeddings:
 
     def _rule_block(self, q: np.ndarray, c: np.ndarray) -> np.ndarray:
         if self.score == "dot-sigmoid":
-            block = np.asarray(self.vectors[q], np.float32) @ np.asarray(
-                self.vectors[c], np.float32
-            ).T
+            block = (
+                np.asarray(self.vectors[q], np.float32) @ np.asarray(self.vectors[c], np.float32).T
+            )
             if self.bias is not None:
                 bias = np.asarray(self.bias, dtype=np.float32)
                 block += bias[q][:, None] + bias[c][None, :]
