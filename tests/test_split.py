@@ -225,3 +225,118 @@ def test_popularity_scores_half_under_degree_matched_negatives():
         aucs[protocol] = report.auc_all
     assert abs(aucs["degree-matched"] - 0.5) <= 0.03, aucs
     assert aucs["uniform"] > 0.6, aucs  # the bias the protocol removes
+
+
+# -- the time split (interaction data) ---------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def log_dataset(tmp_path_factory):
+    import pandas as pd
+
+    from recsys_core.data.interactions import load_interactions
+
+    rng = np.random.default_rng(4)
+    n = 4000
+    frame = pd.DataFrame(
+        {
+            "user": rng.integers(0, 60, n),
+            "item": np.minimum(rng.zipf(1.4, n), 300),
+            "time": rng.permutation(n) * 10.0,
+        }
+    )
+    path = tmp_path_factory.mktemp("log") / "log.csv"
+    frame.to_csv(path, index=False)
+    return load_interactions(path)
+
+
+def _pair_parts(split):
+    parts = {}
+    for name, frame in (("train", split.train), ("validation", split.val), ("test", split.test)):
+        if name != "train":
+            frame = frame[frame["label"] == 1]
+        for a, b in zip(frame["a"], frame["b"], strict=True):
+            parts[(int(a), int(b))] = name
+    return parts
+
+
+@pytest.mark.parametrize("scope", ["user", "global"])
+def test_time_split_no_test_pair_older_than_a_train_pair_of_its_user(log_dataset, scope):
+    ds = log_dataset
+    settings = SplitSettings(strategy="time", time_scope=scope)
+    split = split_pairs(ds.pairs, ds.n_products, settings, ds.events)
+    assert split.strategy == "time" and split.summary()["split"] == "time"
+    assert len(split.test) and len(split.val) and len(split.train)
+    parts = _pair_parts(split)
+    # The rule itself: per user (or globally), the held-out events are the latest ones.
+    from recsys_core.split import event_parts
+
+    eparts = event_parts(ds.events, settings)
+    keys = ds.events["user"] if scope == "user" else np.zeros(len(ds.events), dtype=int)
+    for _, index in pd_groups(keys):
+        times = ds.events["time"].to_numpy()[index]
+        part = eparts[index]
+        if (part == 2).any() and (part == 0).any():
+            assert times[part == 2].min() >= times[part == 0].max()
+        if (part == 1).any() and (part == 0).any():
+            assert times[part == 1].min() >= times[part == 0].max()
+    # A test pair's every occurrence is a held-out event, so no test pair of a user is
+    # older than any train event of that user.
+    test_pairs = {k for k, v in parts.items() if v == "test"}
+    on_test = np.array(
+        [
+            (int(a), int(b)) in test_pairs
+            for a, b in zip(ds.events["a"], ds.events["b"], strict=True)
+        ]
+    )
+    assert on_test.any() and (eparts[on_test] == 2).all()
+    # So, per user: the oldest occurrence of a test pair is no older than the newest
+    # train occurrence of any train pair.
+    if scope == "user":
+        times = ds.events["time"].to_numpy()
+        users = ds.events["user"].to_numpy()
+        on_train = (eparts == 0) & np.array(
+            [
+                parts[(int(a), int(b))] == "train"
+                for a, b in zip(ds.events["a"], ds.events["b"], strict=True)
+            ]
+        )
+        checked = 0
+        for user in np.unique(users[on_test]):
+            mine = users == user
+            if (mine & on_train).any():
+                assert times[mine & on_test].min() >= times[mine & on_train].max()
+                checked += 1
+        assert checked > 10
+
+
+def pd_groups(keys):
+    import pandas as pd
+
+    return pd.Series(np.arange(len(keys))).groupby(np.asarray(keys)).indices.items()
+
+
+def test_time_split_train_weights_count_train_events_only(log_dataset):
+    ds = log_dataset
+    split = split_pairs(ds.pairs, ds.n_products, SplitSettings(strategy="time"), ds.events)
+    full = ds.pairs.set_index(["a", "b"])["weight"]
+    train = split.train.set_index(["a", "b"])["weight"]
+    assert (train <= full.loc[train.index] + 1e-6).all()
+    assert (train < full.loc[train.index]).any()  # some pairs recur after the cutoff
+
+
+def test_time_split_needs_events_and_says_so(pairs):
+    frame, n = pairs
+    with pytest.raises(SettingsError, match="--split random"):
+        split_pairs(frame, n, SplitSettings(strategy="time"))
+    with pytest.raises(SettingsError, match="holds out the latest pairs"):
+        SplitSettings(strategy="time", holdout_products=0.1)
+
+
+def test_time_split_fields_keep_old_keys():
+    # The key of the default split on main, before the time split existed.
+    assert SplitSettings().key("x") == "af6eb2bda0570251"
+    assert SplitSettings().key("x") == SplitSettings(strategy="random").key("x")
+    assert SplitSettings().key("x") != SplitSettings(strategy="time").key("x")
+    assert "time split" in SplitSettings(strategy="time").describe()
+    assert "random split" in SplitSettings().describe()

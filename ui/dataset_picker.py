@@ -129,6 +129,10 @@ def draw_dataset_picker() -> None:
                 st.session_state["ds.ml.folder"] = start or ""
             folder = st.text_input("folder", key="ds.ml.folder")
             candidate = DatasetSettings(source="movielens", path=folder.strip() or None)
+        elif choice == "own-file":
+            from ui.interaction_upload import draw_own_file_source
+
+            candidate = draw_own_file_source(loaded)
         else:
             path = st.text_input(
                 "path of the metadata file",

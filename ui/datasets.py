@@ -31,6 +31,7 @@ CHOICES = {
     "books": "Built-in, books size (~2M products)",
     "movielens": "MovieLens-100k",
     "amazon": "Amazon metadata file",
+    "own-file": "Your file: interaction log or item pairs",
 }
 
 # URL keys of the synthetic knobs -> DatasetSettings fields.
@@ -63,7 +64,7 @@ def dataset_url(settings: DatasetSettings) -> dict[str, str | None]:
         for key, field in KNOBS.items():
             value = getattr(settings, field)
             out[key] = None if value is None else str(value)
-    else:
+    elif settings.source not in ("interactions", "pairs"):  # uploads stay out of links
         out["dataset"] = settings.source
         out["path"] = settings.path
     return out
@@ -170,7 +171,7 @@ def choice_of(settings: DatasetSettings) -> str:
     """The picker's choice ("builtin", "movielens", ...) for ``settings``."""
     if settings.source == "synthetic":
         return "builtin" if settings.preset == "default" else settings.preset
-    return settings.source
+    return "own-file" if settings.source in ("interactions", "pairs") else settings.source
 
 
 def check_dataset(settings: DatasetSettings) -> str:
@@ -182,16 +183,19 @@ def check_dataset(settings: DatasetSettings) -> str:
     return size_problem(settings) or registry.source_problem(settings)
 
 
-def saved_upload(upload: Any) -> Path:
+def saved_upload(upload: Any, suffix: str | None = None) -> Path:
     """Write an uploaded file into the uploads folder, named by its content's hash.
 
     The same bytes give the same file (and the same dataset key); an edited file with the
     same name and size gives another one, so it is never mistaken for the old data.
+    ``suffix`` keeps the kind of file its reader goes by (default: an Amazon metadata
+    file's ``.json`` / ``.json.gz``).
     """
     data = upload.getvalue()
     digest = hashlib.sha256(data).hexdigest()[:20]
     name = Path(upload.name).name
-    suffix = ".json.gz" if name.endswith(".gz") else ".json"
+    if suffix is None:
+        suffix = ".json.gz" if name.endswith(".gz") else ".json"
     folder = cache.cache_root() / "uploads"
     folder.mkdir(parents=True, exist_ok=True)
     target = folder / f"{digest}{suffix}"

@@ -16,7 +16,14 @@ from recsys_core.data.registry import DatasetSettings
 def add_dataset_options(parser: argparse.ArgumentParser) -> None:
     """--dataset/--preset/... for the synthetic catalog, --amazon PATH, --movielens DIR."""
     group = parser.add_argument_group("dataset (default: the built-in synthetic catalog)")
-    group.add_argument("--dataset", choices=["synthetic"], default="synthetic")
+    group.add_argument(
+        "--dataset",
+        default="synthetic",
+        metavar="NAME",
+        help="synthetic (default), electronics, books, movielens-100k, movielens-1m (fetched "
+        "copies), or amazon:PATH, movielens:PATH, interactions:PATH, pairs:PATH; the same "
+        "names as `study --datasets` (older names builtin, movielens still work)",
+    )
     group.add_argument(
         "--preset",
         choices=["default", "electronics", "books"],
@@ -34,7 +41,51 @@ def add_dataset_options(parser: argparse.ArgumentParser) -> None:
     )
     group.add_argument("--seed", type=int, help="synthetic: generator seed")
     group.add_argument("--amazon", metavar="PATH", help="Amazon metadata file (.json[.gz])")
-    group.add_argument("--movielens", metavar="DIR", help="MovieLens-100k folder or zip")
+    group.add_argument(
+        "--movielens", metavar="DIR", help="MovieLens folder or zip (100k or 1M, told apart)"
+    )
+    group.add_argument(
+        "--interactions",
+        metavar="PATH",
+        help="interaction log (CSV, TSV or Parquet): user, item, time, optional weight",
+    )
+    group.add_argument(
+        "--pairs", metavar="PATH", help="pair file (CSV, TSV or Parquet): item_a, item_b, ..."
+    )
+    group.add_argument(
+        "--item-meta",
+        metavar="PATH",
+        help="with --interactions/--pairs: item table (id, title, other fields = side info)",
+    )
+    cols = parser.add_argument_group(
+        "columns of --interactions / --pairs (a name, or a 1-based number for a file "
+        "without a header; default: guessed from common names)"
+    )
+    for flag, role in (
+        ("--user-col", "user id"),
+        ("--item-col", "item id"),
+        ("--time-col", "timestamp (Unix seconds or a date)"),
+        ("--weight-col", "weight or rating (optional)"),
+        ("--session-col", "session, basket or order id (optional)"),
+        ("--a-col", "pair file: first item"),
+        ("--b-col", "pair file: second item"),
+        ("--relation-col", "pair file: relation (bought_together, also_bought, also_viewed)"),
+    ):
+        cols.add_argument(flag, metavar="COL", help=role)
+    cols.add_argument(
+        "--rule",
+        choices=["consecutive", "session"],
+        default="consecutive",
+        help="interaction pairs: consecutive items per user, or items within --window steps "
+        "in one session/basket",
+    )
+    cols.add_argument("--window", type=int, default=5, help="session rule: steps apart (5)")
+    cols.add_argument(
+        "--session-gap",
+        type=float,
+        default=1800.0,
+        help="session rule without --session-col: seconds of silence ending a session (1800)",
+    )
     add_ray_option(parser)
 
 
@@ -44,14 +95,54 @@ def add_json_option(parser: argparse.ArgumentParser) -> None:
     )
 
 
+COLUMN_FLAGS = {
+    "interactions": {
+        "user": "user_col",
+        "item": "item_col",
+        "time": "time_col",
+        "weight": "weight_col",
+        "session": "session_col",
+    },
+    "pairs": {"a": "a_col", "b": "b_col", "weight": "weight_col", "relation": "relation_col"},
+}
+
+
 def dataset_settings_from_args(args: argparse.Namespace) -> DatasetSettings:
+    for source in ("interactions", "pairs"):
+        if getattr(args, source, None):
+            columns = {
+                role: getattr(args, attr)
+                for role, attr in COLUMN_FLAGS[source].items()
+                if getattr(args, attr, None)
+            }
+            extra = (
+                {"rule": args.rule, "window": args.window, "session_gap": args.session_gap}
+                if source == "interactions"
+                else {}
+            )
+            return DatasetSettings(
+                source=source,
+                path=getattr(args, source),
+                columns=tuple(columns.items()),
+                item_meta=args.item_meta,
+                **extra,
+            )
+    if getattr(args, "item_meta", None):
+        raise ValueError("--item-meta goes with --interactions PATH or --pairs PATH")
     if getattr(args, "amazon", None):
         return DatasetSettings(source="amazon", path=args.amazon)
     if getattr(args, "movielens", None):
         return DatasetSettings(source="movielens", path=args.movielens)
+    from recsys_core.data.registry import SYNTHETIC_PRESETS, canonical_name, settings_for_name
+
+    name, note = canonical_name(getattr(args, "dataset", None) or "synthetic")
+    if note:
+        print(f"note: {note}", file=sys.stderr)
+    if name not in ("synthetic", *SYNTHETIC_PRESETS):
+        return settings_for_name(name)
     return DatasetSettings(
         source="synthetic",
-        preset=args.preset,
+        preset=args.preset if name == "synthetic" else name,
         products=args.products,
         meta_coverage=args.meta_coverage,
         side_signal=args.side_signal,

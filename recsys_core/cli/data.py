@@ -18,7 +18,7 @@ from recsys_core.cli.common import (
 )
 from recsys_core.common import cache
 from recsys_core.pipeline import Prepared
-from recsys_core.split import NEGATIVE_PROTOCOLS, SplitSettings
+from recsys_core.split import NEGATIVE_PROTOCOLS, STRATEGIES, TIME_SCOPES, SplitSettings
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -27,7 +27,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=cmd_datasets)
 
     p = sub.add_parser("fetch", help="download a public dataset into the cache")
-    p.add_argument("name", choices=["movielens-100k"])
+    p.add_argument("name", choices=["movielens-100k", "movielens-1m"])
     p.add_argument("--dest", help="folder to extract into (default: in the cache)")
     add_json_option(p)
     p.set_defaults(func=cmd_fetch)
@@ -85,6 +85,19 @@ def add_split_options(p: argparse.ArgumentParser) -> None:
         default=0.0,
         help="share of products held out as new to the catalog (cold start); default 0",
     )
+    group.add_argument(
+        "--split",
+        choices=STRATEGIES,
+        default="random",
+        help="random pairs held out (the method's), or time: the latest interactions held "
+        "out (interaction logs and MovieLens)",
+    )
+    group.add_argument(
+        "--time-scope",
+        choices=TIME_SCOPES,
+        default="user",
+        help="time split: each user's latest interactions, or all after a global cutoff",
+    )
     group.add_argument("--split-seed", type=int, default=0)
     group.add_argument(
         "--seen-only", action="store_true", help="keep only held-out pairs of seen products"
@@ -98,6 +111,8 @@ def split_settings_from_args(args: argparse.Namespace) -> SplitSettings:
         "holdout_products": args.holdout_products,
         "seed": args.split_seed,
         "seen_only": args.seen_only,
+        "strategy": args.split,
+        "time_scope": args.time_scope,
     }
     if args.val_fraction is not None:
         changes["val_fraction"] = args.val_fraction
@@ -120,16 +135,16 @@ def cmd_datasets(args: argparse.Namespace) -> int:
 def cmd_fetch(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from recsys_core.data.fetch import FetchError, fetch_movielens_100k
+    from recsys_core.data.fetch import DATASETS, FetchError, fetch_movielens
 
     t0 = time.perf_counter()
     try:
-        folder = fetch_movielens_100k(Path(args.dest) if args.dest else None)
+        folder = fetch_movielens(args.name, Path(args.dest) if args.dest else None)
     except FetchError as exc:
         raise ValueError(str(exc)) from exc
     seconds = time.perf_counter() - t0
     files = sorted(p.name for p in folder.iterdir())
-    say(f"MovieLens-100k in {folder} ({', '.join(files)}) in {seconds:.1f} s")
+    say(f"{DATASETS[args.name].title} in {folder} ({', '.join(files)}) in {seconds:.1f} s")
     say(f"use it with: python -m recsys_core prepare --movielens {folder}")
     emit_json(args, {"folder": str(folder), "files": files, "seconds": round(seconds, 3)})
     return 0
@@ -182,7 +197,8 @@ def print_prepare_summary(summary: dict) -> None:
     cov = ", ".join(f"{k} {v:.0%}" for k, v in summary["metadata_coverage"].items())
     say(f"metadata     {cov}")
     say(
-        f"split        {split['train_pairs']:,} train pairs, {split['val_positives']:,} "
+        f"split        {split.get('split', 'random')}: {split['train_pairs']:,} train pairs, "
+        f"{split['val_positives']:,} "
         f"validation positives + {split['val_negatives']:,} negatives, "
         f"{split['test_positives']:,} test positives + {split['test_negatives']:,} negatives "
         f"({split['negatives']}); {split['val_products_unseen_share']:.1%} of validation "

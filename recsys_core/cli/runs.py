@@ -22,6 +22,7 @@ from recsys_core.cli.common import (
     progress_bar,
     say,
 )
+from recsys_core.cli.data import add_split_options, split_settings_from_args
 from recsys_core.jobs.store import STATUSES, RunRecord
 
 
@@ -39,6 +40,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--model", default="sgns", help="model name (see `train --help`)")
     add_dataset_options(p)
+    add_split_options(p)
     add_model_options(p)
     p.add_argument("--no-follow", action="store_true", help="submit and return at once")
     add_json_option(p)
@@ -168,6 +170,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     spec = RunSpec.create(
         args.model,
         dataset=dataset_settings_from_args(args),
+        split=split_settings_from_args(args),
         model_params=model_params_from_args(args, args.model),
     )
     run_id = jobs.submit(spec)

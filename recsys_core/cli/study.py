@@ -27,8 +27,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("name", help="study name, or 'list'")
     p.add_argument(
         "--datasets",
-        help="comma-separated: builtin, movielens (when fetched), amazon:PATH, "
-        "movielens:PATH (default: the study's own)",
+        help="comma-separated dataset names, as in --dataset of every subcommand: synthetic, "
+        "movielens-100k, movielens-1m (when fetched), amazon:PATH, movielens:PATH, "
+        "interactions:PATH, pairs:PATH (default: the study's own)",
     )
     p.add_argument("--seeds", type=int, help="seeds per arm (default: the study's, 3)")
     p.add_argument("--products", type=int, help="size of the built-in catalog (default 5000)")
@@ -100,7 +101,16 @@ def cmd_study(args: argparse.Namespace) -> int:
         import dataclasses
 
         study = dataclasses.replace(study, protocols=tuple(args.protocols.split(",")))
-    datasets = args.datasets.split(",") if args.datasets else None
+    datasets = None
+    if args.datasets:
+        from recsys_core.data.registry import canonical_name
+
+        datasets = []
+        for given in args.datasets.split(","):
+            name, note = canonical_name(given)
+            if note:
+                say(f"note: {note}")
+            datasets.append(name)
     bars = progress_bar()
     try:
         result = run_study(

@@ -31,7 +31,7 @@ import re
 import time
 import warnings
 from array import array
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -221,10 +221,46 @@ def parse_line(line: str) -> Any:
     try:
         return _literal_eval(text)
     except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError) as exc:
-        detail = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise ValueError(
-            f"not JSON or a Python literal ({type(exc).__name__}: {detail})"[:_REASON_CHARS]
-        ) from None
+        raise ValueError(_readable_reason(exc)[:_REASON_CHARS]) from None
+
+
+# literal_eval names the node it refused as "<ast.Call object at 0x7f...>": say what that
+# is in the line instead.
+_AST_NODE = re.compile(
+    r"malformed node or string(?: on line \d+)?: <ast\.(\w+) object at 0x[0-9a-f]+>"
+)
+_NODE_WORDS = {
+    "Call": "a function call",
+    "Name": "a bare name (a variable, not a quoted string)",
+    "Attribute": "an attribute access (x.y)",
+    "BinOp": "arithmetic",
+    "UnaryOp": "arithmetic",
+    "Lambda": "a lambda",
+    "Subscript": "an index or slice (x[...])",
+    "Compare": "a comparison",
+    "BoolOp": "a logical expression",
+    "JoinedStr": "an f-string",
+    # A value refused where it stands is an operand: 'a' + 'b', [1] * 2.
+    "Constant": "arithmetic or another operator on values",
+    "List": "arithmetic or another operator on values",
+    "Tuple": "arithmetic or another operator on values",
+    "Dict": "arithmetic or another operator on values",
+    "Set": "a set, or an operator on values",
+}
+
+
+def _readable_reason(exc: BaseException) -> str:
+    """Why a line is not a record, in words a person can act on (no parser internals)."""
+    text = str(exc).splitlines()[0] if str(exc) else ""
+    node = _AST_NODE.search(text)
+    if node:
+        what = _NODE_WORDS.get(node.group(1), "an expression that would have to be run")
+        return f"not JSON or a Python literal: it holds {what}, which is never run"
+    if isinstance(exc, SyntaxError):
+        return f"not JSON or a Python literal: {exc.msg}"
+    if isinstance(exc, MemoryError | RecursionError):
+        return "not JSON or a Python literal: nested too deeply"
+    return f"not JSON or a Python literal ({text or type(exc).__name__})"
 
 
 # -- reading lines, streamed -----------------------------------------------------------
@@ -467,57 +503,97 @@ class _Builder:
             self.kept += 1
 
     def dataset(self, name: str, load_report: LoadReport) -> Dataset:
-        prep = self.prep
-        n_ids = len(self.index)
         run_len = _int_array(self.run_len, np.int32)
-        src = np.repeat(_int_array(self.run_src, np.int32), run_len)
-        rel = np.repeat(_int_array(self.run_rel, np.uint8), run_len)
-        dst = _int_array(self.dst, np.int32)
-        weight_of = np.array(
-            [prep.weight_bought_together, prep.weight_also_bought, prep.weight_also_viewed]
-        )
-        weight = weight_of[rel]
-        live = weight > 0  # a zero weight means "ignore this relationship"
-        pairs = pairs_from_edges(src[live], dst[live], weight[live], max(n_ids, 1))
-
-        # The catalog is the graph's nodes: ids used by a pair, renumbered in first-seen
-        # order (a monotone map, so pairs stay sorted by (a, b)).
-        used = np.zeros(n_ids, dtype=bool)
-        used[pairs["a"].to_numpy()] = True
-        used[pairs["b"].to_numpy()] = True
-        new_id = (np.cumsum(used) - 1).astype(np.int32)
-        pairs["a"] = new_id[pairs["a"].to_numpy()]
-        pairs["b"] = new_id[pairs["b"].to_numpy()]
-        keep = np.flatnonzero(used)
-
-        asins = np.array(list(self.index), dtype=object)[keep] if n_ids else np.zeros(0, object)
         missing = (None, None, math.nan, None, None, None, None)
         meta_get = self.meta.get
-        rows = [meta_get(i, missing) for i in keep.tolist()]
-        columns = [[row[k] for row in rows] for k in range(len(missing))]
-        products = pd.DataFrame(
-            {
-                "asin": _text_column(asins),
-                "title": _text_column(columns[0]),
-                "brand": _text_column(columns[1]),
-                "price": np.array(columns[2], dtype=np.float64),
-                "cat_1": _text_column(columns[3]),
-                "cat_2": _text_column(columns[4]),
-                "cat_3": _text_column(columns[5]),
-                "cat_4": _text_column(columns[6]),
-                "has_meta": np.array([t is not None for t in columns[0]], dtype=bool),
-            },
-            columns=list(PRODUCT_COLUMNS),
-        )
+
+        def meta_of(ids: np.ndarray) -> list[list]:
+            rows = [meta_get(i, missing) for i in ids.tolist()]
+            return [[row[k] for row in rows] for k in range(len(missing))]
+
         load_report.records_kept = self.kept
         load_report.relationship_counts = dict(zip(RELATIONSHIPS, self.rel_counts, strict=True))
-        return Dataset(
-            name=name,
-            products=products,
-            pairs=pairs.reset_index(drop=True),
-            side_fields=SIDE_FIELDS,
-            report=load_report,
+        return assemble_dataset(
+            name,
+            np.array(list(self.index), dtype=object),
+            np.repeat(_int_array(self.run_src, np.int32), run_len),
+            _int_array(self.dst, np.int32),
+            np.repeat(_int_array(self.run_rel, np.uint8), run_len),
+            meta_of,
+            self.prep,
+            load_report,
         )
+
+
+def assemble_dataset(
+    name: str,
+    asins: np.ndarray,
+    src: np.ndarray,
+    dst: np.ndarray,
+    rel: np.ndarray,
+    meta_of: Callable[[np.ndarray], list[list]],
+    prep: AmazonPrepSettings,
+    load_report: LoadReport,
+) -> Dataset:
+    """The Dataset of interned products and their related-list rows.
+
+    ``asins[i]`` is id i's ASIN (ids in first-seen order); ``src``, ``dst``, ``rel`` are
+    one row per related-list entry (``rel`` indexes :data:`RELATIONSHIPS`), in file order;
+    ``meta_of(ids)`` gives the columns title, brand, price, cat_1..cat_4 of those ids
+    (None / NaN where an id has no record). The loader and the synthetic generator's
+    direct path both end here, so both give the same catalog from the same rows.
+    """
+    n_ids = len(asins)
+    weight_of = np.array(
+        [prep.weight_bought_together, prep.weight_also_bought, prep.weight_also_viewed]
+    )
+    weight = weight_of[rel]
+    live = weight > 0  # a zero weight means "ignore this relationship"
+    if not live.all():  # copies only when a relationship is switched off
+        src, dst, weight = src[live], dst[live], weight[live]
+    del live
+    pairs = pairs_from_edges(src, dst, weight, max(n_ids, 1))
+    del src, dst, weight
+
+    # The catalog is the graph's nodes: ids used by a pair, renumbered in first-seen
+    # order (a monotone map, so pairs stay sorted by (a, b)).
+    used = np.zeros(n_ids, dtype=bool)
+    used[pairs["a"].to_numpy()] = True
+    used[pairs["b"].to_numpy()] = True
+    new_id = (np.cumsum(used) - 1).astype(np.int32)
+    pairs["a"] = new_id[pairs["a"].to_numpy()]
+    pairs["b"] = new_id[pairs["b"].to_numpy()]
+    keep = np.flatnonzero(used)
+
+    kept_asins = np.asarray(asins, dtype=object)[keep] if n_ids else np.zeros(0, object)
+    columns = meta_of(keep)
+    products = pd.DataFrame(
+        {
+            "asin": _text_column(kept_asins),
+            "title": _text_column(columns[0]),
+            "brand": _text_column(columns[1]),
+            "price": np.array(columns[2], dtype=np.float64),
+            "cat_1": _text_column(columns[3]),
+            "cat_2": _text_column(columns[4]),
+            "cat_3": _text_column(columns[5]),
+            "cat_4": _text_column(columns[6]),
+            "has_meta": np.array([t is not None for t in columns[0]], dtype=bool),
+        },
+        columns=list(PRODUCT_COLUMNS),
+    )
+    return Dataset(
+        name=name,
+        products=products,
+        pairs=pairs.reset_index(drop=True),
+        side_fields=SIDE_FIELDS,
+        report=load_report,
+    )
+
+
+def clean_text(value: Any, field: str = "text", max_chars: int = 10_000) -> str | None:
+    """A text field as the loader keeps it: entities decoded, mojibake fixed, stripped,
+    None if blank (for writers that build the catalog without the file)."""
+    return _text(value, field, max_chars)
 
 
 def _text_column(values: Iterable) -> pd.Series:
@@ -654,14 +730,34 @@ def load_amazon(
     report(on_progress, reader.size, reader.size, message)
     dataset = builder.dataset(f"amazon:{path.name}", load_report)
     if not len(dataset.pairs):
-        raise ValueError(
-            f"{path.name}: no product pairs after preparation ({records} records, "
-            f"{builder.kept} kept; rules: require_title={prep.require_title}, "
-            f"min_also_bought={prep.min_also_bought}). Loosen AmazonPrepSettings or check "
-            "the file."
-        )
+        raise ValueError(_no_pairs_sentence(path, prep, lines, records, builder.kept, load_report))
     load_report.seconds = time.perf_counter() - start
     return dataset
+
+
+def _no_pairs_sentence(
+    path: Path, prep: AmazonPrepSettings, lines: int, records: int, kept: int, rep: LoadReport
+) -> str:
+    """One sentence: why a file gave no pairs, and what file would."""
+    if records == 0:
+        first = rep.skipped_examples[0] if rep.skipped_examples else None
+        example = f" (line {first[0]}: {first[1]})" if first else ""
+        return (
+            f"{path.name} has no product records: all {lines:,} of its lines were skipped"
+            f"{example}; an Amazon metadata file has one product per line, like "
+            "{'asin': ..., 'title': ..., 'related': {'also_bought': [...]}}."
+        )
+    rules = (
+        f"a title and at least {prep.min_also_bought} also-bought products"
+        if prep.require_title
+        else f"at least {prep.min_also_bought} also-bought products"
+    )
+    skipped = f" ({rep.skipped:,} more lines were skipped)" if rep.skipped else ""
+    return (
+        f"{path.name} gives no product pairs: {kept:,} of its {records:,} products have "
+        f"{rules} (the method's rule){skipped}; load a larger part of the metadata file, "
+        "with products that list each other as related."
+    )
 
 
 def write_amazon_2014(records: Iterable[dict], path: str | Path) -> int:

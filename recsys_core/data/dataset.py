@@ -64,9 +64,46 @@ MOVIELENS = Domain(
 )
 
 
+INTERACTIONS = Domain(
+    item="item",
+    id_name="item id",
+    relations={
+        "consecutive": "consecutive in a user's history",
+        "session": "together in a session or basket",
+    },
+    pairs_text="Two items form a pair when a user interacted with one right after the other "
+    "(consecutive rule) or both within a few steps of one session or basket (session rule); "
+    "a pair's weight sums, over its occurrences, the smaller weight of its two interactions.",
+    fields=("category", "brand", "price"),
+    colour_by=("degree bucket", "seen", "cat_1", "cat_2", "brand", "price bucket"),
+)
+PAIR_FILE = Domain(
+    item="item",
+    id_name="item id",
+    relations={
+        "bought_together": "bought together",
+        "also_bought": "also bought",
+        "also_viewed": "also viewed",
+        "pair": "listed as a pair",
+    },
+    pairs_text="Two items form a pair when a row of the pair file names them; its weight is "
+    "the row's weight times its relation's weight (bought together 1.2, also bought 1.0, "
+    "also viewed 0.5), summed over rows.",
+    fields=("category", "brand", "price"),
+    colour_by=("degree bucket", "seen", "cat_1", "cat_2", "brand", "price bucket"),
+)
+
+
 def domain_of(name: str) -> Domain:
-    """The display domain of a dataset by its name (MovieLens or Amazon-like)."""
-    return MOVIELENS if str(name).startswith("movielens") else AMAZON
+    """The display domain of a dataset by its name (MovieLens, a user's file, Amazon-like)."""
+    name = str(name)
+    if name.startswith("movielens"):
+        return MOVIELENS
+    if name.startswith("interactions:"):
+        return INTERACTIONS
+    if name.startswith("pairs:"):
+        return PAIR_FILE
+    return AMAZON
 
 
 @dataclasses.dataclass
@@ -115,6 +152,11 @@ class Dataset:
         Columns of ``products`` that models may use as side information.
     report:
         The loader's account of what it read and skipped.
+    events:
+        Interaction data only (logs, MovieLens): one row per occurrence of a pair, columns
+        ``user`` (int32), ``a`` < ``b`` (int32 product ids), ``time`` (float64 seconds,
+        of the later interaction) and ``weight`` (float32); the time split reads it.
+        None for catalogs without users or time (Amazon, synthetic, pair files).
     """
 
     name: str
@@ -122,6 +164,7 @@ class Dataset:
     pairs: pd.DataFrame
     side_fields: tuple[str, ...]
     report: LoadReport
+    events: pd.DataFrame | None = None
 
     @property
     def domain(self) -> Domain:
@@ -146,6 +189,8 @@ class Dataset:
     def save(self, folder: Path) -> None:
         cache.save_frame(folder / "products.parquet", self.products)
         cache.save_frame(folder / "pairs.parquet", self.pairs)
+        if self.events is not None:
+            cache.save_frame(folder / "events.parquet", self.events)
         cache.save_json(
             folder / "dataset.json",
             {
@@ -158,12 +203,14 @@ class Dataset:
     @classmethod
     def load(cls, folder: Path) -> Dataset:
         meta = cache.load_json(folder / "dataset.json")
+        events_path = folder / "events.parquet"
         return cls(
             name=meta["name"],
             products=cache.load_frame(folder / "products.parquet"),
             pairs=cache.load_frame(folder / "pairs.parquet"),
             side_fields=tuple(meta["side_fields"]),
             report=LoadReport.from_dict(meta["report"]),
+            events=cache.load_frame(events_path) if events_path.exists() else None,
         )
 
 
@@ -175,15 +222,29 @@ def pairs_from_edges(
     Each edge becomes (min, max); weights of duplicates are summed; self-pairs dropped.
     Vectorised: one sort over int64 pair codes, no Python loop per edge.
     """
-    src = np.asarray(src, dtype=np.int64)
-    dst = np.asarray(dst, dtype=np.int64)
-    weight = np.asarray(weight, dtype=np.float64)
+    src, dst = np.asarray(src), np.asarray(dst)
     keep = src != dst
-    lo = np.minimum(src[keep], dst[keep])
-    hi = np.maximum(src[keep], dst[keep])
-    code = lo * np.int64(n_products) + hi
-    uniq, inverse = np.unique(code, return_inverse=True)
-    summed = np.bincount(inverse, weights=weight[keep], minlength=len(uniq))
+    src, dst = src[keep], dst[keep]
+    weight = np.asarray(weight, dtype=np.float64)[keep]
+    del keep
+    code = np.minimum(src, dst).astype(np.int64)
+    code *= np.int64(n_products)
+    code += np.maximum(src, dst)
+    del src, dst
+    # A stable sort keeps duplicates in input order, so each pair's weights are summed in
+    # the order they came (as a bincount over the input would); one int64 array at a time
+    # stays alive, which matters at tens of millions of edges.
+    order = np.argsort(code, kind="stable")
+    code = code[order]
+    weight = weight[order]
+    del order
+    first = np.ones(len(code), dtype=bool)
+    np.not_equal(code[1:], code[:-1], out=first[1:])
+    group = np.cumsum(first)
+    group -= 1
+    summed = np.bincount(group, weights=weight, minlength=int(group[-1]) + 1 if len(group) else 0)
+    del group, weight
+    uniq = code[first]
     return pd.DataFrame(
         {
             "a": (uniq // n_products).astype(np.int32),

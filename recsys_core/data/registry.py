@@ -12,7 +12,26 @@ from recsys_core.common.progress import Progress
 from recsys_core.common.settings import Settings, require, stable_hash
 from recsys_core.data.dataset import Dataset
 
-SOURCES = ("synthetic", "amazon", "movielens")
+SOURCES = ("synthetic", "amazon", "movielens", "interactions", "pairs")
+RULES = ("consecutive", "session")
+COLUMN_ROLES = {
+    "interactions": ("user", "item", "time", "weight", "session"),
+    "pairs": ("a", "b", "weight", "relation"),
+}
+# Per-source versions beside the stage's CODE_VERSION, so a change to one loader does not
+# rebuild every other dataset (a books catalog takes minutes). movielens 2: events kept
+# for the time split; 1M told apart from 100k. synthetic 2: top-up links drawn in chunks
+# (generator v3: the same catalogs below ~100k products, other ones above).
+SOURCE_VERSIONS = {"movielens": 2, "synthetic": 2}
+# Fields added after artifacts were first cached: at their defaults they stay out of the
+# key, so every dataset cached before keeps its key.
+_LATER_FIELDS = {
+    "columns": (),
+    "rule": "consecutive",
+    "window": 5,
+    "session_gap": 1800.0,
+    "item_meta": None,
+}
 SYNTHETIC_PRESETS = ("default", "electronics", "books")
 
 
@@ -30,7 +49,21 @@ class DatasetSettings(Settings):
     products, meta_coverage, side_signal, seed:
         Overrides of the synthetic preset; None keeps the preset's value.
     path:
-        Amazon metadata file (.json / .json.gz, 2014 or 2018 release) or MovieLens folder.
+        Amazon metadata file (.json / .json.gz, 2014 or 2018 release), MovieLens folder,
+        interaction log or pair file (CSV, TSV or Parquet).
+    columns:
+        Interaction logs and pair files: (role, column name) pairs; roles ``user``,
+        ``item``, ``time``, ``weight``, ``session`` (logs) or ``a``, ``b``, ``weight``,
+        ``relation`` (pair files). Roles not named are guessed from common names.
+    rule:
+        Interaction logs: "consecutive" (consecutive items in each user's time-ordered
+        history) or "session" (co-occurrence within ``window`` steps in a session).
+    window, session_gap:
+        The session rule: items up to ``window`` steps apart pair up; without a session
+        column a user's session ends after ``session_gap`` seconds without interaction.
+    item_meta:
+        Interaction logs and pair files: optional item metadata table (id, title,
+        categorical and numeric fields), the side information.
     """
 
     source: str = "synthetic"
@@ -40,6 +73,27 @@ class DatasetSettings(Settings):
     side_signal: float | None = None
     seed: int | None = None
     path: str | None = None
+    columns: tuple[tuple[str, str], ...] = ()
+    rule: str = "consecutive"
+    window: int = 5
+    session_gap: float = 1800.0
+    item_meta: str | None = None
+
+    def __post_init__(self) -> None:
+        # A spec read back from JSON holds lists (or a dict); the key needs one form.
+        columns = self.columns
+        if isinstance(columns, dict):
+            columns = columns.items()
+        object.__setattr__(
+            self,
+            "columns",
+            tuple(sorted((str(r), str(c)) for r, c in columns if c not in (None, ""))),
+        )
+        super().__post_init__()
+
+    def column_map(self) -> dict[str, str]:
+        """Role -> column name, as the loaders take it."""
+        return dict(self.columns)
 
     def validate(self) -> None:
         require(
@@ -67,22 +121,39 @@ class DatasetSettings(Settings):
             require(
                 bool(self.path),
                 f"the {self.source} dataset needs a path: "
-                + (
-                    "an Amazon metadata file (.json or .json.gz)"
-                    if self.source == "amazon"
-                    else "a folder with u.data and u.item, or ml-100k.inter and ml-100k.item"
-                ),
+                + {
+                    "amazon": "an Amazon metadata file (.json or .json.gz)",
+                    "movielens": "a MovieLens folder (100k or 1M, GroupLens or RecBole files)",
+                    "interactions": "an interaction log (CSV, TSV or Parquet)",
+                    "pairs": "a pair file (CSV, TSV or Parquet)",
+                }[self.source],
             )
+        roles = COLUMN_ROLES.get(self.source, ())
+        unknown = [r for r, _ in self.columns if r not in roles]
+        require(
+            not unknown,
+            f"unknown column role {', '.join(unknown)} for a {self.source} dataset"
+            + (f"; its roles are {', '.join(roles)}" if roles else ""),
+        )
+        require(self.rule in RULES, f"rule must be one of {', '.join(RULES)}, got {self.rule!r}")
+        require(1 <= self.window <= 100, f"window must be 1 to 100 steps, got {self.window}")
+        require(self.session_gap > 0, f"session_gap must be above 0 s, got {self.session_gap}")
 
     def key(self, *input_keys: str) -> str:
         # A file's identity is its path, size and modification time: hashing the bytes
         # of a multi-GB file at every start would cost more than loading it.
-        fields: dict[str, Any] = self.as_dict()
-        if self.path:
-            path = Path(self.path).expanduser()
-            if path.exists():
+        fields: dict[str, Any] = {
+            name: value
+            for name, value in self.as_dict().items()
+            if name not in _LATER_FIELDS or value != _LATER_FIELDS[name]
+        }
+        if self.source in SOURCE_VERSIONS:
+            fields["source_version"] = SOURCE_VERSIONS[self.source]
+        for label, given in (("file", self.path), ("item_meta_file", self.item_meta)):
+            path = Path(given).expanduser() if given else None
+            if path is not None and path.exists():
                 stat = path.stat()
-                fields["file"] = [str(path.resolve()), stat.st_size, int(stat.st_mtime)]
+                fields[label] = [str(path.resolve()), stat.st_size, int(stat.st_mtime)]
         return stable_hash(
             {
                 "stage": "dataset",
@@ -115,6 +186,16 @@ class DatasetSettings(Settings):
                 f"built-in synthetic catalog ({self.preset}: {s.products:,} products, "
                 f"metadata {s.meta_coverage:.0%}, side signal {s.side_signal}, seed {s.seed})"
             )
+        if self.source == "interactions":
+            rule = (
+                "consecutive items per user"
+                if self.rule == "consecutive"
+                else f"items within {self.window} steps of a session"
+            )
+            meta = f", metadata {self.item_meta}" if self.item_meta else ""
+            return f"interactions: {self.path} (pairs: {rule}{meta})"
+        if self.source == "pairs" and self.item_meta:
+            return f"pairs: {self.path} (metadata {self.item_meta})"
         return f"{self.source}: {self.path}"
 
 
@@ -128,7 +209,16 @@ def source_problem(settings: DatasetSettings) -> str:
         return ""
     path = Path(settings.path or "").expanduser()
     try:
-        if settings.source == "amazon":
+        if settings.source in ("interactions", "pairs"):
+            from recsys_core.data.tables import preview
+
+            for given in (settings.path, settings.item_meta):
+                file = Path(given).expanduser() if given else None
+                if file is not None and not file.is_file():
+                    return f"No file at {file}. Give the full path of a CSV, TSV or Parquet file."
+                if file is not None:
+                    preview(file, rows=2)  # not a table: one sentence, before a load starts
+        elif settings.source == "amazon":
             from recsys_core.data.amazon import file_kind
 
             if not path.exists():
@@ -146,10 +236,68 @@ def source_problem(settings: DatasetSettings) -> str:
 
 
 def fetched_movielens() -> Path | None:
-    """The folder ``python -m recsys_core fetch movielens-100k`` filled, or None."""
-    from recsys_core.data.fetch import default_movielens_dir, movielens_available
+    """The folder ``python -m recsys_core fetch movielens-100k`` filled, else the one
+    ``fetch movielens-1m`` filled, or None."""
+    from recsys_core.data.fetch import default_movielens_dir, fetched_dir, movielens_available
 
-    return default_movielens_dir() if movielens_available() else None
+    if movielens_available():
+        return default_movielens_dir()
+    folder = fetched_dir("movielens-1m")
+    return folder if movielens_available(folder) else None
+
+
+# One set of dataset names for every subcommand and study. "<source>:PATH" names a file.
+NAMED = ("synthetic", "electronics", "books", "movielens-100k", "movielens-1m")
+PATH_SOURCES = ("amazon", "movielens", "interactions", "pairs")
+# Older names, still accepted: the first spelled the built-in catalog in studies and the
+# app, the second the fetched MovieLens copy when there was only one.
+ALIASES = {"builtin": "synthetic", "movielens": "movielens-100k"}
+
+
+def canonical_name(name: str) -> tuple[str, str]:
+    """``(name, note)``: the current spelling of a dataset name, and a note when an older
+    spelling was given ("" otherwise)."""
+    name = name.strip()
+    if name in ALIASES:
+        new = ALIASES[name]
+        return new, f"dataset name {name!r} is now {new!r} (the old name still works)"
+    return name, ""
+
+
+def settings_for_name(name: str, products: int | None = None) -> DatasetSettings:
+    """The settings a dataset name stands for: ``synthetic`` / ``electronics`` / ``books``
+    (the built-in catalog's presets, ``products`` overriding the size), ``movielens-100k``
+    / ``movielens-1m`` (the fetched copies), or ``SOURCE:PATH`` for a file or folder.
+
+    Raises
+    ------
+    FileNotFoundError
+        A MovieLens copy that has not been fetched (the message gives the command).
+    ValueError
+        An unknown name (the message lists the known ones).
+    """
+    name, _ = canonical_name(name)
+    if name in SYNTHETIC_PRESETS or name == "synthetic":
+        preset = "default" if name == "synthetic" else name
+        return DatasetSettings(preset=preset, products=int(products) if products else None)
+    if name.startswith("movielens-") and ":" not in name:
+        from recsys_core.data.fetch import DATASETS, fetched_dir, movielens_available
+
+        if name not in DATASETS:
+            raise ValueError(f"unknown dataset {name!r}; known: {', '.join(NAMED)}")
+        if not movielens_available(fetched_dir(name)):
+            raise FileNotFoundError(
+                f"{DATASETS[name].title} is not fetched; run `python -m recsys_core fetch "
+                f"{name}` first"
+            )
+        return DatasetSettings(source="movielens", path=str(fetched_dir(name)))
+    source, _, path = name.partition(":")
+    if source in PATH_SOURCES and path:
+        return DatasetSettings(source=source, path=path)
+    raise ValueError(
+        f"unknown dataset {name!r}: use one of {', '.join(NAMED)}, or "
+        + ", ".join(f"{s}:PATH" for s in PATH_SOURCES)
+    )
 
 
 def build_dataset(settings: DatasetSettings, on_progress: Progress | None = None) -> Dataset:
@@ -159,6 +307,24 @@ def build_dataset(settings: DatasetSettings, on_progress: Progress | None = None
 
         return load_synthetic(settings.synthetic_settings(), on_progress=on_progress)
     path = Path(os.path.expanduser(settings.path or ""))
+    if settings.source == "interactions":
+        from recsys_core.data.interactions import load_interactions
+
+        return load_interactions(
+            path,
+            settings.column_map(),
+            rule=settings.rule,
+            window=settings.window,
+            session_gap=settings.session_gap,
+            item_meta=settings.item_meta,
+            on_progress=on_progress,
+        )
+    if settings.source == "pairs":
+        from recsys_core.data.pairfile import load_pair_file
+
+        return load_pair_file(
+            path, settings.column_map(), item_meta=settings.item_meta, on_progress=on_progress
+        )
     if settings.source == "amazon":
         from recsys_core.data.amazon import load_amazon
 
@@ -194,36 +360,50 @@ def available_datasets() -> list[dict[str, str]]:
         s = PRESETS[name]
         rows.append(
             {
-                "name": f"synthetic:{name}",
+                "name": "synthetic" if name == "default" else name,
                 "status": "built in",
                 "description": f"generated Amazon-like catalog, {s.products:,} products "
                 f"(metadata {s.meta_coverage:.0%})",
-                "options": f"--dataset synthetic --preset {name}",
+                "options": "--dataset " + ("synthetic" if name == "default" else name),
             }
         )
-    try:
-        from recsys_core.data.fetch import default_movielens_dir, movielens_available
+    from recsys_core.data.fetch import DATASETS, fetched_dir, movielens_available
 
-        ml_ok = movielens_available()
-        ml_dir = str(default_movielens_dir())
-    except ImportError:  # pragma: no cover - while the module is absent
-        ml_ok, ml_dir = False, "?"
-    rows.append(
-        {
-            "name": "movielens-100k",
-            "status": "fetched"
-            if ml_ok
-            else "not fetched: python -m recsys_core fetch movielens-100k",
-            "description": "MovieLens 100k ratings; pairs = consecutive items per user",
-            "options": f"--movielens {ml_dir}",
-        }
-    )
+    for name, data in DATASETS.items():
+        ok = movielens_available(fetched_dir(name))
+        rows.append(
+            {
+                "name": name,
+                "status": "fetched" if ok else f"not fetched: python -m recsys_core fetch {name}",
+                "description": f"{data.title} ratings; pairs = consecutive items per user",
+                "options": f"--dataset {name}  (or --movielens {fetched_dir(name)})",
+            }
+        )
     rows.append(
         {
             "name": "amazon",
             "status": "your file",
             "description": "Amazon product metadata, 2014 (literal) or 2018 (JSON) lines, .gz ok",
             "options": "--amazon PATH",
+        }
+    )
+    rows.append(
+        {
+            "name": "interactions",
+            "status": "your file",
+            "description": "interaction log, CSV/TSV/Parquet: user, item, time, optional "
+            "weight; pairs = consecutive items per user, or items close in one session",
+            "options": "--interactions PATH [--user-col U --item-col I --time-col T "
+            "--weight-col W --rule consecutive|session --item-meta PATH]",
+        }
+    )
+    rows.append(
+        {
+            "name": "pairs",
+            "status": "your file",
+            "description": "item pairs, CSV/TSV/Parquet: item_a, item_b, optional weight "
+            "and relation",
+            "options": "--pairs PATH [--a-col A --b-col B --item-meta PATH]",
         }
     )
     return rows

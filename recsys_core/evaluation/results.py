@@ -4,9 +4,10 @@ Columns: model (human label); the ranking metrics, led by NDCG@10 and HitRate@10
 their 95% intervals (``low``, ``high``), then Recall@10, MRR, the same at 50, coverage and
 popularity of the top-10 lists (:mod:`recsys_core.evaluation.ranking`); beside them the
 method's AUC all, lift_over_popularity, AUC seen and AUC unseen; minutes; then which split
-part (test / validation), negative protocol, unseen policy and ranking candidates ("all
-products" or a stated sample) each row used, the model's registry name, the dataset and
-its settings (JSON), so a table written to CSV or Markdown says what produced it.
+part (test / validation), negative protocol, how pairs were held out (``held_out``: random,
+or the time split), unseen policy and ranking candidates ("all products" or a stated
+sample) each row used, the model's registry name, the dataset and its settings (JSON), so
+a table written to CSV or Markdown says what produced it.
 
 ``lift_over_popularity`` is a row's AUC all minus the popularity baseline's AUC all on
 the same pairs (same dataset, split, part and protocol); blank when the table has no
@@ -56,6 +57,8 @@ def results_table(entries: Iterable[Entry]) -> pd.DataFrame:
                 "minutes": seconds / 60.0,
                 "part": report.part or "",
                 "protocol": report.protocol or "",
+                # Runs from before the time split existed were all split at random.
+                "held_out": report.info.get("split_by") or "random",
                 "unseen_policy": report.unseen_policy,
                 "ranking": report.ranking_candidates,
                 "name": name,
@@ -91,7 +94,12 @@ def _cell(value: Any, digits: int) -> str:
 
 
 HIDDEN = ("name", "settings", "dataset", "split")
-SHARED = (("part", "Pairs"), ("protocol", "Negatives"), ("ranking", "Ranked among"))
+SHARED = (
+    ("part", "Pairs"),
+    ("protocol", "Negatives"),
+    ("held_out", "Split"),
+    ("ranking", "Ranked among"),
+)
 
 
 def fold_intervals(df: pd.DataFrame, digits: int = 4) -> pd.DataFrame:

@@ -24,6 +24,7 @@ from typing import Any
 from recsys_core.jobs import artifacts
 from recsys_core.jobs.specs import submission
 from recsys_core.jobs.store import METRIC_COLUMNS, RunRecord, RunStore, default_db_path
+from recsys_core.split import split_label
 
 # Stage outputs every model of a dataset shares and that may take long to rebuild (an
 # Amazon parse): deleting a run keeps them; they go when the cache is cleared.
@@ -268,16 +269,24 @@ def recover(store: RunStore | None = None) -> list[int]:
     return _store(store).recover()
 
 
+def _split_fields(spec: dict[str, Any]) -> dict[str, str]:
+    split = (spec or {}).get("split") or {}
+    return {
+        "strategy": str(split.get("strategy", "random")),
+        "time_scope": str(split.get("time_scope", "user")),
+    }
+
+
 def compare(run_ids: Iterable[int], store: RunStore | None = None) -> Any:
     """A results table across runs: one row per run.
 
-    Columns: run, model, dataset, status; the ranking metrics led by NDCG@k and HitRate@k
-    with their 95% intervals (``NDCG@10 low`` / ``high``), then Recall@k, MRR, the same
-    at the wide cut-off, coverage and popularity of the top-10 lists; AUC all, AUC seen,
-    AUC unseen; train s; ranked among ("all products", or the candidate sample of a catalog
-    above the exact-ranking limit); then the model settings that were set
-    (``model_params``). A run evaluated before the intervals existed shows its HitRate@k
-    and NDCG@k only.
+    Columns: run, model, dataset, split (how pairs were held out), status; the ranking
+    metrics led by NDCG@k and HitRate@k with their 95% intervals (``NDCG@10 low`` /
+    ``high``), then Recall@k, MRR, the same at the wide cut-off, coverage and popularity of
+    the top-10 lists; AUC all, AUC seen, AUC unseen; train s; ranked among ("all
+    products", or the candidate sample of a catalog above the exact-ranking limit); then
+    the model settings that were set (``model_params``). A run evaluated before the
+    intervals existed shows its HitRate@k and NDCG@k only.
     """
     import pandas as pd
 
@@ -294,6 +303,7 @@ def compare(run_ids: Iterable[int], store: RunStore | None = None) -> Any:
             "run": rec.id,
             "model": rec.model,
             "dataset": rec.dataset,
+            "split": split_label(**_split_fields(rec.spec)),
             "status": rec.status,
         }
         for name in ranking_order(k, s.get("k_wide", 50)):

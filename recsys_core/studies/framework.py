@@ -205,38 +205,28 @@ def arm_spec(
 
 
 def dataset_settings(name: str, products: int = DEFAULT_PRODUCTS) -> DatasetSettings:
-    """``builtin`` (the built-in catalog at ``products``), ``movielens`` (the fetched copy),
-    ``amazon:PATH`` or ``movielens:PATH``.
+    """The settings of a dataset name, as every subcommand spells it
+    (:func:`recsys_core.data.registry.settings_for_name`): ``synthetic`` (the built-in
+    catalog at ``products``; ``builtin`` is its older name), ``movielens-100k`` (the
+    fetched copy; ``movielens``), ``movielens-1m``, or ``SOURCE:PATH``.
 
     Raises
     ------
     FileNotFoundError
-        MovieLens-100k has not been fetched (the message gives the command).
+        A MovieLens copy has not been fetched (the message gives the command).
     """
-    if name == "builtin":
-        return DatasetSettings(products=int(products))
-    if name == "movielens":
-        from recsys_core.data.fetch import default_movielens_dir, movielens_available
+    from recsys_core.data.registry import settings_for_name
 
-        if not movielens_available():
-            raise FileNotFoundError(
-                "MovieLens-100k is not fetched; run `python -m recsys_core fetch "
-                "movielens-100k` to include it"
-            )
-        return DatasetSettings(source="movielens", path=str(default_movielens_dir()))
-    source, _, path = name.partition(":")
-    if source in ("amazon", "movielens") and path:
-        return DatasetSettings(source=source, path=path)
-    raise ValueError(
-        f"unknown dataset {name!r}: use builtin, movielens, amazon:PATH or movielens:PATH"
-    )
+    return settings_for_name(name, products=int(products))
 
 
 def dataset_label(name: str) -> str:
-    if name == "builtin":
+    if name in ("builtin", "synthetic"):
         return "built-in catalog"
-    if name == "movielens":
+    if name in ("movielens", "movielens-100k"):
         return "MovieLens-100k"
+    if name == "movielens-1m":
+        return "MovieLens-1M"
     return name
 
 
