@@ -110,7 +110,7 @@ def test_ease_hand_computed(tmp_path) -> None:
     lam = 2.0
     emb = EASE(EASESettings(dim=2, l2_norm=lam)).fit(_data())
     w = _dense()
-    gram = w + np.diag(w.sum(axis=1))  # each pair a basket of two: X^T X
+    gram = w.T @ w  # each product's neighbour list a basket: X = W, G = X^T X
     p = np.linalg.inv(gram + lam * np.eye(N))
     expected = -p / np.diag(p)[None, :]
     np.fill_diagonal(expected, 0.0)
@@ -164,7 +164,7 @@ def test_ease_in_place_inverse_matches_numpy() -> None:
     keep = a != b
     graph = build_graph(n, a[keep], b[keep], rng.random(keep.sum()).astype(np.float32) + 0.5)
     w = graph.toarray().astype(np.float64)
-    p = np.linalg.inv(w + np.diag(w.sum(axis=1)) + 3.0 * np.eye(n))
+    p = np.linalg.inv(w @ w + 3.0 * np.eye(n))
     expected = -p / np.diag(p)[None, :]
     np.fill_diagonal(expected, 0.0)
     np.testing.assert_allclose(ease_weights(graph, 3.0), expected, rtol=1e-4, atol=1e-6)
