@@ -753,7 +753,7 @@ class RunStore:
                 return
             tx.executemany(
                 f"INSERT INTO metrics (run_id, {', '.join(METRIC_COLUMNS)}) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                f"VALUES ({', '.join('?' * (len(METRIC_COLUMNS) + 1))})",
                 [(int(run_id), *r) for r in rows],
             )
 
