@@ -1,7 +1,7 @@
 """Benchmark: every model on the same data, one results table per dataset and protocol.
 
     python -m bench.compare                                   # default catalog + MovieLens
-    python -m bench.compare --readme README.md                # ... and rewrite its results
+    python -m bench.compare --readme README.md                # ... README summary, docs/results.md
     python -m bench.compare --datasets default --models sgns,eges --protocols degree-matched
 
 Tables lead with NDCG@10 and HitRate@10 (with their 95% intervals; exact ranking over the
@@ -28,6 +28,7 @@ import time
 import traceback
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from recsys_core.data.fetch import default_movielens_dir, fetch_movielens_100k
@@ -105,6 +106,7 @@ def compare_dataset(
     )
     outcomes, failures = train_all(settings, splits[protocols[0]], base, models, epochs)
     markdowns, facts = [], {"dataset": label, "products": base.dataset.n_products}
+    facts["frames"] = {}
     facts |= {"pairs": len(base.dataset.pairs), "failures": failures, "tables": {}}
     for protocol in protocols:
         prepared = base if protocol == protocols[0] else prepare(settings, splits[protocol])
@@ -129,6 +131,7 @@ def compare_dataset(
                 )
             )
         table = results_table(entries)
+        facts["frames"][protocol] = table
         stem = f"{name}-{protocol}"
         out.mkdir(parents=True, exist_ok=True)
         table.to_csv(out / f"{stem}.csv", index=False)
@@ -173,6 +176,34 @@ def bucket_markdown(entries: list[tuple]) -> str:
     return "\n".join(tables)
 
 
+def summary_table(name: str, facts: dict) -> str:
+    """The README's one short table of a dataset: ranking first (test, ± half the 95%
+    interval), AUC under each protocol beside it, best NDCG@10 first."""
+    frames = facts["frames"]
+    first = next(iter(frames.values()))
+    view = pd.DataFrame({"model": first["model"]})
+    for column in ("NDCG@10", "HitRate@10"):
+        view[column] = [
+            f"{v:.3f} ± {max(hi - v, v - lo):.3f}"
+            for v, lo, hi in zip(
+                first[column], first[f"{column} low"], first[f"{column} high"], strict=True
+            )
+        ]
+    for protocol, frame in frames.items():
+        view[f"AUC ({protocol})"] = frame["AUC all"].round(3).to_numpy()
+    view["minutes"] = first["minutes"].round(2).to_numpy()
+    view = view.iloc[np.argsort(-first["NDCG@10"].to_numpy(), kind="stable")]
+    title = f"**{short_name(name)}** ({facts['products']:,} products), test part:"
+    return to_markdown(view, columns=list(view.columns), title=title)
+
+
+def write_results_doc(path: Path, intro: str, sections: list[str]) -> None:
+    """The full generated tables, in their own file (the README keeps a summary)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    head = "# Results: every model, every table\n\n" + intro
+    path.write_text("\n".join([head, *sections]) + "\n")
+
+
 def rewrite_readme(path: Path, sections: list[str]) -> None:
     """Replace what stands between the results markers of ``path`` with ``sections``."""
     text = path.read_text()
@@ -191,6 +222,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--epochs", type=int, help="override epochs of every model")
     parser.add_argument("--out", default="bench/results")
     parser.add_argument("--readme", metavar="PATH", help="rewrite this README's results section")
+    parser.add_argument(
+        "--results-doc",
+        default="docs/results.md",
+        help="with --readme: where the full tables go (the README keeps a summary)",
+    )
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args(argv)
     chosen = (
@@ -201,16 +237,38 @@ def main(argv: list[str] | None = None) -> int:
     models = [*BASELINES, *(m for m in chosen if m not in BASELINES)]
     protocols = [p.strip() for p in args.protocols.split(",") if p.strip()]
     out = Path(args.out)
-    record, sections = {}, []
+    record, sections, summaries = {}, [], []
     for name in [d.strip() for d in args.datasets.split(",") if d.strip()]:
         markdowns, facts = compare_dataset(name, models, protocols, args.epochs, out)
+        summaries.append(summary_table(name, facts))
+        facts.pop("frames")
         record[name] = facts
         sections += markdowns
     if args.readme:
-        rewrite_readme(Path(args.readme), [readme_intro(args), *sections])
+        doc = Path(args.results_doc)
+        write_results_doc(doc, readme_intro(args), sections)
+        link = (
+            f"Full tables (Recall@10, MRR, @50, coverage, list popularity, AUC seen / "
+            f"unseen, per popularity bucket, both protocols): [{doc}]({doc}). "
+            "What each metric means is said at its top."
+        )
+        rewrite_readme(Path(args.readme), [summary_intro(args), *summaries, link])
     if args.json:
         print(json.dumps(record, default=str))
     return 0
+
+
+def summary_intro(args: argparse.Namespace) -> str:
+    epochs = f"{args.epochs} epochs" if args.epochs else "each model's default settings"
+    return (
+        "Generated by `python -m bench.compare --readme README.md` "
+        f"({epochs}, chosen on validation; one seed). Each product of the test pairs asks "
+        "for its top 10 among all products (without itself, its train neighbours and its "
+        "validation partners); its test partners are the right answers. ± is half the "
+        "95% bootstrap interval over queries. AUC is the method's one-negative metric, "
+        "under its uniform negatives and under degree-matched ones (popularity alone "
+        "scores 0.5 there).\n"
+    )
 
 
 def readme_intro(args: argparse.Namespace) -> str:

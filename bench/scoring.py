@@ -34,7 +34,7 @@ def rows_for(
     settings = dataset_settings(dataset)
     split = SplitSettings()
     prepared = prepare(settings, split)
-    evaluation = EvalSettings(ranking_queries=queries)
+    evaluation = EvalSettings(ranking_queries=queries) if queries else EvalSettings()
     rows = []
 
     def one(model: str, params: dict[str, object], label: str, setting: str) -> None:
@@ -54,12 +54,12 @@ def rows_for(
                 "dataset": dataset,
                 "row": label,
                 "setting": setting,
-                "NDCG@10": metrics["ndcg"],
-                "HitRate@10": metrics["hit_rate"],
+                "NDCG@10": metrics["ndcg@10"],
+                "HitRate@10": metrics["hit_rate@10"],
                 "AUC all": metrics["auc_all"],
             }
         )
-        print(f"  {dataset} {label}: NDCG@10 {metrics['ndcg']:.4f}", flush=True)
+        print(f"  {dataset} {label}: NDCG@10 {metrics['ndcg@10']:.4f}", flush=True)
 
     available = model_classes()
     for baseline in [b for b in BASELINES if b in available]:
@@ -89,7 +89,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--datasets", default="default,movielens")
     parser.add_argument("--models", default="sgns")
     parser.add_argument("--exponents", default="0.75,0.5,0")
-    parser.add_argument("--queries", type=int, default=20_000, help="validation ranking queries")
+    parser.add_argument(
+        "--queries", type=int, default=0, help="validation ranking queries (0: the default)"
+    )
     parser.add_argument("--out", default="bench/results/scoring_validation.md")
     args = parser.parse_args(argv)
     exponents = [float(x) for x in args.exponents.split(",")]

@@ -10,6 +10,7 @@ import importlib
 from typing import Any
 
 STUDY_MODULES = (
+    "which_recommender",
     "side_info",
     "unseen_treatment",
     "mf_walks",

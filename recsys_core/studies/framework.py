@@ -752,6 +752,9 @@ def compare_ranked(
             **base,
         )
     better, worse = (a, b) if (iv.value > 0) == higher else (b, a)
+    # the interval of the difference as the sentence reads it: better minus worse
+    low, high = (iv.low, iv.high) if better == a else (-iv.high, -iv.low)
+    span = f"95% interval of the difference {low:+.4f} to {high:+.4f}, {scope}"
     return Comparison(
         better=better,
         sentence=f"{better} is {'higher' if higher else 'lower'} than {worse} by "
