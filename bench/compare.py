@@ -190,11 +190,11 @@ def summary_table(name: str, facts: dict) -> str:
             )
         ]
     for protocol, frame in frames.items():
-        view[f"AUC ({protocol})"] = frame["AUC all"].round(3).to_numpy()
-    view["minutes"] = first["minutes"].round(2).to_numpy()
+        view[f"AUC ({protocol})"] = frame["AUC all"].to_numpy()
+    view["minutes"] = first["minutes"].to_numpy()
     view = view.iloc[np.argsort(-first["NDCG@10"].to_numpy(), kind="stable")]
     title = f"**{short_name(name)}** ({facts['products']:,} products), test part:"
-    return to_markdown(view, columns=list(view.columns), title=title)
+    return to_markdown(view, columns=list(view.columns), title=title, digits=3)
 
 
 def write_results_doc(path: Path, intro: str, sections: list[str]) -> None:
