@@ -223,6 +223,7 @@ def test_finished_run_has_all_metrics_and_artifacts(store):
         "lr",
         "elapsed",
         "epoch_end",
+        "ndcg",
     ]
     assert frame["step"].tolist() == list(range(120))
     assert frame["epoch_end"].sum() == 1 and bool(frame["epoch_end"].iloc[-1])

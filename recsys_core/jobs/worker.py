@@ -173,7 +173,7 @@ class Reporter:
                         _number(ev.lr),
                         _number(ev.elapsed),
                         int(bool(ev.epoch_end)),
-                        _number(ev.ndcg),
+                        _number(getattr(ev, "ndcg", None)),
                     )
                 )
             if rows:
