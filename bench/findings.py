@@ -139,6 +139,10 @@ def compact(verdict: dict[str, Any]) -> str:
     return group + "; ".join(parts)
 
 
+# The ranking metrics, which lead every study's tables and its summary line.
+RANKED = ("ndcg@10", "hit_rate@10")
+
+
 def render(results: dict[str, dict[str, Any]], failed: dict[str, str]) -> str:
     """The Findings section (without the markers) from the studies' JSON."""
     from recsys_core.studies import all_studies
@@ -152,9 +156,12 @@ def render(results: dict[str, dict[str, Any]], failed: dict[str, str]) -> str:
         "(`recsys_core/studies/`): arms that differ in one thing, run on the built-in "
         "catalog and MovieLens-100k with several seeds, scored on the test pairs under "
         "uniform negatives (the method's) and degree-matched negatives (popularity "
-        "controlled). Figures are the mean over seeds ± the spread (max - min). A verdict "
-        "names a direction only when the difference between two arms' means exceeds the "
-        "larger of their spreads; otherwise it says *no clear difference*. The studies are "
+        "controlled). Each study leads with the ranking (NDCG@10, HitRate@10: the mean "
+        "over seeds ± half the 95% interval over seeds and queries); its verdicts name a "
+        "direction only when the interval of the paired difference excludes 0. The "
+        "method's AUC follows, the mean over seeds ± the spread (max - min), with a "
+        "direction only when the difference of the means exceeds the larger spread; "
+        "otherwise a verdict says *no clear difference*. The studies are "
         "small on purpose (a 5,000-product catalog, 1-3 epochs), so they rank choices; "
         "they do not give the best AUC a model can reach (see Results for that).",
         "",
@@ -171,7 +178,10 @@ def render(results: dict[str, dict[str, Any]], failed: dict[str, str]) -> str:
         "|---|---|---|---|",
     ]
     for name, payload in results.items():
-        first = payload["cells"][0]["metric"] if payload["cells"] else "auc"
+        first = next(
+            (m for m in RANKED if any(c["metric"] == m for c in payload["cells"])),
+            payload["cells"][0]["metric"] if payload["cells"] else "auc",
+        )
         for v in payload["verdicts"]:
             if v["metric"] == first:
                 summary.append(
@@ -203,11 +213,16 @@ def render(results: dict[str, dict[str, Any]], failed: dict[str, str]) -> str:
         out.append("")
         for note in payload["notes"]:
             out += [f"Note: {note}", ""]
-        for metric in dict.fromkeys(c["metric"] for c in payload["cells"]):
+        metrics = list(dict.fromkeys(c["metric"] for c in payload["cells"]))
+        # the ranking leads, the method's AUC follows
+        metrics.sort(key=lambda m: (m not in RANKED, RANKED.index(m) if m in RANKED else 0))
+        for metric in metrics:
             out += [*_arm_table(payload, metric), ""]
         if study is not None and study.figure == "buckets":
             out += _bucket_tables(payload)
-        for v in StudyResult.from_dict(payload).distinct_verdicts():
+        verdicts = StudyResult.from_dict(payload).distinct_verdicts()
+        verdicts.sort(key=lambda v: v["metric"] not in RANKED)
+        for v in verdicts:
             protocol = f", {v['protocol']}" if METRICS[v["metric"]][2] else ""
             out.append(
                 f"- {dataset_label(v['dataset'])}{protocol} "

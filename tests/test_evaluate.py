@@ -218,7 +218,7 @@ def test_report_roundtrip_and_results_table(tmp_path) -> None:
     assert np.isnan(df["lift_over_popularity"].iloc[0])  # no popularity row to compare to
     md = to_markdown(df)
     assert md.startswith("Dataset: toy") and "| gensim word2vec |" in md
-    assert "Pairs: test; Negatives: degree-matched; Ranked among: all products" in md
+    assert "Pairs: test; Negatives: degree-matched; Split: random; Ranked among: all products" in md
     header = next(line for line in md.splitlines() if line.startswith("| model"))
     assert header.startswith("| model | NDCG@10 | HitRate@10 |") and " low" not in header
     assert " ± " in md

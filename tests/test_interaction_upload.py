@@ -72,7 +72,8 @@ def test_upload_maps_guessed_columns_into_settings(tmp_path, monkeypatch):
         "time": "when",
         "weight": "qty",
     }
-    assert "uploads" in settings.path and settings.path.endswith("shop.csv")
+    # stored by its content hash, with its own suffix so its reader knows its kind
+    assert "uploads" in settings.path and settings.path.endswith(".csv")
 
 
 def test_a_file_that_is_not_a_table_is_one_sentence(tmp_path, monkeypatch):
