@@ -13,13 +13,12 @@ from __future__ import annotations
 
 import argparse
 import itertools
-from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
 from bench.compare import dataset_label, dataset_settings
-from recsys_core.evaluation.results import to_markdown
+from bench.scoring import choose, write_choice
 from recsys_core.pipeline import RunSpec, prepare, run
 from recsys_core.split import SplitSettings
 
@@ -69,24 +68,8 @@ def main(argv: list[str] | None = None) -> int:
                 )
                 print(f"  {model} {setting}: NDCG@10 {m['ndcg@10']:.4f}", flush=True)
     frame = pd.DataFrame(rows)
-    frame["rank"] = frame.groupby(["dataset", "model"])["NDCG@10"].rank(ascending=False)
-    chosen = (
-        frame.groupby(["model", "setting"])
-        .agg(mean_rank=("rank", "mean"), mean_ndcg=("NDCG@10", "mean"))
-        .reset_index()
-        .sort_values(["model", "mean_rank", "mean_ndcg"], ascending=[True, True, False])
-    )
-    text = (
-        "Validation part only (the test part is never read here); "
-        f"`python -m bench.baselines --datasets {args.datasets} --models {args.models}`\n\n"
-        + to_markdown(frame.drop(columns="rank"), columns=[c for c in frame if c != "rank"])
-        + "\n\nMean rank of validation NDCG@10 over the datasets (lower is better):\n\n"
-        + to_markdown(chosen, columns=list(chosen.columns), digits=3)
-        + "\n"
-    )
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text(text)
-    print(text)
+    command = f"python -m bench.baselines --datasets {args.datasets} --models {args.models}"
+    write_choice(frame, choose(frame, by="model"), command, args.out)
     return 0
 
 

@@ -72,16 +72,31 @@ def rows_for(
     return rows
 
 
-def choose(frame: pd.DataFrame) -> pd.DataFrame:
-    """Mean rank of validation NDCG@10 over the datasets, per (model, setting)."""
+def choose(frame: pd.DataFrame, by: str = "row") -> pd.DataFrame:
+    """Mean rank of validation NDCG@10 over the datasets, per (``by``, setting); the best
+    first within each ``by`` (ties: the higher mean NDCG@10)."""
     trained = frame[frame["setting"] != "baseline"].copy()
-    trained["rank"] = trained.groupby(["dataset", "row"])["NDCG@10"].rank(ascending=False)
+    trained["rank"] = trained.groupby(["dataset", by])["NDCG@10"].rank(ascending=False)
     return (
-        trained.groupby(["row", "setting"])
+        trained.groupby([by, "setting"])
         .agg(mean_rank=("rank", "mean"), mean_ndcg=("NDCG@10", "mean"))
         .reset_index()
-        .sort_values(["row", "mean_rank", "mean_ndcg"], ascending=[True, True, False])
+        .sort_values([by, "mean_rank", "mean_ndcg"], ascending=[True, True, False])
     )
+
+
+def write_choice(frame: pd.DataFrame, ranking: pd.DataFrame, command: str, out: str) -> None:
+    """The validation figures and the mean ranks, as Markdown in ``out`` and on stdout."""
+    text = (
+        f"Validation part only (the test part is never read here); `{command}`\n\n"
+        + to_markdown(frame, columns=list(frame.columns))
+        + "\n\nMean rank of validation NDCG@10 over the datasets (lower is better):\n\n"
+        + to_markdown(ranking, columns=list(ranking.columns), digits=3)
+        + "\n"
+    )
+    Path(out).parent.mkdir(parents=True, exist_ok=True)
+    Path(out).write_text(text)
+    print(text)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -100,19 +115,11 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{dataset_label(dataset, dataset_settings(dataset))}", flush=True)
         rows += rows_for(dataset, args.models.split(","), exponents, args.queries)
     frame = pd.DataFrame(rows)
-    ranking = choose(frame)
-    text = (
-        "Validation part only (the test part is never read here); "
-        f"`python -m bench.scoring --datasets {args.datasets} --models {args.models} "
-        f"--exponents {args.exponents}`\n\n"
-        + to_markdown(frame, columns=list(frame.columns))
-        + "\n\nMean rank of validation NDCG@10 over the datasets (lower is better):\n\n"
-        + to_markdown(ranking, columns=list(ranking.columns), digits=3)
-        + "\n"
+    command = (
+        f"python -m bench.scoring --datasets {args.datasets} --models {args.models} "
+        f"--exponents {args.exponents}"
     )
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text(text)
-    print(text)
+    write_choice(frame, choose(frame), command, args.out)
     return 0
 
 

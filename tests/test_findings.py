@@ -296,12 +296,14 @@ def test_readme_section_from_json(tiny_result: fw.StudyResult, tmp_path: Path) -
     findings.write_readme(findings.render(findings.load_results(folder), {}), readme)
     text = readme.read_text()
     assert text.index("## Results") < text.index(findings.START) < text.index("## Benchmarks")
-    for v in tiny_result.verdicts:
-        assert v["sentence"] in text
+    assert "| tiny |" in text  # the README keeps the summary line of each study
+    detail = findings.render_detail(findings.load_results(folder), {})
+    for v in tiny_result.verdicts:  # every verdict, in full, in the detail document
+        assert v["sentence"] in detail
+    assert "Not run in this record" in detail  # the declared studies without JSON
     first = text
     findings.write_readme(findings.render(findings.load_results(folder), {}), readme)
     assert readme.read_text() == first  # regenerated in place, not appended
-    assert "Not run in this record" in text  # the declared studies without JSON
 
 
 # -- the page -------------------------------------------------------------------------------
@@ -407,5 +409,8 @@ def test_readme_findings_match_the_recorded_json() -> None:
     text = (ROOT / "README.md").read_text()
     assert findings.START in text and findings.END in text
     section = text.split(findings.START, 1)[1].split(findings.END, 1)[0]
-    assert section.strip() == findings.render(findings.load_results(folder), {}).strip()
+    results = findings.load_results(folder)
+    assert section.strip() == findings.render(results, {}).strip()
     assert text.index("## Results") < text.index(findings.START)
+    # every study's detail lives in docs/findings.md, written by the same command
+    assert findings.DOC.read_text().strip() == findings.render_detail(results, {}).strip()
