@@ -111,10 +111,13 @@ def draw_other_protocols(
 
 st.title("Evaluate")
 st.markdown(
-    "Each held-out pair is scored (cosine of its two vectors; MF: its own prediction; the "
-    "baselines: popularity and Adamic-Adar on the train graph, no training) and compared "
-    "with its label. Only runs evaluated on the same pairs are compared: same dataset, "
-    "split and negative protocol. Each model has one colour on every chart."
+    "Recommendations first: each product of the held-out pairs asks each model for its "
+    "top 10 among all products, ranked by the model's own scoring rule (skip-gram: its "
+    "in-out score by default; MF: its logit; the no-training baselines: their formula on "
+    "the train graph), and its held-out partners are the right answers (NDCG@10, "
+    "HitRate@10, with 95% intervals). Beside it, the method's AUC: each held-out pair "
+    "against a sampled negative. Only runs evaluated on the same pairs are compared: same "
+    "dataset, split and negative protocol. Each model has one colour on every chart."
 )
 prep = load.prepared()
 if prep is not None:

@@ -63,13 +63,17 @@ def _same_dataset(record: Any, prep: Any) -> bool:
 
 
 def label(record: Any, status: bool = True) -> str:
-    """``#12 sgns · finished AUC 0.912 (epochs=2)``: how a run is named in pickers.
+    """``#12 sgns · finished NDCG@10 0.279 (epochs=2)``: how a run is named in pickers
+    (the ranking leads; AUC where a run has no ranking figure).
 
     ``status=False`` leaves the status out (pickers that only list finished runs).
     """
     text = f"#{record.id} {record.model}" + (f" · {record.status}" if status else "")
     summary = record.summary or {}
-    if summary.get("auc_all") is not None:
+    ndcg = summary.get("ndcg@10", summary.get("ndcg"))
+    if ndcg is not None:
+        text += f" NDCG@10 {ndcg:.3f}"
+    elif summary.get("auc_all") is not None:
         text += f" AUC {summary['auc_all']:.3f}"
     params = dict(record.spec.get("model_params") or [])
     if params:
