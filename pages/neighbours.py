@@ -8,7 +8,7 @@ import streamlit as st
 
 from recsys_core.explore.dataset_views import product_details
 from recsys_core.explore.similar import neighbours_frame, overlap
-from ui import compare, fmt, load, runs
+from ui import compare, fmt, load, runs, topk_export
 from ui.shell import inside_app
 
 inside_app()  # a deep link on a fresh server runs this file alone: see ui/shell.py
@@ -83,3 +83,6 @@ if prep is not None:
         if len(lists) > 1:
             st.markdown("**Overlap** (share of common neighbours)")
             st.dataframe(overlap(lists).style.format("{:.0%}"))
+    if chosen:
+        st.divider()
+        topk_export.draw_topk_download(chosen, prep.dataset.products, domain.item)

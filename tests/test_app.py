@@ -210,6 +210,40 @@ def test_neighbour_lookup(trained: AppTest) -> None:
     assert not at.exception
 
 
+def test_neighbours_topk_download_equals_the_cli(trained: AppTest, tmp_path: Path) -> None:
+    """Prepare top-k file on a click, then a download; its rows are the CLI's rows."""
+    import io
+
+    import pandas as pd
+
+    from recsys_core.cli import main
+
+    at = fresh("pages/neighbours.py")
+    assert not at.get("download_button")  # nothing built before the click
+    assert at.number_input(key="nb.export.k").value == 20
+    run_id = at.selectbox(key="nb.export.run").value
+    at.number_input(key="nb.export.k").set_value(5)
+    at.radio(key="nb.export.format").set_value("csv").run()
+    assert any("rows (" in c.value and "as CSV" in c.value for c in at.caption)
+    at.button(key="nb.export.prepare").click().run()
+    assert not problems(at), problems(at)
+    (download,) = at.get("download_button")
+    assert f"run{run_id}-top5.csv" in download.proto.label
+    ready = at.session_state["nb.export"]
+    mine = pd.read_csv(io.BytesIO(ready["data"]))
+    out = tmp_path / "recs.csv"
+    assert main(["recommend", "--run", str(run_id), "--k", "5", "--out", str(out)]) == 0
+    pd.testing.assert_frame_equal(mine, pd.read_csv(out))
+    assert len(mine) == ready["rows"] and mine["rank"].max() == 5
+    # Another k is another file: the old one is not offered for it.
+    at.number_input(key="nb.export.k").set_value(6).run()
+    assert not at.get("download_button")
+    at.radio(key="nb.export.format").set_value("parquet").run()
+    at.button(key="nb.export.prepare").click().run()
+    parquet = pd.read_parquet(io.BytesIO(at.session_state["nb.export"]["data"]))
+    assert parquet["rank"].max() == 6 and list(parquet.columns) == list(mine.columns)
+
+
 def test_embedding_map_pca(trained: AppTest) -> None:
     at = fresh("pages/embedding_map.py")
     assert at.selectbox(key="map.method").value == "pca"

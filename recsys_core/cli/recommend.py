@@ -41,10 +41,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 def cmd_recommend(args: argparse.Namespace) -> int:
     from recsys_core import jobs
     from recsys_core.cli.runs import _get
-    from recsys_core.data.registry import load_dataset
-    from recsys_core.evaluation.auc import usable_mask
-    from recsys_core.explore.topk import recommendations_frame, top_k, use_ann
-    from recsys_core.pipeline import prepare
+    from recsys_core.jobs.recommend import recommendations, write_table
 
     out = Path(args.out)
     if out.suffix.lower() not in SUFFIXES:
@@ -54,29 +51,16 @@ def cmd_recommend(args: argparse.Namespace) -> int:
     t0 = time.perf_counter()
     _get(args.run)  # an unknown id: one sentence naming `runs`
     outcome = jobs.load_outcome(args.run, mmap=True)  # unfinished: one sentence
-    spec, emb = outcome.spec, outcome.embeddings
-    known = None
-    if args.exclude_known:
-        prepared = prepare(spec.dataset, spec.split)
-        products, known = prepared.dataset.products, prepared.graph
-    else:
-        products = load_dataset(spec.dataset)[0].products
-    usable = usable_mask(emb, spec.eval_settings().unseen_policy)
     ann = True if args.ann else False if args.exact else None
-    approximate = use_ann(emb, ann)
-    queries = usable.nonzero()[0]
-    found = top_k(emb, queries, args.k, usable, known, ann=approximate)
-    frame = recommendations_frame(found, products)
+    recs = recommendations(outcome, args.k, ann=ann, exclude_known=args.exclude_known)
+    frame, approximate = recs.frame, not recs.exact
     out.parent.mkdir(parents=True, exist_ok=True)
-    if out.suffix.lower() == ".csv":
-        frame.to_csv(out, index=False)
-    else:
-        frame.to_parquet(out, index=False)
+    write_table(frame, out, out.suffix.lower().lstrip("."))
     seconds = time.perf_counter() - t0
     method = "approximate index (faiss IVF)" if approximate else "exact"
     say(
-        f"{len(frame):,} recommendations for {len(queries):,} products ({method}, score "
-        f"{emb.score}) in {seconds:.1f} s: {out}"
+        f"{len(frame):,} recommendations for {recs.products:,} products ({method}, score "
+        f"{recs.score}) in {seconds:.1f} s: {out}"
     )
     emit_json(
         args,
@@ -84,10 +68,10 @@ def cmd_recommend(args: argparse.Namespace) -> int:
             "run": args.run,
             "out": str(out),
             "rows": len(frame),
-            "products": len(queries),
+            "products": recs.products,
             "k": args.k,
             "exact": not approximate,
-            "score": emb.score,
+            "score": recs.score,
             "exclude_known": bool(args.exclude_known),
             "seconds": round(seconds, 3),
         },
