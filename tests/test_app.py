@@ -1043,3 +1043,19 @@ def test_a_large_walk_corpus_waits_for_a_click(monkeypatch: pytest.MonkeyPatch) 
     buttons[0].click().run()
     assert not problems(at), problems(at)
     assert len(at.dataframe) >= 1  # the clicked corpus is drawn
+
+
+def test_a_model_picked_in_the_sidebar_survives_page_switches() -> None:
+    """The model section is drawn at different places on different pages (inside a page,
+    or after it), so Streamlit sees a new widget there; the pick is this session's view
+    and must follow it across pages."""
+    at = fresh("pages/train.py")
+    at.selectbox(key="model.name").set_value("mf").run()
+    at.number_input(key="model.mf.epochs").set_value(3).run()
+    script = ENTRY[0]
+    for page in ("pages/data.py", "pages/evaluate.py", "pages/train.py"):
+        at.switch_page(os.path.relpath(ROOT / page, script.parent))
+        at.run()
+        assert not problems(at), problems(at)
+        assert at.selectbox(key="model.name").value == "mf", page
+    assert at.number_input(key="model.mf.epochs").value == 3

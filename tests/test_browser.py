@@ -612,12 +612,26 @@ def pick(page: object, box: object, option: str | re.Pattern) -> None:
 
     From the keyboard: after a file is set on an uploader, the first click on a select
     box only focuses it (in headless Chromium), while ArrowDown always opens its list.
+    A rerun of the script (the upload being read) redraws the sidebar and closes an open
+    list, so each try first waits for the script to be idle, and a list that did not open
+    is opened again.
     """
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
     from playwright.sync_api import expect
 
-    box.focus()
-    box.press("ArrowDown")
-    page.get_by_role("option", name=option, exact=True).click()
+    app = page.locator("[data-testid='stApp']")
+    wanted = page.get_by_role("option", name=option, exact=True)
+    for _ in range(5):
+        expect(app).to_have_attribute("data-test-script-state", "notRunning", timeout=COMPUTE_MS)
+        box.focus()
+        box.press("ArrowDown")
+        try:
+            wanted.wait_for(state="visible", timeout=STEP_MS)
+            wanted.click(timeout=STEP_MS)
+        except PlaywrightTimeout:
+            page.keyboard.press("Escape")
+            continue
+        break
     expect(box).to_have_value(option, timeout=STEP_MS)
 
 

@@ -11,7 +11,7 @@ import streamlit as st
 from recsys_core.common.settings import SettingsError
 from ui import forms, runspec
 from ui.datasets import dataset_settings
-from ui.url import changed_keys, is_scalar, url_settings, url_start, url_update
+from ui.url import changed_keys, is_scalar, url_settings, url_start, url_update, url_view
 
 
 def write_model_url(url: dict[str, str]) -> None:
@@ -30,8 +30,9 @@ def draw_model_picker() -> None:
     classes = model_classes()
     names = list(classes)
     linked_run = runspec.linked_run_spec(url_start())
+    view = url_view()  # what this session shows now: a pick follows it across pages
     wanted = (
-        url_start().get("model")
+        view.get("model")
         or (linked_run.model if linked_run is not None else None)
         or runspec.default_model()
     )
@@ -52,7 +53,7 @@ def draw_model_picker() -> None:
     )
     cls = classes[name]
     fields, start = runspec.model_start(cls)
-    linked, bad = url_settings("model.", start) if name == wanted else ({}, [])
+    linked, bad = url_settings("model.", start, view) if name == wanted else ({}, [])
     if linked_run is not None and name == linked_run.model and "model" not in url_start():
         # A bare link to a run (``/train?run=42``) opens its model with its settings.
         linked = {**{k: v for k, v in linked_run.model_params if is_scalar(v)}, **linked}
@@ -64,7 +65,9 @@ def draw_model_picker() -> None:
     walks = None
     if cls.uses_walks:
         walk_start = runspec.walk_start(cls)
-        walk_linked, walk_bad = url_settings("walks.", walk_start) if name == wanted else ({}, [])
+        walk_linked, walk_bad = (
+            url_settings("walks.", walk_start, view) if name == wanted else ({}, [])
+        )
         bad += walk_bad
         with st.expander("walk settings"):
             walk_values = forms.settings_widgets(
@@ -82,7 +85,7 @@ def draw_model_picker() -> None:
         split, evaluation = forms.evaluation_widgets()
     if bad and f"model.{name}.shown" not in st.session_state:
         st.session_state[f"model.{name}.shown"] = True
-        texts = ", ".join(f"{k}={url_start()[k]}" for k in bad)
+        texts = ", ".join(f"{k}={view[k]}" for k in bad)
         st.warning(
             f"The link's {texts} is not a setting of {name} or not a value it takes; "
             "the app's start value is used instead."

@@ -35,9 +35,14 @@ def url_update(values: Mapping[str, str | None], prefix: str = "") -> None:
     With ``prefix``, keys starting with it that ``values`` does not name are removed too
     (settings back at their start values). Unchanged keys are not sent again.
     """
+    now = st.session_state.setdefault("url.now", {})
     if prefix:
         for key in [k for k in st.query_params if k.startswith(prefix) and k not in values]:
             del st.query_params[key]
+        # keys under the prefix that are gone from the view (also those only opened with)
+        for key in [k for k in {**url_start(), **now} if k.startswith(prefix)]:
+            if key not in values:
+                now[key] = None
     for key, value in values.items():
         if value is None:
             if key in st.query_params:
@@ -46,6 +51,14 @@ def url_update(values: Mapping[str, str | None], prefix: str = "") -> None:
             st.query_params[key] = value
     # What this session shows now, for pickers drawn later on other pages.
     st.session_state.setdefault("url.now", {}).update(values)
+
+
+def url_view() -> dict[str, str]:
+    """The view this session shows now: what it opened with, overwritten by what it has
+    written since (a key it removed is gone). Pickers start from it, so a pick follows the
+    visitor from page to page even where Streamlit draws the widget anew."""
+    view = {**url_start(), **st.session_state.get("url.now", {})}
+    return {k: v for k, v in view.items() if v is not None}
 
 
 def url_value(key: str) -> str | None:
@@ -72,10 +85,13 @@ def is_scalar(value: Any) -> bool:
     return isinstance(value, (bool, int, float, str))
 
 
-def url_settings(prefix: str, start: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
-    """Settings the URL opened with under ``prefix`` ("model."), parsed; and bad keys."""
+def url_settings(
+    prefix: str, start: dict[str, Any], source: Mapping[str, str] | None = None
+) -> tuple[dict[str, Any], list[str]]:
+    """Settings under ``prefix`` ("model.") in ``source`` (default: the URL the session
+    opened with), parsed; and bad keys."""
     values, bad = {}, []
-    for key, text in url_start().items():
+    for key, text in (url_start() if source is None else source).items():
         name = key[len(prefix) :] if key.startswith(prefix) else None
         if name is None:
             continue
