@@ -26,7 +26,7 @@ if prep is not None:
     specs = study.comparison_specs(base)
     shared = dict(specs[0].model_params)
     st.caption(
-        f"On {base.dataset.describe()}"
+        f"On {datasets.shown_dataset(base.dataset)}"
         + (f" · {', '.join(f'{k}={v}' for k, v in sorted(shared.items()))}" if shared else "")
         + " (model settings from the sidebar, where a model has them). "
         f"{specs[0].split.holdout_products:.0%} of the products are held out as new ones "

@@ -6,7 +6,7 @@ import streamlit as st
 
 from recsys_core.common.settings import SettingsError
 from recsys_core.jobs import estimate
-from ui import charts, fmt, jobgate, load, runs, sidebar, url
+from ui import charts, datasets, fmt, jobgate, load, runs, sidebar, url
 from ui.shell import inside_app
 
 inside_app()  # a deep link on a fresh server runs this file alone: see ui/shell.py
@@ -31,7 +31,7 @@ if prep is not None:
     else:
         params = dict(spec.model_params)
         st.markdown(
-            f"**{spec.model}** on {spec.dataset.describe()}"
+            f"**{spec.model}** on {datasets.shown_dataset(spec.dataset)}"
             + (f" · {', '.join(f'{k}={v}' for k, v in params.items())}" if params else "")
         )
         n_products, n_pairs = prep.dataset.n_products, len(prep.dataset.pairs)

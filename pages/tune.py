@@ -8,7 +8,7 @@ from recsys_core.common.settings import SettingsError
 from recsys_core.pipeline import RunSpec
 from recsys_core.tuning import METRICS, space_for, study_name, tunable_models
 from recsys_core.tuning.studies import METRIC_LABELS
-from ui import tune
+from ui import datasets, tune
 from ui.shell import inside_app
 
 inside_app()  # a deep link on a fresh server runs this file alone: see ui/shell.py
@@ -39,7 +39,8 @@ try:
     base.validate()
     name = study_name(base, metric)
     st.caption(
-        f"On {dataset.describe()} · searched: " + "; ".join(p.describe() for p in space_for(model))
+        f"On {datasets.shown_dataset(dataset)} · searched: "
+        + "; ".join(p.describe() for p in space_for(model))
     )
 except (SettingsError, ValueError) as exc:
     st.error(f"Cannot tune this: {exc}")

@@ -232,6 +232,12 @@ def shown_error(message: str, settings: DatasetSettings) -> str:
     return message
 
 
+def shown_dataset(settings: DatasetSettings) -> str:
+    """``settings.describe()`` as its user knows it: an upload by the name it had, never
+    the server's path of its stored copy."""
+    return shown_error(settings.describe(), settings)
+
+
 # -- building: a link opens a view, a click builds ---------------------------------------------
 
 

@@ -35,7 +35,7 @@ def prepared(settings: Any = None, split: Any = None) -> Any:
         return None
 
     def build() -> Any:
-        with progress_bar(f"Preparing {settings.describe()}") as on_progress:
+        with progress_bar(f"Preparing {datasets.shown_dataset(settings)}") as on_progress:
             return pipeline.prepare(settings, split, on_progress=on_progress)
 
     try:
@@ -48,7 +48,7 @@ def prepared(settings: Any = None, split: Any = None) -> Any:
 def draw_build_prompt(settings: Any) -> None:
     """A dataset this server has not built yet: what it is, and a button that builds it."""
     st.info(
-        f"This view needs {settings.describe()}, which this server has not built yet. "
+        f"This view needs {datasets.shown_dataset(settings)}, which this server has not built yet. "
         "Nothing is built until you click."
     )
     est = datasets.build_estimate(settings)
