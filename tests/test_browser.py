@@ -642,6 +642,7 @@ def test_upload_an_interaction_log_train_and_download_top_k(
     (guessed, one set by hand), Load; train; on Neighbours prepare and download the
     top-k file; its rows are every item's top k of the uploaded items."""
     import pandas as pd
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
     from playwright.sync_api import expect
 
     orders = write_orders(tmp_path / "shop-orders.csv")
@@ -697,8 +698,18 @@ def test_upload_an_interaction_log_train_and_download_top_k(
     expect(page.get_by_text(re.compile(rf"rows \(\d+ items x {k}\)"))).to_be_visible(
         timeout=STEP_MS
     )
-    page.get_by_role("button", name="Prepare top-k file").click()
     download = page.get_by_role("button", name=re.compile(rf"Download run{run_id}-top{k}\.csv"))
+    # A click that lands while the script reruns (the page's run list refreshing) is
+    # dropped by Streamlit: click again once the script is idle; building is idempotent.
+    for _ in range(3):
+        tab.settle()
+        page.get_by_role("button", name="Prepare top-k file").click()
+        tab.settle()
+        try:
+            download.wait_for(state="visible", timeout=STEP_MS)
+            break
+        except PlaywrightTimeout:
+            continue
     expect(download).to_be_visible(timeout=COMPUTE_MS)
     tab.shot("33-upload-topk-ready")
     with page.expect_download(timeout=STEP_MS) as event:
