@@ -787,6 +787,34 @@ def ranked_group_verdict(
     ]
 
 
+def group_records(
+    study: Study,
+    dataset: str,
+    protocol: str,
+    metric: str,
+    per_arm: dict[str, Any],
+    judge: Callable[[Study, str, str, dict[str, Any]], list[Comparison]],
+) -> list[dict[str, Any]]:
+    """One verdict record per group of arms with something to compare, judged by
+    ``judge`` (:func:`group_verdict` for AUC-like metrics, :func:`ranked_group_verdict`
+    for the ranking)."""
+    records = []
+    for group in dict.fromkeys(g for a in study.arms for g in a.groups):
+        comps = judge(study, group, metric, per_arm)
+        if comps:
+            records.append(
+                {
+                    "dataset": dataset,
+                    "protocol": protocol,
+                    "group": group,
+                    "metric": metric,
+                    "sentence": sentence(comps, group),
+                    "comparisons": [dataclasses.asdict(c) for c in comps],
+                }
+            )
+    return records
+
+
 def sentence(comparisons: Sequence[Comparison], group: str = "") -> str:
     """One sentence for a group's comparisons."""
     text = "; ".join(c.sentence for c in comparisons)
@@ -923,20 +951,7 @@ def collect(
                             "spread": spread(known) if known else None,
                         }
                     )
-                for group in dict.fromkeys(g for a in study.arms for g in a.groups):
-                    comps = group_verdict(study, group, metric, per_arm)
-                    if not comps:
-                        continue
-                    verdicts.append(
-                        {
-                            "dataset": dataset,
-                            "protocol": protocol,
-                            "group": group,
-                            "metric": metric,
-                            "sentence": sentence(comps, group),
-                            "comparisons": [dataclasses.asdict(c) for c in comps],
-                        }
-                    )
+                verdicts += group_records(study, dataset, protocol, metric, per_arm, group_verdict)
     if protocols:
         _ranked_verdicts(study, datasets, protocols[0], ranked, cells, verdicts)
     curves = []
@@ -1013,20 +1028,9 @@ def _ranked_verdicts(
                         "high": _clean(iv.high),
                     }
                 )
-            for group in dict.fromkeys(g for a in study.arms for g in a.groups):
-                comps = ranked_group_verdict(study, group, metric, per_arm)
-                if not comps:
-                    continue
-                verdicts.append(
-                    {
-                        "dataset": dataset,
-                        "protocol": protocol,
-                        "group": group,
-                        "metric": metric,
-                        "sentence": sentence(comps, group),
-                        "comparisons": [dataclasses.asdict(c) for c in comps],
-                    }
-                )
+            verdicts += group_records(
+                study, dataset, protocol, metric, per_arm, ranked_group_verdict
+            )
 
 
 def run_study(
