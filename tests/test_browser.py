@@ -233,12 +233,24 @@ def _abort(route: object) -> None:
 
 
 @pytest.fixture
-def tabs(browser: object, server: Server) -> Iterator[list[Tab]]:
-    """Browser tabs (each its own context); no tab may request anything off localhost."""
+def tabs(browser: object, server: Server, request: pytest.FixtureRequest) -> Iterator[list[Tab]]:
+    """Browser tabs (each its own context); no tab may request anything off localhost.
+
+    A failed test leaves a screenshot of each of its tabs (``FAILED-<test>-<n>.png``) and
+    the server log's tail beside the other screenshots, for a failure seen only once.
+    """
     opened: list[Tab] = []
 
     log_start = server.log.stat().st_size if server.log.exists() else 0
     yield opened
+    report = getattr(request.node, "report_call", None)
+    if report is not None and report.failed:
+        SHOTS.mkdir(parents=True, exist_ok=True)
+        for n, tab in enumerate(opened):
+            try:
+                tab.page.screenshot(path=str(SHOTS / f"FAILED-{request.node.name}-{n}.png"))
+            except Exception as exc:  # a closed page: the failure itself says enough
+                print(f"no screenshot of tab {n}: {exc}")
     outside = [u for tab in opened for u in tab.outside()]
     for tab in opened:
         tab.close()
@@ -701,9 +713,12 @@ def test_upload_an_interaction_log_train_and_download_top_k(
     download = page.get_by_role("button", name=re.compile(rf"Download run{run_id}-top{k}\.csv"))
     # A click that lands while the script reruns (the page's run list refreshing) is
     # dropped by Streamlit: click again once the script is idle; building is idempotent.
+    prepare = page.get_by_role("button", name="Prepare top-k file")
     for _ in range(3):
         tab.settle()
-        page.get_by_role("button", name="Prepare top-k file").click()
+        # Fails with the page's aria snapshot (what was there instead), unlike click().
+        expect(prepare).to_be_visible(timeout=COMPUTE_MS)
+        prepare.click()
         tab.settle()
         try:
             download.wait_for(state="visible", timeout=STEP_MS)
