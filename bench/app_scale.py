@@ -170,6 +170,32 @@ def phases(raw: Path) -> dict[str, float]:
     return {p: n / 20 for p, n in counts.most_common()}  # 20 samples a second
 
 
+# (function, file) marks in the server's py-spy stacks: which Train-page fragment, and
+# what inside it
+SERVER_MARKS = (
+    ("live", "pages/train.py"),
+    ("run_table", "pages/train.py"),
+    ("panel", "ui/runs.py"),
+    ("training_curves", "ui/charts.py"),
+    ("plotly_chart", "streamlit/"),
+    ("metrics", "recsys_core/jobs/"),
+    ("list_runs", "recsys_core/jobs/"),
+)
+
+
+def server_split(raw: Path) -> dict[str, float]:
+    """Seconds of the server's samples (all threads) inside each of SERVER_MARKS."""
+    counts: Counter[str] = Counter()
+    for line in raw.read_text().splitlines():
+        stack, _, n = line.rpartition(" ")
+        frames = stack.split(";")
+        counts["all samples"] += int(n)
+        for func, file in SERVER_MARKS:
+            if any(f.split(" (")[0].split(".")[-1] == func and file in f for f in frames):
+                counts[func] += int(n)
+    return {k: v / 20 for k, v in counts.most_common()}
+
+
 def figures(rec: dict, watch: ProcWatch, cache: Path, offset: float) -> dict:
     """Wall, CPU and memory of one finished run, from its record, artifacts and samples."""
     t0, t1 = rec["started"] - offset, rec["finished"] - offset
@@ -208,7 +234,13 @@ def url_dataset(preset: str) -> str:
 
 
 def app_training(
-    browser: Any, url: str, preset: str, db: Path, timeout: float, profile: Path | None
+    browser: Any,
+    url: str,
+    preset: str,
+    db: Path,
+    timeout: float,
+    profile: Path | None,
+    server_pid: int,
 ) -> dict:
     """Click Start on the Train page and keep the tab there until the run ends."""
     query = "&".join(f"model.{k}={v}" for k, v in APP_MODEL_SET.items() if k == "epochs")
@@ -221,7 +253,13 @@ def app_training(
         button = page.get_by_role("button", name="Start training")
         button.wait_for(state="visible", timeout=timeout * 1000)
         button.click()
-        return wait_for_run(db, timeout, profile, "app")
+        spy = start_spy(server_pid, profile / "server.raw") if profile else None
+        try:
+            return wait_for_run(db, timeout, profile, "app")
+        finally:
+            if spy is not None:
+                spy.send_signal(signal.SIGINT)
+                spy.wait(timeout=60)
     finally:
         context.close()
 
@@ -283,7 +321,9 @@ def main(args: Any) -> int:
             watch.sample()
             result["server_after_pages_gb"] = sum(p.hwm_mb for p in watch.of_role("server")) / 1024
             if not args.skip_train:
-                rec = app_training(browser, url, preset, app_cache / "runs.sqlite", 3600, profile)
+                rec = app_training(
+                    browser, url, preset, app_cache / "runs.sqlite", 3600, profile, proc.pid
+                )
                 watch.sample()
                 result["app"] = figures(rec, watch, app_cache, offset)
                 print(f"# app {json.dumps(result['app'])}", flush=True)
@@ -308,6 +348,8 @@ def main(args: Any) -> int:
             result["profile"] = {
                 f.stem: phases(f) for f in sorted(profile.glob("*.txt")) if f.stat().st_size
             }
+            if (profile / "server.raw").exists():
+                result["profile_server"] = server_split(profile / "server.raw")
     result["load_end"] = os.getloadavg()
     report(result)
     if args.json:
@@ -336,3 +378,5 @@ def report(result: dict) -> None:
                   f"{r['live_auc_points']:>8}{r['load_mean']:>6.1f}")  # fmt: skip
     for name, split in result.get("profile", {}).items():
         print(f"py-spy, {name}, main thread seconds: {json.dumps(split)}")
+    if "profile_server" in result:
+        print(f"py-spy, server during the app's run: {json.dumps(result['profile_server'])}")

@@ -152,6 +152,7 @@ class ProcWatch:
                 rec = self.procs.get(pid)
                 if rec is None or rec.cmd != cmd[:200]:  # a pid reused, or exec'd
                     rec = self.procs[pid] = ProcSample(pid, role_of(cmd), cmd[:200], nice)
+                rec.nice = nice  # a worker renices itself after it starts
                 rec.rss_max_mb = max(rec.rss_max_mb, rss)
                 rec.hwm_mb = max(rec.hwm_mb, hwm)
                 rec.cpu.append((now, cpu))

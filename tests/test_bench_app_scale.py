@@ -75,3 +75,18 @@ def test_an_unknown_cli_variant_is_one_sentence(capsys) -> None:
     with pytest.raises(SystemExit):
         bench_app.main(["--scale", "default", "--cli-variants", "fast"])
     assert "unknown fast; known: app-settings, eval_every=0" in capsys.readouterr().err
+
+
+def test_server_split_counts_each_fragment_once_per_sample(tmp_path) -> None:
+    from bench.app_scale import server_split
+
+    raw = tmp_path / "server.raw"
+    raw.write_text(
+        "thread (1): ScriptRunner;live (/srv/app/pages/train.py:90);"
+        "training_curves (ui/charts.py:5);RunStore.metrics (recsys_core/jobs/store.py:1) 10\n"
+        "thread (1): ScriptRunner;draw_running_anywhere.<locals>.panel (ui/runs.py:326) 4\n"
+        "thread (2): Tornado;poll (asyncio.py:1) 6\n"
+    )
+    assert server_split(raw) == {
+        "all samples": 1.0, "live": 0.5, "training_curves": 0.5, "metrics": 0.5, "panel": 0.2,
+    }  # fmt: skip
