@@ -173,8 +173,9 @@ def phases(raw: Path) -> dict[str, float]:
 # (function, file) marks in the server's py-spy stacks: which Train-page fragment, and
 # what inside it
 SERVER_MARKS = (
-    ("live", "pages/train.py"),
-    ("run_table", "pages/train.py"),
+    ("_on_script_finished", "scriptrunner"),  # Streamlit's post-run gc.collect(2), if on
+    ("live", "train.py"),  # py-spy names a page by its file name alone
+    ("run_table", "train.py"),
     ("panel", "ui/runs.py"),
     ("training_curves", "ui/charts.py"),
     ("plotly_chart", "streamlit/"),

@@ -82,7 +82,7 @@ def test_server_split_counts_each_fragment_once_per_sample(tmp_path) -> None:
 
     raw = tmp_path / "server.raw"
     raw.write_text(
-        "thread (1): ScriptRunner;live (/srv/app/pages/train.py:90);"
+        "thread (1): ScriptRunner;live (train.py:90);"
         "training_curves (ui/charts.py:5);RunStore.metrics (recsys_core/jobs/store.py:1) 10\n"
         "thread (1): ScriptRunner;draw_running_anywhere.<locals>.panel (ui/runs.py:326) 4\n"
         "thread (2): Tornado;poll (asyncio.py:1) 6\n"
