@@ -149,6 +149,8 @@ class ProcWatch:
                 if got is None:
                     continue
                 rss, hwm, cpu, nice, cmd = got
+                if not cmd:  # exiting: its command line and memory are gone already
+                    continue
                 rec = self.procs.get(pid)
                 if rec is None or rec.cmd != cmd[:200]:  # a pid reused, or exec'd
                     rec = self.procs[pid] = ProcSample(pid, role_of(cmd), cmd[:200], nice)
