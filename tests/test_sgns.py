@@ -218,9 +218,13 @@ def test_centring_in_place_is_the_gathered_centring_bit_for_bit(all_trained: boo
     from recsys_core.models.sgns import centred
 
     rng = np.random.default_rng(3)
-    vectors = rng.normal(size=(50, 8)).astype(np.float32)
-    trained = np.ones(50, bool) if all_trained else rng.random(50) < 0.7
-    also = ~trained & (rng.random(50) < 0.5)
+    vectors = rng.normal(size=(5000, 8)).astype(np.float32)
+    trained = np.ones(5000, bool) if all_trained else rng.random(5000) < 0.7
+    also = ~trained & (rng.random(5000) < 0.5)
+    expected = vectors.copy()
+    expected[trained] -= expected[trained].mean(axis=0)
+    # a Fortran-ordered table is centred as its C-ordered copy is (rows summed in order)
+    np.testing.assert_array_equal(centred(np.asfortranarray(vectors), trained), expected)
     for extra in (None, also):
         shift = trained if extra is None else trained | extra
         expected = vectors.copy()

@@ -326,10 +326,13 @@ def centred(
 
     Rows in ``also`` (e.g. cold-start vectors built from trained side embeddings) are
     shifted by the same mean; other rows (untrained, random) are left as they are.
-    ``out`` (float32, the shape of ``vectors``) receives the copy instead of a new array.
+    ``out`` (C-ordered float32, the shape of ``vectors``) receives the copy instead of a
+    new array.
     """
     if out is None:
-        out = np.array(vectors, dtype=np.float32, copy=True)
+        # C order whatever ``vectors``' order: the mean below sums rows in the order the
+        # gathered copy it replaces did
+        out = np.array(vectors, dtype=np.float32, copy=True, order="C")
     else:
         np.copyto(out, vectors, casting="same_kind")
     if trained is None or not np.any(trained):
