@@ -3,6 +3,7 @@
     python -m bench.app                    # the default catalog (20,000 products)
     python -m bench.app --products 1500    # smaller, quicker
     python -m bench.app --json             # last line: one JSON object with every figure
+    python -m bench.app --scale electronics --profile /tmp/spy   # the scale pass (below)
 
 Three passes, each on a fresh server process (``streamlit run app.py``) and a fresh
 browser context:
@@ -17,6 +18,10 @@ In each pass every page is opened by its URL. *First paint* is the time from nav
 to the page's title on screen; *drawn* is the time until the script has finished
 (``data-test-script-state="notRunning"``). Chromium must be at ``/usr/bin/chromium`` (or
 ``--chromium``); ports come from ``--ports`` (default 8600-8649).
+
+``--scale PRESET`` runs the scale pass instead (:mod:`bench.app_scale`): the pages on a
+large synthetic catalog, the server's peak memory, and one epoch of skip-gram started
+from the Train page against the same run from the CLI.
 """
 
 from __future__ import annotations
@@ -92,8 +97,11 @@ def stop_server(proc: subprocess.Popen) -> None:
         proc.kill()
 
 
-def time_pages(browser, url: str, pages: tuple[str, ...], timeout_s: float) -> list[dict]:
-    """Open each page by URL in one new context; seconds to first paint and to drawn."""
+def time_pages(
+    browser, url: str, pages: tuple[str, ...], timeout_s: float, query: str = ""
+) -> list[dict]:
+    """Open each page by URL (with ``query``, e.g. ``?dataset=electronics``) in one new
+    context; seconds to first paint and to drawn."""
     context = browser.new_context(viewport={"width": 1400, "height": 1000})
     page = context.new_page()
     outside: list[str] = []
@@ -103,7 +111,7 @@ def time_pages(browser, url: str, pages: tuple[str, ...], timeout_s: float) -> l
     try:
         for name in pages:
             t0 = time.perf_counter()
-            page.goto(f"{url}/{name}", wait_until="commit")
+            page.goto(f"{url}/{name}{query}", wait_until="commit")
             page.locator("h1").first.wait_for(state="visible", timeout=timeout_s * 1000)
             paint = time.perf_counter() - t0
             page.wait_for_selector(
@@ -126,7 +134,26 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--chromium", default=shutil.which("chromium") or "/usr/bin/chromium")
     parser.add_argument("--timeout", type=float, default=300.0, help="per page, seconds")
     parser.add_argument("--json", action="store_true")
+    scale = parser.add_argument_group("scale pass")
+    scale.add_argument("--scale", choices=("electronics", "books", "default"), default=None)
+    scale.add_argument("--cache", default=None, help="default: $RECSYS_CACHE_DIR/bench-app-scale")
+    scale.add_argument("--profile", metavar="DIR", help="py-spy each run's worker into DIR")
+    scale.add_argument("--skip-train", action="store_true", help="pages and memory only")
+    scale.add_argument(
+        "--cli-variants", nargs="*", default=["app-settings", "eval_every=0"],
+        help="CLI runs after the app's: the app's settings, and eval_every=0",
+    )  # fmt: skip
     args = parser.parse_args(argv)
+    if args.scale:
+        from bench import app_scale
+
+        unknown = sorted(set(args.cli_variants) - set(app_scale.CLI_VARIANTS))
+        if unknown:
+            parser.error(
+                f"--cli-variants: unknown {', '.join(unknown)}; "
+                f"known: {', '.join(app_scale.CLI_VARIANTS)}"
+            )
+        return app_scale.main(args)
 
     from playwright.sync_api import sync_playwright
 

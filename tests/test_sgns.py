@@ -211,3 +211,51 @@ def test_vectors_are_centred_by_default(data: TrainingData) -> None:
         cen.vectors[t], raw.vectors[t] - raw.vectors[t].mean(axis=0), atol=1e-5
     )
     np.testing.assert_array_equal(cen.vectors[~t], raw.vectors[~t])
+
+
+@pytest.mark.parametrize("all_trained", [True, False])
+def test_centring_in_place_is_the_gathered_centring_bit_for_bit(all_trained: bool) -> None:
+    from recsys_core.models.sgns import centred
+
+    rng = np.random.default_rng(3)
+    vectors = rng.normal(size=(5000, 8)).astype(np.float32)
+    trained = np.ones(5000, bool) if all_trained else rng.random(5000) < 0.7
+    also = ~trained & (rng.random(5000) < 0.5)
+    expected = vectors.copy()
+    expected[trained] -= expected[trained].mean(axis=0)
+    # a Fortran-ordered table is centred as its C-ordered copy is (rows summed in order)
+    np.testing.assert_array_equal(centred(np.asfortranarray(vectors), trained), expected)
+    for extra in (None, also):
+        shift = trained if extra is None else trained | extra
+        expected = vectors.copy()
+        expected[shift] -= expected[trained].mean(axis=0)  # the gathering formula
+        np.testing.assert_array_equal(centred(vectors, trained, also=extra), expected)
+        buffer = np.full_like(vectors, np.nan)
+        assert centred(vectors, trained, also=extra, out=buffer) is buffer
+        np.testing.assert_array_equal(buffer, expected)
+
+
+def test_live_embeddings_share_the_tables_and_score_as_the_final_ones(
+    data: TrainingData,
+) -> None:
+    """The live monitors' embeddings reuse one buffer and the context table, and score
+    every pair exactly as freshly copied embeddings of the same tables do."""
+    from recsys_core.models.sgns import scored_embeddings
+
+    rng = np.random.default_rng(0)
+    w_in = rng.normal(size=(data.n_products, 8)).astype(np.float32)
+    w_out = rng.normal(size=(data.n_products, 8)).astype(np.float32)
+    trained = np.ones(data.n_products, bool)
+    trained[:3] = False
+    live: dict = {}
+    for score in ("in-out", "cosine", "in-out-sym"):
+        s = fast(score=score)
+        first = scored_embeddings(w_in, w_out, trained, s, data, live=live)
+        again = scored_embeddings(w_in, w_out, trained, s, data, live=live)
+        fresh = scored_embeddings(w_in, w_out, trained, s, data)
+        assert first.vectors is again.vectors is live["vectors"]
+        assert np.shares_memory(first.context, w_out) and not np.shares_memory(fresh.context, w_out)
+        q, c = np.arange(20), np.arange(data.n_products)
+        np.testing.assert_array_equal(first.score_block(q, c), fresh.score_block(q, c))
+        a, b = rng.integers(0, data.n_products, (2, 100))
+        np.testing.assert_array_equal(first.score_pairs(a, b), fresh.score_pairs(a, b))

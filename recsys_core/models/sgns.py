@@ -262,6 +262,7 @@ def scored_embeddings(
     settings: SkipGramSettings,
     data: TrainingData,
     cold_start: np.ndarray | None = None,
+    live: dict[str, np.ndarray] | None = None,
     **fields: object,
 ) -> Embeddings:
     """Skip-gram-family embeddings with what every score rule needs.
@@ -270,23 +271,44 @@ def scored_embeddings(
     cosine rule, and the shift is kept as ``extras["in_mean"]`` so the in-out rules score
     the raw vectors the objective trained. ``context`` is the output table; train degrees
     go to ``extras["log_degree"]`` for the popularity term.
+
+    ``live`` (a dict the caller keeps from call to call) makes embeddings for the live
+    monitors alone, valid only until training goes on: the centred vectors are written
+    into a buffer kept in it and the tables are shared, not copied. A live evaluation
+    every few hundred steps then allocates nothing; fresh copies of two 215 MB tables
+    (420k products) each time, page faults included, cost more than training itself
+    (bench/README.md "The app at electronics scale").
     """
     extras = dict(fields.pop("extras", {}) or {})  # type: ignore[call-overload]
     if settings.center_vectors:
-        out = centred(vectors, trained, also=cold_start)
+        buffer = None
+        if live is not None:
+            buffer = live.get("vectors")
+            if buffer is None or buffer.shape != vectors.shape:
+                buffer = live["vectors"] = np.empty(vectors.shape, dtype=np.float32)
+        out = centred(vectors, trained, also=cold_start, out=buffer)
         shift = trained if cold_start is None else (trained | cold_start)
         if np.any(shift):
             row = int(np.flatnonzero(shift)[0])
             extras["in_mean"] = (vectors[row] - out[row]).astype(np.float32)
+    elif live is not None:
+        out = np.asarray(vectors, dtype=np.float32)
     else:
         out = np.array(vectors, dtype=np.float32, copy=True)
-    degree = np.diff(data.graph.indptr) if data.graph is not None else np.zeros(len(out))
-    extras["log_degree"] = np.log1p(degree).astype(np.float32)
+    log_degree = live.get("log_degree") if live is not None else None
+    if log_degree is None:
+        degree = np.diff(data.graph.indptr) if data.graph is not None else np.zeros(len(out))
+        log_degree = np.log1p(degree).astype(np.float32)
+        if live is not None:
+            live["log_degree"] = log_degree
+    extras["log_degree"] = log_degree
     return Embeddings(
         vectors=out,
         trained=trained,
         cold_start=cold_start,
-        context=np.array(context, dtype=np.float32, copy=True),
+        context=np.asarray(context, dtype=np.float32)
+        if live is not None
+        else np.array(context, dtype=np.float32, copy=True),
         score=settings.score,
         popularity_weight=settings.popularity_weight,
         extras=extras,
@@ -294,17 +316,34 @@ def scored_embeddings(
     )
 
 
-def centred(vectors: np.ndarray, trained: np.ndarray, also: np.ndarray | None = None) -> np.ndarray:
+def centred(
+    vectors: np.ndarray,
+    trained: np.ndarray,
+    also: np.ndarray | None = None,
+    out: np.ndarray | None = None,
+) -> np.ndarray:
     """A copy of ``vectors`` with the mean of the trained rows subtracted from them.
 
     Rows in ``also`` (e.g. cold-start vectors built from trained side embeddings) are
     shifted by the same mean; other rows (untrained, random) are left as they are.
+    ``out`` (C-ordered float32, the shape of ``vectors``) receives the copy instead of a
+    new array.
     """
-    out = np.array(vectors, dtype=np.float32, copy=True)
+    if out is None:
+        # C order whatever ``vectors``' order: the mean below sums rows in the order the
+        # gathered copy it replaces did
+        out = np.array(vectors, dtype=np.float32, copy=True, order="C")
+    else:
+        np.copyto(out, vectors, casting="same_kind")
     if trained is None or not np.any(trained):
         return out
     shift = trained if also is None else (trained | also)
-    out[shift] -= out[trained].mean(axis=0)
+    # The same float32 mean and differences as ``out[shift] -= out[trained].mean(0)``,
+    # bit for bit (rows summed in the same order), without gathering the rows into fresh
+    # copies and scattering them back: at 420k x 128 each copy took up to seconds on a
+    # busy machine, page faults included, and the live monitors centre 170 times an epoch.
+    mean = np.mean(out, axis=0, where=np.asarray(trained, dtype=bool)[:, None])
+    np.subtract(out, mean, out=out, where=np.asarray(shift, dtype=bool)[:, None])
     return out
 
 
@@ -642,8 +681,10 @@ class SkipGramModel(Model):
         centers = CenterTables(table=w_in)
         trained = token_counts(data.walks, data.n_products) > 0 if data.walks is not None else None
 
-        def current() -> Embeddings:
-            return scored_embeddings(w_in, w_out, trained, s, data)
+        live: dict[str, np.ndarray] = {}
+
+        def current() -> Embeddings:  # for the live monitors only: see scored_embeddings
+            return scored_embeddings(w_in, w_out, trained, s, data, live=live)
 
         facts = train_skipgram(data, s, centers, w_out, current, callback, rng)
         return scored_embeddings(w_in, w_out, trained, s, data, info={"training": facts})
