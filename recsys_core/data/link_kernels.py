@@ -206,12 +206,27 @@ class PairTable:
 LOCAL_SLOTS = 1 << 13  # a record's distinct entries within one batch (fewer than 2,000)
 
 
+@njit(cache=True, inline="always")
+def _in_sorted(a: np.ndarray, lo: int, hi: int, value: np.int64) -> bool:
+    """Whether ``value`` is in the sorted slice ``a[lo:hi]``."""
+    end = hi
+    while lo < hi:
+        mid = (lo + hi) >> 1
+        if a[mid] < value:
+            lo = mid + 1
+        else:
+            hi = mid
+    return lo < end and a[lo] == value
+
+
 @njit(cache=True)
 def draw_by_record(
     state: np.ndarray,
     table: np.ndarray,
     shift: np.uint64,
     n: int,
+    known: np.ndarray,
+    known_start: np.ndarray,
     counts: np.ndarray,
     first: int,
     rec: tuple,
@@ -227,10 +242,13 @@ def draw_by_record(
     """``counts[i]`` forward draws from record ``rec[1][i]``, records from ``first`` on.
 
     The same draws as :func:`draw_forward` given how many fall on each record, made one
-    record after the other: a record's line and complements stay in cache, and repeats of
-    its own entries are caught in a small local set before the big table is probed.
-    Stops before a record whose draws might not fit in ``out``, or at ``max_new_pairs``
-    new pairs. Returns (next record, draws, new pairs, entries written).
+    record after the other: a record's line and complements stay in cache, repeats of
+    its own entries within the batch are caught in a small local set, and entries made
+    before in ``known`` (sorted codes; record ``r``'s at ``known_start[r]:known_start[r +
+    1]``, one small slice), so that only the rest probe the big table: a popular record
+    draws its hubs hundreds of times per batch. Stops before a record whose draws might
+    not fit in ``out``, or at ``max_new_pairs`` new pairs. Returns (next record, draws,
+    new pairs, entries written).
     """
     rec_items = rec[1]
     line_starts, line_items, line_thr, line_alias = by_line
@@ -253,6 +271,7 @@ def draw_by_record(
         line = line_of[src]
         leaf = line_leaf[line]
         deg = comp_off[line + 1] - comp_off[line]
+        k_lo, k_hi = known_start[src], known_start[src + 1]
         local = 0
         for _ in range(c):
             drawn += 1
@@ -287,9 +306,12 @@ def draw_by_record(
                 local_stamp[h] = i
                 local_key[h] = key
                 local += 1
+            code = (np.int64(src) * 3 + rel) * n + dst
+            if _in_sorted(known, k_lo, k_hi, code):
+                continue
             added = _add(table, shift, n, src, rel, dst)
             if added:
-                out[written] = (np.int64(src) * 3 + rel) * n + dst
+                out[written] = code
                 written += 1
                 if added == 2:
                     new_pairs += 1

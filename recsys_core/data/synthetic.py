@@ -865,14 +865,17 @@ class _CompiledDraws:
         self.rec_p = recs.weight / recs.weight.sum()
 
     def batch(
-        self, table, k: int, max_new_pairs: int, rng: np.random.Generator
+        self, table, k: int, max_new_pairs: int, known: np.ndarray, rng: np.random.Generator
     ) -> tuple[np.ndarray, int]:
         """New entry codes (sorted) of ``k`` draws made record by record (how many fall
         on each record drawn first), stopping early at ``max_new_pairs`` new pairs;
-        ``table`` records them. Also returns the draws made."""
+        ``table`` records them; ``known`` are the sorted codes of the entries made
+        before. Also returns the draws made."""
         lk = self.lk
         counts = rng.multinomial(k, self.rec_p)
         table.grow(min(k, max_new_pairs))
+        n = table.n
+        known_start = np.searchsorted(known, np.arange(n + 1, dtype=np.int64) * 3 * n)
         out = np.empty(max(FORWARD_CHUNK, int(counts.max(initial=0))), dtype=np.int64)
         parts = []
         first = draws = new_pairs = 0
@@ -881,7 +884,9 @@ class _CompiledDraws:
                 self.state,
                 table.table,
                 table.shift,
-                table.n,
+                n,
+                known,
+                known_start,
                 counts,
                 first,
                 self.rec,
@@ -956,7 +961,7 @@ def _generate_links_compiled(
     table = PairTable(n, target)
     table.add(entries)
     before = table.pairs
-    codes, _ = draws.batch(table, first_k, np.iinfo(np.int64).max, rng)
+    codes, _ = draws.batch(table, first_k, np.iinfo(np.int64).max, entries, rng)
     entries = _merge_unique(entries, codes)
     yield_ = (table.pairs - before) / max(1, first_k)
     added: list[np.ndarray] = []
@@ -981,7 +986,7 @@ def _generate_links_compiled(
         report(on_progress, 0.3 + 0.01 * round_, 1.0, f"synthetic: {table.pairs:,} pairs")
         k = min(int(0.8 * deficit / max(yield_, 1e-3)) + 16, limit - draws.drawn)
         before = table.pairs
-        codes, drawn = draws.batch(table, k, deficit, rng)
+        codes, drawn = draws.batch(table, k, deficit, entries, rng)
         entries = _merge_unique(entries, codes)
         yield_ = (table.pairs - before) / max(1, drawn)
     deficit = target - table.pairs
