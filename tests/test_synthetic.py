@@ -393,6 +393,7 @@ def compiled_links(monkeypatch):
 def test_compiled_links_give_a_valid_catalog(compiled_links, settings, tmp_path) -> None:
     first = load_synthetic(settings)
     assert compiled_links["by_record"] > 0  # the compiled path ran
+    assert compiled_links["forward"] > 0  # its last pairs drawn one at a time
     assert first.n_products == settings.products
     assert len(first.pairs) == settings.target_pairs
     a, b, _ = first.pair_arrays()

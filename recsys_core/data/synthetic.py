@@ -4,7 +4,9 @@ The catalog is written in the Amazon 2014 metadata format (one Python-literal di
 line, gzipped) and read back through the real Amazon loader, so every page and model sees
 exactly what it would see for a real metadata file.
 
-How it is made (all vectorised numpy; one Python loop per *record* only to format lines):
+How it is made (vectorised numpy, and for catalogs of COMPILED_LINKS_PAIRS target pairs
+or more the forward link draws in compiled code, :mod:`link_kernels`; one Python loop per
+*record* only to format lines):
 
 1. A hidden *product line* for every product: a micro-community of a few dozen products
    inside a leaf of a 4-level category tree ("braided USB-C cables of one brand around
