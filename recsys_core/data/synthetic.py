@@ -948,8 +948,9 @@ def _generate_links_compiled(
     s: SyntheticSettings, truth: _Truth, rng: np.random.Generator, on_progress: Progress | None
 ) -> _Links:
     """:func:`_generate_links` for large catalogs: the same steps, with the forward draws
-    (a first batch, then one top-up until the target) drawn and deduplicated in compiled
-    code through a hash table of pairs instead of sorted int64 arrays merged per round."""
+    (a first batch, then top-up batches, then single draws until the target) drawn and
+    deduplicated in compiled code through a hash table of pairs instead of sorted int64
+    arrays merged per round."""
     from recsys_core.data.link_kernels import PairTable
 
     n = s.products
