@@ -48,6 +48,20 @@ def test_pair_scores_are_the_block_scores(rule: str, weight: float) -> None:
     np.testing.assert_allclose(block, pairs, rtol=1e-5, atol=1e-5)
 
 
+@pytest.mark.parametrize("rule", SCORE_RULES)
+def test_pair_scores_in_chunks_are_the_scores_at_once(rule: str, monkeypatch) -> None:
+    import recsys_core.models.base as base
+
+    emb = embeddings(rule, 0.3)
+    rng = np.random.default_rng(1)
+    a, b = rng.integers(0, 7, 1000), rng.integers(0, 7, 1000)
+    whole = emb.score_pairs(a, b)
+    monkeypatch.setattr(base, "PAIR_CHUNK", 64)  # 16 chunks, the last one short
+    chunked = emb.score_pairs(a, b)
+    assert chunked.dtype == whole.dtype and chunked.shape == whole.shape
+    np.testing.assert_array_equal(chunked, whole)
+
+
 def test_in_out_scores_raw_input_vectors_against_context_vectors() -> None:
     emb = embeddings("in-out")
     raw = emb.vectors + emb.extras["in_mean"]

@@ -329,3 +329,142 @@ def test_top_ups_in_many_chunks_reach_the_target_deterministically(monkeypatch, 
     loaded = load_amazon(write_synthetic(settings, tmp_path / "c.json.gz"))
     pd.testing.assert_frame_equal(first.products, loaded.products)
     pd.testing.assert_frame_equal(first.pairs, loaded.pairs)
+
+
+# -- large catalogs: compiled link draws ---------------------------------------------------
+def _fingerprint(dataset) -> str:
+    import hashlib
+
+    digest = hashlib.sha256()
+    for array in dataset.pair_arrays():
+        digest.update(array.tobytes())
+    digest.update("\n".join(dataset.products["asin"]).encode())
+    return digest.hexdigest()
+
+
+@pytest.mark.parametrize(
+    ("settings", "expected"),
+    [
+        (SMALL, "5c43fcca8e6c46a8f8197df00a83ee097dea7fcdc69f53ea26e1196ae06fe232"),
+        (PRESETS["default"], "b009d0fc81314629f4a800c7bbaf753d481422def0310bb1719f01a66a61b2ed"),
+    ],
+)
+def test_catalogs_below_the_compiled_threshold_are_unchanged(settings, expected) -> None:
+    """Every figure in README.md and docs/ was measured on the default catalog: the numpy
+    link draws keep it byte for byte (the fingerprints are those of generator v3)."""
+    import recsys_core.data.synthetic as synthetic
+
+    assert settings.target_pairs < synthetic.COMPILED_LINKS_PAIRS
+    assert PRESETS["electronics"].target_pairs < synthetic.COMPILED_LINKS_PAIRS
+    assert PRESETS["books"].target_pairs >= synthetic.COMPILED_LINKS_PAIRS
+    assert _fingerprint(load_synthetic(settings)) == expected
+
+
+@pytest.fixture()
+def compiled_links(monkeypatch):
+    """Small catalogs take the compiled path (books' at full size) while this is active."""
+    import recsys_core.data.link_kernels as link_kernels
+    import recsys_core.data.synthetic as synthetic
+
+    monkeypatch.setattr(synthetic, "COMPILED_LINKS_PAIRS", 1)
+    calls = {"by_record": 0, "forward": 0}
+    by_record, forward = link_kernels.draw_by_record, link_kernels.draw_forward
+
+    def count(name, kernel):
+        def wrapped(*args):
+            calls[name] += 1
+            return kernel(*args)
+
+        return wrapped
+
+    monkeypatch.setattr(link_kernels, "draw_by_record", count("by_record", by_record))
+    monkeypatch.setattr(link_kernels, "draw_forward", count("forward", forward))
+    return calls
+
+
+@pytest.mark.parametrize(
+    "settings",
+    [
+        SyntheticSettings(products=6000, seed=4),
+        SyntheticSettings(products=4000, avg_degree=26.5, meta_coverage=0.5, seed=9),
+        SyntheticSettings(products=800, avg_degree=4.0, price_missing=1.0, seed=2),
+    ],
+)
+def test_compiled_links_give_a_valid_catalog(compiled_links, settings, tmp_path) -> None:
+    first = load_synthetic(settings)
+    assert compiled_links["by_record"] > 0  # the compiled path ran
+    assert compiled_links["forward"] > 0  # its last pairs drawn one at a time
+    assert first.n_products == settings.products
+    assert len(first.pairs) == settings.target_pairs
+    a, b, _ = first.pair_arrays()
+    assert (a != b).all()
+    assert len(
+        np.unique(np.minimum(a, b).astype(np.int64) * first.n_products + np.maximum(a, b))
+    ) == len(a)
+    # every record passes the loader's rule of two also_bought
+    assert first.report.records_kept == settings.n_records
+    # deterministic, and the written file reads back as the same catalog
+    again = load_synthetic(settings)
+    pd.testing.assert_frame_equal(first.pairs, again.pairs)
+    loaded = load_amazon(write_synthetic(settings, tmp_path / "c.json.gz"))
+    pd.testing.assert_frame_equal(first.products, loaded.products)
+    pd.testing.assert_frame_equal(first.pairs, loaded.pairs)
+
+
+def test_compiled_links_keep_the_catalogs_shape(compiled_links, monkeypatch) -> None:
+    """The same link model, other random draws: the shape of the numpy path's catalog."""
+    import recsys_core.data.synthetic as synthetic
+
+    settings = SyntheticSettings(products=8000, avg_degree=26.5, meta_coverage=0.5, seed=3)
+
+    def shape() -> dict:
+        _, summary = generate_records(settings)
+        links, n, line = summary["links"], settings.products, summary["line"]
+        lo, hi = np.minimum(links.src, links.dst), np.maximum(links.src, links.dst)
+        code = np.unique(lo * n + hi)
+        a, b = code // n, code % n
+        deg = np.bincount(np.concatenate([a, b]), minlength=n)
+        rel = np.bincount(links.rel, minlength=3) / len(links.rel)
+        return {
+            "pairs": len(code),
+            "same_line": float(np.mean(line[a] == line[b])),
+            "structured": _structured_share(summary, a, b),
+            "max_degree": float(deg.max() / np.median(deg)),
+            "low_degree": float(np.mean(deg <= 3)),
+            "also_viewed": float(rel[1]),
+            "bought_together": float(rel[2]),
+        }
+
+    compiled = shape()
+    assert compiled_links["by_record"] > 0
+    monkeypatch.setattr(synthetic, "COMPILED_LINKS_PAIRS", 10**12)
+    numpy_path = shape()
+    assert compiled["pairs"] == numpy_path["pairs"] == settings.target_pairs
+    for key in ("same_line", "structured", "low_degree", "also_viewed", "bought_together"):
+        assert compiled[key] == pytest.approx(numpy_path[key], abs=0.03), key
+    assert compiled["max_degree"] == pytest.approx(numpy_path["max_degree"], rel=0.5)
+
+
+def test_pair_table_counts_pairs_and_entries_through_growth() -> None:
+    from recsys_core.data.link_kernels import PairTable
+
+    n = 500
+    rng = np.random.default_rng(0)
+    src, dst = rng.integers(0, n, 40_000), rng.integers(0, n, 40_000)
+    keep = src != dst
+    rel = rng.integers(0, 3, 40_000)
+    codes = ((src * 3 + rel) * n + dst)[keep]
+    table = PairTable(n, expected_pairs=100)  # grows several times
+    for part in np.array_split(codes, 7):
+        table.add(part)
+    pairs = np.unique(np.minimum(src, dst)[keep] * n + np.maximum(src, dst)[keep])
+    assert table.pairs == len(pairs)
+    slots = table.table[table.table >= 0]
+    assert len(slots) == len(pairs)
+    # each slot's six flag bits are the distinct entries of its pair
+    flags = (slots >> 50).astype(np.int64)
+    entries = sum(int(np.sum((flags >> bit) & 1)) for bit in range(6))
+    assert entries == len(np.unique(codes))
+    before = table.pairs
+    table.add(codes)
+    assert table.pairs == before

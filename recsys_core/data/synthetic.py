@@ -4,7 +4,9 @@ The catalog is written in the Amazon 2014 metadata format (one Python-literal di
 line, gzipped) and read back through the real Amazon loader, so every page and model sees
 exactly what it would see for a real metadata file.
 
-How it is made (all vectorised numpy; one Python loop per *record* only to format lines):
+How it is made (vectorised numpy, and for catalogs of COMPILED_LINKS_PAIRS target pairs
+or more the forward link draws in compiled code, :mod:`link_kernels`; one Python loop per
+*record* only to format lines):
 
 1. A hidden *product line* for every product: a micro-community of a few dozen products
    inside a leaf of a 4-level category tree ("braided USB-C cables of one brand around
@@ -38,6 +40,7 @@ import numpy as np
 
 from recsys_core.common import cache
 from recsys_core.common.progress import Progress, report
+from recsys_core.common.rng import seed_state as rng_seed_state
 from recsys_core.common.settings import Settings, require
 from recsys_core.data.amazon import load_amazon, write_amazon_2014
 from recsys_core.data.dataset import Dataset
@@ -46,8 +49,10 @@ log = logging.getLogger(__name__)
 
 # Bump when the generator's output changes, so cached files are not reused across versions.
 # v3: top-up entries drawn in chunks of FORWARD_CHUNK (the same catalogs below ~100k
-# products, other draws above).
-GENERATOR_VERSION = "synthetic-v3"
+# products, other draws above). v4: catalogs of COMPILED_LINKS_PAIRS target pairs or more
+# (books) draw their forward links in compiled code (the same catalogs below, electronics
+# included).
+GENERATOR_VERSION = "synthetic-v4"
 
 # Relationship codes inside the generator; the order is the order in a record.
 AB, AV, BT = 0, 1, 2
@@ -77,6 +82,12 @@ PRODUCTS_PER_BRAND = 100
 # the catalog's pairs (most draws repeat a pair), and one draw of that size held ~120
 # bytes of temporaries per entry (books: tens of GB). Smaller catalogs draw one chunk.
 FORWARD_CHUNK = 4_000_000
+# Catalogs with at least this many target pairs draw their forward links in compiled code
+# (books: 26.5M pairs, ~17 draws per kept pair), deduplicated in a hash table rather than
+# by sorting and merging int64 codes. Smaller ones keep the numpy draws, so their catalogs
+# (the default preset, electronics, every test size) are the same as before.
+COMPILED_LINKS_PAIRS = 5_000_000
+TOP_UP_DRAW_LIMIT = 100  # top-up draws per target pair before the compiled path gives up
 
 
 @dataclasses.dataclass(frozen=True)
@@ -539,9 +550,11 @@ class _GroupSampler:
     ) -> None:
         order = np.argsort(group, kind="stable")
         self.items = items[order]
-        self.cw = np.cumsum(weight[order])
+        self.weight = weight[order]
+        self.cw = np.cumsum(self.weight)
         self.total = float(self.cw[-1])
         start = np.searchsorted(group[order], np.arange(n_groups + 1))
+        self.start = start
         self.lo = np.where(start[:-1] > 0, self.cw[np.maximum(start[:-1] - 1, 0)], 0.0)
         self.hi = np.where(start[1:] > 0, self.cw[np.maximum(start[1:] - 1, 0)], 0.0)
 
@@ -779,6 +792,8 @@ def _concat(parts: Iterable[_Links]) -> _Links:
 def _generate_links(
     s: SyntheticSettings, truth: _Truth, rng: np.random.Generator, on_progress: Progress | None
 ) -> _Links:
+    if s.target_pairs >= COMPILED_LINKS_PAIRS:
+        return _generate_links_compiled(s, truth, rng, on_progress)
     n = s.products
     model = _LinkModel(s, truth, rng)
     target = s.target_pairs
@@ -819,6 +834,176 @@ def _generate_links(
     return _decode(entries, n)
 
 
+class _CompiledDraws:
+    """The link model's forward draws in compiled code (:mod:`link_kernels`): alias
+    tables over the same weights as the model's samplers, one splitmix64 stream seeded
+    from the catalog's generator."""
+
+    def __init__(self, model: _LinkModel, seed: int) -> None:
+        from recsys_core.data import link_kernels as lk
+
+        self.lk = lk
+
+        def alias(sampler: _GroupSampler, starts: np.ndarray) -> tuple:
+            # Every line has a product and every leaf a line, so no segment is empty
+            # (the numpy sampler's global fallback is never needed).
+            if (np.diff(starts) <= 0).any():
+                raise RuntimeError("synthetic link model: an empty sampling group")
+            threshold, table = lk.segment_alias(sampler.weight, starts)
+            return starts.astype(np.int64), sampler.items.astype(np.int64), threshold, table
+
+        t = model.t
+        recs = model.rec_by_line
+        self.rec = alias(recs, np.array([0, len(recs.items)], dtype=np.int64))
+        self.by_line = alias(model.by_line, model.by_line.start)
+        self.by_leaf = alias(model.by_leaf, model.by_leaf.start)
+        self.line_of = t.line.astype(np.int64)
+        self.line_leaf = t.line_leaf.astype(np.int64)
+        offsets, targets = model.complements
+        self.complements = (offsets.astype(np.int64), targets.astype(np.int64))
+        self.shares = np.array([ALSO_VIEWED_SHARE, LEAF_VIEW, SAME_LINE_BUY])
+        self.state = np.array([rng_seed_state(seed)], dtype=np.uint64)
+        self.drawn = 0
+        self.rec_p = recs.weight / recs.weight.sum()
+
+    def batch(
+        self, table, k: int, max_new_pairs: int, known: np.ndarray, rng: np.random.Generator
+    ) -> tuple[np.ndarray, int]:
+        """New entry codes (sorted) of ``k`` draws made record by record (how many fall
+        on each record drawn first), stopping early at ``max_new_pairs`` new pairs;
+        ``table`` records them; ``known`` are the sorted codes of the entries made
+        before. Also returns the draws made."""
+        lk = self.lk
+        counts = rng.multinomial(k, self.rec_p)
+        table.grow(min(k, max_new_pairs))
+        n = table.n
+        known_start = np.searchsorted(known, np.arange(n + 1, dtype=np.int64) * 3 * n)
+        out = np.empty(max(FORWARD_CHUNK, int(counts.max(initial=0))), dtype=np.int64)
+        parts = []
+        first = draws = new_pairs = 0
+        while first < len(counts) and new_pairs < max_new_pairs:
+            first, d, p, w = lk.draw_by_record(
+                self.state,
+                table.table,
+                table.shift,
+                n,
+                known,
+                known_start,
+                counts,
+                first,
+                self.rec,
+                self.line_of,
+                self.line_leaf,
+                self.complements,
+                self.by_line,
+                self.by_leaf,
+                self.shares,
+                out,
+                max_new_pairs - new_pairs,
+            )
+            draws, new_pairs = draws + d, new_pairs + p
+            table.pairs += p
+            parts.append(out[:w].copy())
+        self.drawn += draws
+        codes = np.concatenate(parts)
+        codes.sort()
+        return codes, draws
+
+    def draw(self, table, max_draws: int, max_new_pairs: int) -> np.ndarray:
+        """New entry codes (sorted) of up to ``max_draws`` draws, stopping early at
+        ``max_new_pairs`` new pairs; ``table`` records them."""
+        lk = self.lk
+        out = np.empty(FORWARD_CHUNK, dtype=np.int64)
+        parts = []
+        draws = new_pairs = 0
+        while draws < max_draws and new_pairs < max_new_pairs:
+            if table.room <= 0:
+                table.grow(max(table.pairs // 2, 1 << 20))
+            d, p, w = lk.draw_forward(
+                self.state,
+                table.table,
+                table.shift,
+                table.n,
+                self.rec,
+                self.line_of,
+                self.line_leaf,
+                self.complements,
+                self.by_line,
+                self.by_leaf,
+                self.shares,
+                out,
+                max_draws - draws,
+                min(max_new_pairs - new_pairs, table.room),
+            )
+            draws, new_pairs = draws + d, new_pairs + p
+            table.pairs += p
+            parts.append(out[:w].copy())
+        self.drawn += draws
+        codes = np.concatenate(parts) if parts else np.empty(0, dtype=np.int64)
+        codes.sort()
+        return codes
+
+
+def _generate_links_compiled(
+    s: SyntheticSettings, truth: _Truth, rng: np.random.Generator, on_progress: Progress | None
+) -> _Links:
+    """:func:`_generate_links` for large catalogs: the same steps, with the forward draws
+    (a first batch, then top-up batches, then single draws until the target) drawn and
+    deduplicated in compiled code through a hash table of pairs instead of sorted int64
+    arrays merged per round."""
+    from recsys_core.data.link_kernels import PairTable
+
+    n = s.products
+    model = _LinkModel(s, truth, rng)
+    target = s.target_pairs
+    base = _concat([model.minimum_lists(), model.seeds(), model.noise(round(NOISE_SHARE * target))])
+    first_k = max(0, int(target * 0.95) - len(base.src))
+    draws = _CompiledDraws(model, int(rng.integers(0, 2**63 - 1)))
+    entries = _unique_sorted(_entry_codes(base, n))
+    del base
+    table = PairTable(n, target)
+    table.add(entries)
+    before = table.pairs
+    codes, _ = draws.batch(table, first_k, np.iinfo(np.int64).max, entries, rng)
+    entries = _merge_unique(entries, codes)
+    yield_ = (table.pairs - before) / max(1, first_k)
+    added: list[np.ndarray] = []
+    entries = _ensure_min_also_bought(model, entries, added)
+    bought_together = _entry_codes(_bought_together(model, _decode(entries, n)), n)
+    entries = _merge_unique(entries, bought_together)
+    for codes in [*added, bought_together]:
+        table.add(codes)
+    del added, bought_together
+    report(on_progress, 0.3, 1.0, f"synthetic: {table.pairs:,} of {target:,} pairs")
+    # Top-ups in batches drawn record by record, each aimed below the deficit at the
+    # last batch's marginal yield (which only falls), so none overshoots; the last few
+    # pairs are drawn one entry at a time, in draw order, so the target is met exactly
+    # where the sequence of draws would meet it. Bounded, like the numpy path's eight
+    # rounds, for settings whose lists cannot hold the target (it stops short then).
+    finish = max(target // 200, 10_000)
+    limit = TOP_UP_DRAW_LIMIT * target
+    for round_ in range(30):
+        deficit = target - table.pairs
+        if deficit <= finish or draws.drawn >= limit:
+            break
+        report(on_progress, 0.3 + 0.01 * round_, 1.0, f"synthetic: {table.pairs:,} pairs")
+        k = min(int(0.8 * deficit / max(yield_, 1e-3)) + 16, limit - draws.drawn)
+        before = table.pairs
+        codes, drawn = draws.batch(table, k, deficit, entries, rng)
+        entries = _merge_unique(entries, codes)
+        yield_ = (table.pairs - before) / max(1, drawn)
+    deficit = target - table.pairs
+    if deficit > 0 and draws.drawn < limit:
+        entries = _merge_unique(entries, draws.draw(table, limit - draws.drawn, deficit))
+    log.info(
+        "synthetic links: %s draws for %s pairs, %s entries",
+        f"{draws.drawn:,}",
+        f"{table.pairs:,}",
+        f"{len(entries):,}",
+    )
+    return _decode(entries, n)
+
+
 def _absent(known: np.ndarray, codes: np.ndarray) -> np.ndarray:
     """The distinct ``codes`` not in the sorted array ``known``, sorted.
 
@@ -832,9 +1017,12 @@ def _absent(known: np.ndarray, codes: np.ndarray) -> np.ndarray:
     return codes[known[at] != codes]
 
 
-def _ensure_min_also_bought(model: _LinkModel, entries: np.ndarray) -> np.ndarray:
+def _ensure_min_also_bought(
+    model: _LinkModel, entries: np.ndarray, added: list[np.ndarray] | None = None
+) -> np.ndarray:
     """Top up records left with fewer than 2 distinct also_bought (self-links, repeats),
-    so every record passes the loader's filter and the catalog keeps all products."""
+    so every record passes the loader's filter and the catalog keeps all products. The
+    codes of each top-up go to ``added`` too, where given."""
     n = model.s.products
     for _ in range(20):
         links = _decode(entries, n)
@@ -845,7 +1033,10 @@ def _ensure_min_also_bought(model: _LinkModel, entries: np.ndarray) -> np.ndarra
         src = np.repeat(short, MIN_ALSO_BOUGHT)
         rel = np.full(len(src), AB, dtype=np.int8)
         extra = _Links(src, model.anywhere.global_(model.rng, len(src)), rel)
-        entries = _merge_unique(entries, _entry_codes(extra, n))
+        codes = _entry_codes(extra, n)
+        if added is not None:
+            added.append(codes)
+        entries = _merge_unique(entries, codes)
     return entries
 
 
@@ -1084,36 +1275,41 @@ def _direct_dataset(
     paths = truth.tree.paths
     max_chars = prep.max_field_chars
 
+    # Category names and brands repeat across records: clean each distinct one once
+    # (books: 1M records, ~2,400 leaves, 10,000 brands).
+    clean_paths = [
+        [clean_text(name, "categories", max_chars) for name in path[:4]] for path in paths
+    ]
+    clean_brands = [clean_text(name, "brand", max_chars) for name in truth.brand_names]
+
     def meta_of(ids: np.ndarray) -> list[list]:
         gen = by_first[ids]
         has = truth.has_record[gen]
         titles: list = [None] * len(gen)
         brands: list = [None] * len(gen)
-        prices = np.full(len(gen), np.nan)
+        price = truth.price[gen].astype(np.float64)
+        valid = has & shown.show_price[gen] & np.isfinite(price) & (price >= 0)
+        prices = np.where(valid, price, np.nan)
         cats: list[list] = [[None] * len(gen) for _ in range(4)]
-        for i in np.flatnonzero(has).tolist():
-            p = int(gen[i])
-            leaf = int(truth.leaf[p])
-            brand = truth.brand_names[int(truth.brand[p])]
+        at = np.flatnonzero(has)
+        products = gen[at]
+        leaves = truth.leaf[products].tolist()
+        brand_ids = truth.brand[products].tolist()
+        in_title = shown.brand_in_title[products].tolist()
+        show_brand = shown.show_brand[products].tolist()
+        brand_names, spec, models, color = truth.brand_names, shown.spec, shown.models, shown.color
+        for i, p, leaf, b, named, shows in zip(
+            at.tolist(), products.tolist(), leaves, brand_ids, in_title, show_brand, strict=True
+        ):
             titles[i] = clean_text(
-                _title(
-                    brand,
-                    nouns[leaf],
-                    bool(shown.brand_in_title[p]),
-                    shown.spec[p],
-                    shown.models[p],
-                    shown.color[p],
-                ),
+                _title(brand_names[b], nouns[leaf], named, spec[p], models[p], color[p]),
                 "title",
                 max_chars,
             )
-            if shown.show_brand[p]:
-                brands[i] = clean_text(brand, "brand", max_chars)
-            if shown.show_price[p]:
-                price = float(truth.price[p])
-                prices[i] = price if np.isfinite(price) and price >= 0 else np.nan
-            for level, name in enumerate(paths[leaf][:4]):
-                cats[level][i] = clean_text(name, "categories", max_chars)
+            if shows:
+                brands[i] = clean_brands[b]
+            path = clean_paths[leaf]
+            cats[0][i], cats[1][i], cats[2][i], cats[3][i] = path
         return [titles, brands, prices.tolist(), *cats]
 
     rep = LoadReport(source=f"generated directly ({s.describe()})")
