@@ -167,6 +167,12 @@ def test_a_build_job_is_deduplicated_listed_and_reused(store: RunStore, capsys) 
     assert " build " in out[0] and "600 products" in out[1]
     assert main(["runs", "--kind", "model"]) == 0
     assert "no model jobs" in capsys.readouterr().out
+    # A split found damaged (its marker dropped by a reader) is built again on submit.
+    (spec.artifact_dirs()[1] / cache.DONE_MARKER).unlink()
+    rebuilt = jobs.submit(build_spec(), store)
+    assert rebuilt != job and "submitted again" in store.get(job).error
+    assert jobs.wait(rebuilt, timeout=HANG_SECONDS, store=store).status == "finished"
+    job = rebuilt
     # Deleting the job keeps the dataset and split (other runs use them).
     assert main(["delete", str(job), "--json"]) == 0
     assert json.loads(capsys.readouterr().out.strip().splitlines()[-1])["freed"] == []

@@ -71,7 +71,7 @@ def draw_build(settings: Any, split: Any) -> None:
         return
     if record is not None and record.status != "finished":
         st.error(datasets.shown_error(jobview.failure_sentence(record), settings))
-    draw_build_prompt(settings, spec, est, again=record is not None)
+    draw_build_prompt(settings, spec, est, again=record is not None and record.status != "finished")
 
 
 def draw_build_prompt(settings: Any, spec: Any, est: Any, again: bool = False) -> None:

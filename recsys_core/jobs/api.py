@@ -58,14 +58,22 @@ def _store(store: RunStore | None) -> RunStore:
     return store if store is not None else default_store()
 
 
-def _missing_files(store: RunStore, run_id: int) -> list[str]:
-    """Recorded files of a run that are gone or changed size (cheap: no hashing)."""
+def _missing_files(store: RunStore, record: RunRecord) -> list[str]:
+    """Recorded files of a job that are gone or changed size (cheap: no hashing), and,
+    for a build or projection, its artifact folders no longer marked complete (a reader
+    found them damaged, or they were pruned)."""
     root = artifacts.cache_root()
     found = []
-    for rec in store.artifacts(run_id):
+    for rec in store.artifacts(record.id):
         path = root / rec.path
         if not path.is_file() or path.stat().st_size != rec.size:
             found.append(rec.path)
+    if record.kind != MODEL:
+        from recsys_core.jobs.runners import expected_dirs
+
+        for folder in expected_dirs(record.kind, record.spec):
+            if not (folder / artifacts.DONE_MARKER).exists():
+                found.append(artifacts.relative(folder) + "/")
     return found
 
 
@@ -82,7 +90,7 @@ def submit(spec: Any, store: RunStore | None = None) -> int:
     sub = submission(spec)
     existing = store.find_live(sub.key)
     if existing is not None and existing.status == "finished":
-        gone = _missing_files(store, existing.id)
+        gone = _missing_files(store, existing)
         if gone:
             store.mark(
                 existing.id,
