@@ -199,10 +199,12 @@ class Tab:
         expect(self.nav()).to_be_visible(timeout=timeout)
 
     def settle(self, timeout: int = COMPUTE_MS) -> None:
-        """Wait until the script is not running (a screenshot then shows the whole page)."""
+        """Wait until the app is connected and its script not running (a screenshot then
+        shows the whole page; a dropped connection's dialog hides the page from roles)."""
         from playwright.sync_api import expect
 
         app = self.page.locator("[data-testid='stApp']")
+        expect(app).to_have_attribute("data-test-connection-state", "CONNECTED", timeout=timeout)
         expect(app).to_have_attribute("data-test-script-state", "notRunning", timeout=timeout)
 
     def nav(self) -> object:
