@@ -1190,3 +1190,25 @@ def test_umap_is_a_projection_job_with_progress_and_cancel(
     finally:
         if store.get(job).active:
             store.finish(job, "cancelled")
+
+
+def test_the_queue_cap_counts_builds(monkeypatch: pytest.MonkeyPatch) -> None:
+    from recsys_core.data.registry import DatasetSettings
+    from recsys_core.jobs import BuildSpec, api
+    from recsys_core.split import SplitSettings
+
+    at = fresh("pages/train.py")  # the default catalog is built (or is built now)
+    at.wait_for_builds = False  # the held build below never ends on its own
+    job = _held_job(BuildSpec(DatasetSettings(products=1350), SplitSettings()))
+    store = api.default_store()
+    try:
+        monkeypatch.setenv("RECSYS_MAX_QUEUED", "1")
+        before = {r.id for r in api.list_runs(kind=None)}
+        at.button(key="train.start").click().run()
+        assert any("already has 1 job(s) queued or running" in w.value for w in at.warning)
+        assert {r.id for r in api.list_runs(kind=None)} == before
+        # the Train page lists the build among what runs, with its Cancel and no Watch
+        assert at.button(key=f"runs.train.cancel.{job}")
+        assert not [b for b in at.button if b.key == f"runs.train.watch.{job}"]
+    finally:
+        store.finish(job, "cancelled")

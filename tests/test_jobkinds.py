@@ -193,12 +193,17 @@ def test_a_bad_dataset_fails_its_build_with_one_sentence(store: RunStore, env: P
     assert "\n" not in rec.error and "Traceback" not in rec.error and "Error:" not in rec.error
 
 
-def test_a_queued_build_is_cancelled_at_once_and_can_be_submitted_again(env: Path) -> None:
+def test_a_queued_build_is_cancelled_at_once_and_can_be_submitted_again(env: Path, capsys) -> None:
+    from recsys_core.cli import main
+
     store = RunStore(env / "runs.sqlite", recover=False)
     job, _ = store.enqueue(
         build_spec().as_dict(), build_spec().key(), "dataset build", "d", "build"
     )
-    assert jobs.cancel(job, store) == "cancelled"
+    capsys.readouterr()
+    assert main(["cancel", str(job), "--json"]) == 0  # the CLI cancels any kind of job
+    assert json.loads(capsys.readouterr().out.strip().splitlines()[-1])["status"] == "cancelled"
+    assert store.get(job).status == "cancelled"
     again, created = store.enqueue(
         build_spec().as_dict(), build_spec().key(), "dataset build", "d", "build"
     )

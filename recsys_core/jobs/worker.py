@@ -337,8 +337,11 @@ class Worker:
         return IdleClock(self.store, self.pid, self.token, linger)
 
     def runner_for(self, record: RunRecord) -> Runner:
-        """This worker's runner for a model run; a build's or projection's own otherwise."""
+        """This worker's runner for a model run; a build's or projection's own otherwise
+        (run here, in this process, whatever executor takes model runs)."""
         if record.kind != MODEL:
+            if self.executor != "local":
+                self.store.set_placement(record.id, "local", socket.gethostname())
             return runners.runner_for(record.kind)
         if self.runner is None:
             self.runner = resolve_runner()
