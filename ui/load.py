@@ -33,20 +33,28 @@ def prepared(settings: Any = None, split: Any = None) -> Any:
     settings = settings or datasets.dataset_settings()
     split = split or SplitSettings()
     memo_key = split.key(settings.key())
-    prep = cached.get("prepared", memo_key)
-    if prep is not None:
+
+    def load() -> Any:
+        with progress_bar(f"Loading {datasets.shown_dataset(settings)}") as on_progress:
+            prep = pipeline.load_prepared(settings, split, on_progress)
+        if prep is None:  # found damaged: its marker is gone, and its build redoes it
+            raise _NotBuilt
         return prep
+
     try:
-        if pipeline.is_prepared(settings, split):
-            with progress_bar(f"Loading {datasets.shown_dataset(settings)}") as on_progress:
-                prep = pipeline.load_prepared(settings, split, on_progress)
+        if cached.has("prepared", memo_key) or pipeline.is_prepared(settings, split):
+            return cached.memo("prepared", memo_key, load)
+    except _NotBuilt:
+        pass
     except USER_ERRORS as exc:
         st.error(f"Could not load the dataset: {datasets.shown_error(str(exc), settings)}")
         return None
-    if prep is None:  # not built, or found damaged (then its build redoes it)
-        draw_build(settings, split)
-        return None
-    return cached.memo("prepared", memo_key, lambda: prep)
+    draw_build(settings, split)
+    return None
+
+
+class _NotBuilt(Exception):
+    """The dataset or its split is not in the cache (nothing is kept in memory then)."""
 
 
 def draw_build(settings: Any, split: Any) -> None:
@@ -71,7 +79,8 @@ def draw_build(settings: Any, split: Any) -> None:
         return
     if record is not None and record.status != "finished":
         st.error(datasets.shown_error(jobview.failure_sentence(record), settings))
-    draw_build_prompt(settings, spec, est, again=record is not None and record.status != "finished")
+    failed = record is not None and record.status != "finished"
+    draw_build_prompt(settings, spec, est, again=failed)
 
 
 def draw_build_prompt(settings: Any, spec: Any, est: Any, again: bool = False) -> None:
