@@ -5,18 +5,16 @@ from __future__ import annotations
 import numpy as np
 import streamlit as st
 
-from recsys_core.explore.dataset_views import DEGREE_BUCKETS, degree_bucket, map_frame
+from recsys_core.explore.dataset_views import DEGREE_BUCKETS, degree_strata, map_frame
 from recsys_core.explore.projection import (
     METHODS,
-    ProjectionJob,
     ProjectionSettings,
     cached_projection,
     place,
     stored_projection,
 )
 from recsys_core.graph import degree
-from recsys_core.jobs import estimate
-from ui import cached, charts, compare, forms, jobgate, load, operator, runs
+from ui import cached, charts, compare, forms, load, maps, operator, runs
 from ui.shell import inside_app
 
 inside_app()  # a deep link on a fresh server runs this file alone: see ui/shell.py
@@ -25,7 +23,7 @@ st.title("Embedding map")
 st.markdown(
     "Each point is one item of the catalog (a product, a movie), placed so that items with "
     "similar vectors land close together. **PCA** (a linear view) appears at once; "
-    "**UMAP** (keeps neighbourhoods) is computed in the background when you click, with "
+    "**UMAP** (keeps neighbourhoods) is computed by a background job when you click, with "
     "its progress shown and a Cancel button, then kept, so the next visit draws it at once."
 )
 
@@ -91,8 +89,7 @@ if prep is not None:
         own = compare.prepared_for(record) or prep
         seen = own.split.seen_products
         degrees = degree(own.graph)
-        # One integer per train-degree bucket: the strata of the sample.
-        strata = np.unique(degree_bucket(degrees), return_inverse=True)[1]
+        strata = degree_strata(degrees)  # the same strata as the UMAP job's (jobs.tasks)
 
         def pca() -> object:
             return cached_projection(vectors, record.key, pca_settings, emb.usable, strata=strata)[
@@ -103,57 +100,9 @@ if prep is not None:
         note = ""
         if method == "umap":
             umap_proj = stored_projection(record.key, settings)
-            job_key = settings.key(record.key)
-            job = cached.get("umap_job", job_key)
             if umap_proj is not None:
                 proj = umap_proj
-            elif job is None:
-                # A view never starts a projection: a click does, one at a time per server.
-                points = min(int(emb.usable.sum()), int(max_points))
-                est = estimate.umap(points, vectors.shape[1])
-                st.caption("UMAP is not computed for this run yet; the PCA view is shown.")
-                if jobgate.draw_start_button("Compute UMAP", est, "map.umap.start"):
-                    busy = [j for j in cached.values("umap_job") if j.poll().running]
-                    problem = jobgate.memory_problem(est)
-                    if busy:
-                        st.warning(
-                            "A UMAP projection is already computing on this server: wait for "
-                            "it to finish or cancel it, then start this one."
-                        )
-                    elif not problem:
-                        cached.memo(
-                            "umap_job",
-                            job_key,
-                            lambda: ProjectionJob(
-                                vectors, record.key, settings, emb.usable, strata
-                            ),
-                        )
-                        st.rerun()
-            else:
-
-                @st.fragment(run_every=1.0)
-                def umap_progress() -> None:
-                    job.poll()
-                    if job.finished:
-                        st.rerun()
-                    elif job.failed:
-                        st.error(f"UMAP stopped: {job.error}. The PCA view is shown instead.")
-                        if st.button("Try UMAP again", key="map.retry"):
-                            cached.forget("umap_job", job_key)
-                            st.rerun()
-                    else:
-                        left, right = st.columns([4, 1])
-                        left.progress(
-                            min(max(job.done, 0.0), 1.0),
-                            text=f"UMAP in the background: {job.message} · "
-                            f"{job.seconds:.0f} s. Showing PCA meanwhile.",
-                        )
-                        if right.button("Cancel", key="map.umap.cancel"):
-                            job.cancel()
-                            cached.forget("umap_job", job_key)
-                            st.rerun()
-
-                umap_progress()
+            elif maps.draw_umap_job(record, settings, emb, vectors.shape[1], int(max_points)):
                 note = " (UMAP still computing)"
         frame = map_frame(
             proj.ids,

@@ -86,6 +86,52 @@ def prepare(
     return Prepared(dataset, split, graph, dataset_key, split_key, seconds, hits)
 
 
+def load_prepared(
+    dataset_settings: DatasetSettings,
+    split_settings: SplitSettings,
+    on_progress: Progress | None = None,
+) -> Prepared | None:
+    """What :func:`prepare` returns, read from the cache only: None when the dataset or
+    its split is not built (or is damaged: its marker is dropped, so a build job redoes
+    it). Builds nothing but the train graph, which is derived from the split in memory.
+    """
+    from recsys_core.graph import build_graph
+
+    seconds: dict[str, float] = {}
+    t0 = time.perf_counter()
+    dataset_key = dataset_settings.key()
+    ok, dataset = cache.load_if_complete("dataset", dataset_key, Dataset.load, on_progress)
+    if not ok:
+        return None
+    seconds["dataset"] = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    split_key = split_settings.key(dataset_key)
+    ok, split = cache.load_if_complete("split", split_key, Split.load, on_progress)
+    if not ok:
+        return None
+    seconds["split"] = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    report(on_progress, 2, 3, "building the train graph")
+    graph = build_graph(dataset.n_products, *split.train_arrays())
+    seconds["graph"] = time.perf_counter() - t0
+    report(on_progress, 3, 3, "prepared")
+    hits = {"dataset": True, "split": True}
+    return Prepared(dataset, split, graph, dataset_key, split_key, seconds, hits)
+
+
+def is_prepared(dataset_settings: DatasetSettings, split_settings: SplitSettings) -> bool:
+    """Whether the dataset and its split are built (their done markers exist; the files
+    are checked when :func:`load_prepared` reads them)."""
+    dataset_key = dataset_settings.key()
+    return all(
+        (cache.artifact_dir(kind, key) / cache.DONE_MARKER).exists()
+        for kind, key in (
+            ("dataset", dataset_key),
+            ("split", split_settings.key(dataset_key)),
+        )
+    )
+
+
 def _split_with_context(dataset: Dataset, settings: SplitSettings) -> Split:
     """The split, and when it fails on a dataset whose loader skipped lines, a sentence
     that says so: a file of mostly bad lines shows up as "too few pairs" otherwise."""

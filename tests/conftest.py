@@ -13,6 +13,41 @@ os.environ.setdefault("RECSYS_WORKER_LINGER", "0")
 
 
 import pytest  # after the environment above, which imports must see
+from streamlit.testing.v1 import AppTest
+
+BUILD_WAIT_SECONDS = 600.0  # only catches a hung build
+
+_ORIGINAL_RUN = AppTest._run
+
+
+def _run_and_let_builds_finish(self: AppTest, widget_state=None, timeout=None) -> AppTest:
+    """``AppTest._run``, then what the browser's progress fragment does: when the run left
+    a dataset build job queued or running, wait for it (on the job store) and run the
+    page again, so it draws the built dataset (or the build's failure).
+
+    AppTest runs no fragment timers, so without this every page that waits for a build
+    (the default catalog's first view, a Load click) would stay on its progress bar. A
+    test that looks at that bar sets ``at.wait_for_builds = False``.
+    """
+    import recsys_core.jobs as jobs
+
+    result = _ORIGINAL_RUN(self, widget_state, timeout)
+    if not getattr(self, "wait_for_builds", True) or getattr(self, "_settling", 0) >= 5:
+        return result
+    active = [r for r in jobs.list_runs(kind="build") if r.active]
+    if not active:
+        return result
+    for record in active:
+        after = jobs.wait(record.id, timeout=BUILD_WAIT_SECONDS)
+        assert not after.active, f"build job {record.id} still {after.status}: hung?"
+    self._settling = getattr(self, "_settling", 0) + 1
+    try:
+        return self._tree.run(timeout=timeout)
+    finally:
+        self._settling -= 1
+
+
+AppTest._run = _run_and_let_builds_finish
 
 
 @pytest.hookimpl(wrapper=True, tryfirst=True)

@@ -79,10 +79,10 @@ def problems(at: AppTest) -> list[str]:
 
 
 def settle_runs() -> None:
-    """Wait, on the job store, until no run is queued or running."""
+    """Wait, on the job store, until no job is queued or running."""
     import recsys_core.jobs as jobs
 
-    for record in jobs.list_runs():
+    for record in jobs.list_runs(kind=None):
         if record.active:
             after = jobs.wait(record.id, timeout=HANG_SECONDS)
             assert not after.active, f"run {record.id} still {after.status}: hung?"
@@ -1059,3 +1059,156 @@ def test_a_model_picked_in_the_sidebar_survives_page_switches() -> None:
         assert not problems(at), problems(at)
         assert at.selectbox(key="model.name").value == "mf", page
     assert at.number_input(key="model.mf.epochs").value == 3
+
+
+# -- builds and maps are store jobs: progress, Cancel, failure, owner ------------------------
+
+
+def _held_job(spec: object) -> int:
+    """A job of ``spec`` held "running" with no worker behind it (its executor is the
+    test: it ends the job with ``store.finish``), so a page's progress bar stays up."""
+    from recsys_core.jobs import api
+    from recsys_core.jobs.specs import submission
+
+    store = api.default_store()
+    sub = submission(spec)
+    job, created = store.enqueue(sub.spec, sub.key, sub.model, sub.dataset, sub.kind)
+    assert created
+    claimed = store.claim(None, None, None, None)
+    assert claimed is not None and claimed.id == job, "another job was waiting"
+    return job
+
+
+def test_a_build_shows_progress_and_only_its_owner_cancels(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from recsys_core.data.registry import DatasetSettings
+    from recsys_core.jobs import BuildSpec, api
+    from recsys_core.split import SplitSettings
+
+    settings = DatasetSettings(products=1400)
+    job = _held_job(BuildSpec(settings, SplitSettings()))
+    store = api.default_store()
+    try:
+        at = AppTest.from_file(str(ENTRY[0]), default_timeout=HANG_SECONDS)
+        at.wait_for_builds = False
+        at.query_params.update({"dataset": "builtin", "products": "1400"})
+        at.run()
+        assert not problems(at), problems(at)
+        texts = [p.proto.text for p in at.get("progress")]
+        assert any(f"(job #{job})" in t and "Building" in t for t in texts), texts
+        cancel = at.button(key=f"ds.build.cancel.{job}")
+        assert cancel.disabled  # another visitor's build (this session did not start it)
+        monkeypatch.setenv("RECSYS_CANCEL_ANY", "1")
+        at.run()
+        at.button(key=f"ds.build.cancel.{job}").click().run()
+        assert store.get(job).cancel_requested
+        # The worker would stop at its next report; here the test is the executor.
+        store.finish(job, "cancelled", error="cancelled during: synthetic: links")
+        at.run()
+        assert any(f"Job #{job} (dataset build) was cancelled." in e.value for e in at.error)
+        assert at.button(key="ds.build").label == "Build the dataset again"
+        # The store lists the build among the jobs, never among model runs.
+        assert job in {r.id for r in api.list_runs(kind="build")}
+        assert job not in {r.id for r in api.list_runs()}
+        at.wait_for_builds = True
+        at.button(key="ds.build").click().run()
+        assert not problems(at), problems(at)
+        assert {m.label: m.value for m in at.metric}["products"] == "1,400"
+    finally:
+        if store.get(job).active:
+            store.finish(job, "cancelled")
+
+
+def test_a_failed_build_is_one_sentence_and_not_retried_on_its_own(tmp_path: Path) -> None:
+    from recsys_core.jobs import api
+
+    folder = tmp_path / "broken-ml"
+    folder.mkdir()
+    (folder / "u.data").write_text("1\t2\n")  # too few fields
+    (folder / "u.item").write_text("1|A\n", encoding="latin-1")
+    at = fresh()
+    before = {r.id for r in api.list_runs(kind="build")}
+    at = _load_movielens_unchecked(at, folder)
+    builds = [r for r in api.list_runs(kind="build") if r.id not in before]
+    assert len(builds) == 1 and builds[0].status == "failed"
+    errors = [e.value for e in at.error]
+    assert any(
+        e.startswith(f"Job #{builds[0].id} (dataset build) failed: Could not") for e in errors
+    )
+    assert not any("Traceback" in e or "Error:" in e for e in errors), errors
+    at.run()  # a rerun shows the failure; it does not submit the build again
+    assert {r.id for r in api.list_runs(kind="build")} - before == {builds[0].id}
+    assert at.button(key="ds.build").label == "Build the dataset again"
+
+
+def _load_movielens_unchecked(at: AppTest, folder: Path) -> AppTest:
+    at.sidebar.selectbox(key="ds.choice").set_value("movielens").run()
+    at.sidebar.text_input(key="ds.ml.folder").input(str(folder)).run()
+    at.sidebar.button(key="ds.load").click().run()
+    return at
+
+
+def test_umap_is_a_projection_job_with_progress_and_cancel(
+    trained: AppTest, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from recsys_core.explore.projection import ProjectionSettings, stored_projection
+    from recsys_core.jobs import ProjectionSpec, api
+
+    at = fresh("pages/embedding_map.py")
+    at.selectbox(key="map.method").set_value("umap").run()
+    at.number_input(key="map.points").set_value(300).run()
+    assert any("UMAP is not computed for this run yet" in c.value for c in at.caption)
+    run = api.get_run(int(at.selectbox(key="map.run").value))
+    held = ProjectionSpec.of_run(run, ProjectionSettings(method="umap", max_points=300))
+    job = _held_job(held)
+    store = api.default_store()
+    try:
+        at.run()  # a job of these settings runs (another tab's click): the page follows it
+        texts = [p.proto.text for p in at.get("progress")]
+        assert any("UMAP in the background" in t and f"job #{job}" in t for t in texts), texts
+        assert any(c.value.startswith("PCA (UMAP still computing)") for c in at.caption)
+        monkeypatch.setenv("RECSYS_CANCEL_ANY", "1")
+        at.run()
+        at.button(key=f"map.umap.cancel.{job}").click().run()
+        assert store.get(job).cancel_requested
+        store.finish(job, "cancelled", error="cancelled during: layout: epoch 3 of 500")
+        at.run()
+        assert any(
+            f"Job #{job} (UMAP of run #{run.id}) was cancelled" in w.value for w in at.warning
+        )
+        assert stored_projection(run.key, held.settings) is None
+        # A click computes it for real, in a worker; the page then draws UMAP.
+        at.button(key="map.umap.start").click().run()
+        new = api.latest(held.key())
+        assert new.id != job and new.kind == "projection"
+        assert api.wait(new.id, timeout=HANG_SECONDS).status == "finished", new.error
+        at.run()
+        assert not problems(at), problems(at)
+        assert any(c.value.startswith("UMAP · 300 points") for c in at.caption), _texts(at)
+        assert stored_projection(run.key, held.settings) is not None
+    finally:
+        if store.get(job).active:
+            store.finish(job, "cancelled")
+
+
+def test_the_queue_cap_counts_builds(monkeypatch: pytest.MonkeyPatch) -> None:
+    from recsys_core.data.registry import DatasetSettings
+    from recsys_core.jobs import BuildSpec, api
+    from recsys_core.split import SplitSettings
+
+    at = fresh("pages/train.py")  # the default catalog is built (or is built now)
+    at.wait_for_builds = False  # the held build below never ends on its own
+    job = _held_job(BuildSpec(DatasetSettings(products=1350), SplitSettings()))
+    store = api.default_store()
+    try:
+        monkeypatch.setenv("RECSYS_MAX_QUEUED", "1")
+        before = {r.id for r in api.list_runs(kind=None)}
+        at.button(key="train.start").click().run()
+        assert any("already has 1 job(s) queued or running" in w.value for w in at.warning)
+        assert {r.id for r in api.list_runs(kind=None)} == before
+        # the Train page lists the build among what runs, with its Cancel and no Watch
+        assert at.button(key=f"runs.train.cancel.{job}")
+        assert not [b for b in at.button if b.key == f"runs.train.watch.{job}"]
+    finally:
+        store.finish(job, "cancelled")

@@ -107,22 +107,21 @@ def test_umap_reports_its_epochs() -> None:
     assert shares == sorted(shares) and shares[-1] == 1.0
 
 
-def test_projection_job_runs_in_a_child_and_caches() -> None:
+def test_a_cached_projection_is_stored_and_reused() -> None:
+    """What a projection job stores (the app's UMAP: tests/test_jobkinds.py) is read back
+    by ``stored_projection``; a second call builds nothing."""
     import time
 
-    from recsys_core.explore.projection import ProjectionJob, stored_projection
+    from recsys_core.explore.projection import cached_projection, stored_projection
 
     vectors, labels = clusters()
     settings = ProjectionSettings(method="pca", max_points=90)
     key = f"job-test-{time.time_ns()}"
     assert stored_projection(key, settings) is None
-    job = ProjectionJob(vectors, key, settings, strata=labels)
-    deadline = time.monotonic() + 600  # only catches a hang
-    while not job.poll().finished and not job.failed and time.monotonic() < deadline:
-        time.sleep(0.2)
-    assert job.finished, job.error
-    assert not (job.folder / "input.npz").exists()  # the vectors' copy goes with the job
-    assert job.result.sample_size == 90
-    assert np.bincount(labels[job.result.ids]).tolist() == [30, 30, 30]  # stratified
-    again = ProjectionJob(vectors, key, settings)  # cached: no child
-    assert again.finished and np.array_equal(again.result.ids, job.result.ids)
+    built, hit = cached_projection(vectors, key, settings, strata=labels)
+    assert not hit and built.sample_size == 90
+    assert np.bincount(labels[built.ids]).tolist() == [30, 30, 30]  # stratified
+    stored = stored_projection(key, settings)
+    assert stored is not None and np.array_equal(stored.ids, built.ids)
+    again, hit = cached_projection(vectors, key, settings)
+    assert hit and np.array_equal(again.xy, built.xy)

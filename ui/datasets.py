@@ -247,20 +247,28 @@ def is_built(settings: DatasetSettings) -> bool:
 
 
 def allow_build(settings: DatasetSettings) -> None:
-    """Record this session's click to build ``settings``."""
+    """Record this session's click to build ``settings`` (the picker's Load, a run's
+    Switch): pages submit its build job without asking again."""
     st.session_state.setdefault("build.allowed", set()).add(settings.key())
+    submitted = st.session_state.setdefault("build.submitted", set())
+    submitted -= {s for s in submitted if s[0] == settings.key()}  # a new click, a new try
 
 
-def may_build(settings: DatasetSettings) -> bool:
-    """Whether pages may build ``settings`` now without asking: it is built already, it
-    is the server's default catalog (the operator's choice), or this session clicked."""
-    return (
-        settings == default_dataset()
-        or settings.key() in st.session_state.get("build.allowed", set())
-        or is_built(settings)
-    )
+def wants_build(settings: DatasetSettings, build_key: str) -> bool:
+    """Whether a page submits the build job ``build_key`` of ``settings`` without a
+    button: it is the server's default catalog (the operator's choice) or this session
+    clicked to load it, and this session has not submitted it since (a failed build is
+    shown, never retried in a loop)."""
+    clicked = settings.key() in st.session_state.get("build.allowed", set())
+    submitted = (settings.key(), build_key) in st.session_state.get("build.submitted", set())
+    return (settings == default_dataset() or clicked) and not submitted
+
+
+def mark_submitted(settings: DatasetSettings, build_key: str) -> None:
+    """This session submitted the build job ``build_key`` of ``settings``."""
+    st.session_state.setdefault("build.submitted", set()).add((settings.key(), build_key))
 
 
 def build_estimate(settings: DatasetSettings) -> estimate.Estimate:
-    """What building ``settings`` in this server will take."""
+    """What building ``settings`` (in a worker) will take."""
     return estimate.dataset_build(settings)

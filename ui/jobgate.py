@@ -78,24 +78,27 @@ def may_change(run_id: int) -> bool:
 
 
 NOT_YOURS = (
-    "Another visitor started this run, so only they can cancel or delete it "
+    "Another visitor started this job, so only they can cancel or delete it "
     "(the operator can allow anyone with RECSYS_CANCEL_ANY=1)."
 )
 
 
 def queue_problem(jobs: Any, adding: int = 1) -> str:
-    """One sentence when ``adding`` more runs would pass the server's or session's cap."""
+    """One sentence when ``adding`` more jobs would pass the server's or session's cap.
+
+    Every kind of job counts: model runs, dataset builds and projections.
+    """
     ops = operator.settings()
-    active = [r for r in jobs.list_runs() if r.active]
+    active = [r for r in jobs.list_runs(kind=None) if r.active]
     if len(active) + adding > ops.max_queued:
         return (
-            f"This server already has {len(active)} run(s) queued or running, and takes at "
+            f"This server already has {len(active)} job(s) queued or running, and takes at "
             f"most {ops.max_queued}: wait for one to finish or cancel one."
         )
     own = [r for r in active if mine(r.id)]
     if len(own) + adding > ops.max_queued_session:
         return (
-            f"You already have {len(own)} run(s) queued or running, and a visitor may have "
+            f"You already have {len(own)} job(s) queued or running, and a visitor may have "
             f"at most {ops.max_queued_session}: wait for one to finish or cancel one."
         )
     return ""

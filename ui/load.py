@@ -13,7 +13,7 @@ import numpy as np
 import streamlit as st
 
 from recsys_core.common.settings import SettingsError
-from ui import cached, datasets, jobgate, url
+from ui import cached, datasets, jobgate, jobview, url
 from ui.progress import progress_bar
 
 USER_ERRORS = (SettingsError, ValueError, FileNotFoundError, KeyError)
@@ -22,7 +22,10 @@ USER_ERRORS = (SettingsError, ValueError, FileNotFoundError, KeyError)
 def prepared(settings: Any = None, split: Any = None) -> Any:
     """The current dataset with its split and train graph (``pipeline.Prepared``).
 
-    ``split`` (``SplitSettings``) defaults to the method's split.
+    ``split`` (``SplitSettings``) defaults to the method's split. The server only reads
+    a built dataset from the cache; one not built yet is built by a store job in a worker
+    (started by a click, or without one for the operator's default catalog), whose
+    progress is drawn with Cancel while the page returns None.
     """
     from recsys_core import pipeline
     from recsys_core.split import SplitSettings
@@ -30,31 +33,72 @@ def prepared(settings: Any = None, split: Any = None) -> Any:
     settings = settings or datasets.dataset_settings()
     split = split or SplitSettings()
     memo_key = split.key(settings.key())
-    if not cached.has("prepared", memo_key) and not datasets.may_build(settings):
-        draw_build_prompt(settings)
-        return None
 
-    def build() -> Any:
-        with progress_bar(f"Preparing {datasets.shown_dataset(settings)}") as on_progress:
-            return pipeline.prepare(settings, split, on_progress=on_progress)
+    def load() -> Any:
+        with progress_bar(f"Loading {datasets.shown_dataset(settings)}") as on_progress:
+            prep = pipeline.load_prepared(settings, split, on_progress)
+        if prep is None:  # found damaged: its marker is gone, and its build redoes it
+            raise _NotBuilt
+        return prep
 
     try:
-        return cached.memo("prepared", memo_key, build)
+        if cached.has("prepared", memo_key) or pipeline.is_prepared(settings, split):
+            return cached.memo("prepared", memo_key, load)
+    except _NotBuilt:
+        pass
     except USER_ERRORS as exc:
         st.error(f"Could not load the dataset: {datasets.shown_error(str(exc), settings)}")
         return None
+    draw_build(settings, split)
+    return None
 
 
-def draw_build_prompt(settings: Any) -> None:
-    """A dataset this server has not built yet: what it is, and a button that builds it."""
-    st.info(
-        f"This view needs {datasets.shown_dataset(settings)}, which this server has not built yet. "
-        "Nothing is built until you click."
-    )
+class _NotBuilt(Exception):
+    """The dataset or its split is not in the cache (nothing is kept in memory then)."""
+
+
+def draw_build(settings: Any, split: Any) -> None:
+    """The dataset's build job: its progress with Cancel while it runs; else its last
+    failure, if any, and a button that builds it (submitted at once, without a click,
+    for the default catalog or a dataset this session asked for in the picker)."""
+    from recsys_core import jobs
+    from recsys_core.jobs import BuildSpec
+
+    spec = BuildSpec(settings, split)
+    record = jobs.latest(spec.key())
+    shown = datasets.shown_dataset(settings)
+    if record is not None and record.active:
+        jobview.draw_job_progress(record.id, f"Building {shown}", "ds.build")
+        return
     est = datasets.build_estimate(settings)
-    if jobgate.draw_start_button("Build the dataset", est, key="ds.build"):
-        datasets.allow_build(settings)
-        st.rerun()
+    if datasets.wants_build(settings, spec.key()):
+        datasets.mark_submitted(settings, spec.key())
+        ids = jobgate.submit(jobs, [spec], [est])
+        if ids:
+            jobview.draw_job_progress(ids[0], f"Building {shown}", "ds.build")
+        return
+    if record is not None and record.status != "finished":
+        st.error(datasets.shown_error(jobview.failure_sentence(record), settings))
+    failed = record is not None and record.status != "finished"
+    draw_build_prompt(settings, spec, est, again=failed)
+
+
+def draw_build_prompt(settings: Any, spec: Any, est: Any, again: bool = False) -> None:
+    """A dataset this server has not built yet: what it is, and a button that builds it."""
+    from recsys_core import jobs
+
+    if not again:
+        st.info(
+            f"This view needs {datasets.shown_dataset(settings)}, which this server has not "
+            "built yet. Nothing is built until you click."
+        )
+    label = "Build the dataset again" if again else "Build the dataset"
+    # "ds.build" for the pages' own split; a page that also needs a run's split has two
+    key = "ds.build" if spec.split == type(spec.split)() else f"ds.build.{spec.key()}"
+    if jobgate.draw_start_button(label, est, key=key):
+        ids = jobgate.submit(jobs, [spec], [est])
+        if ids:
+            st.rerun()
 
 
 def search(prep: Any) -> Any:

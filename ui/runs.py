@@ -292,13 +292,20 @@ def dataset_label(settings: Any) -> str:
         return f"built-in, {size}{products:,} products"
     if settings.source == "movielens":
         return "MovieLens-100k"
+    if settings.source in ("interactions", "pairs"):
+        return datasets.shown_path(settings.path)
     return f"Amazon file {Path(settings.path or '').name}"
 
 
 def _run_dataset(record: Any) -> Any:
+    """The dataset settings of a model run or a build job (None for other jobs)."""
     try:
+        if record.kind == "build":
+            from recsys_core.jobs import BuildSpec
+
+            return BuildSpec.from_dict(record.spec).dataset
         return record.run_spec().dataset
-    except Exception:  # a spec this code cannot read
+    except Exception:  # a spec this code cannot read, or a job of another kind
         return None
 
 
@@ -313,18 +320,19 @@ def _open_run(record_id: int, settings: Any) -> None:
 
 
 def draw_running_anywhere(sidebar: bool = False) -> None:
-    """Runs queued or running on any dataset, each with Cancel and a way to watch it.
+    """Jobs queued or running on any dataset, each with Cancel; model runs also with a
+    way to watch them (dataset builds and projections show on the page that waits).
 
     In the sidebar of every page while something runs (refreshed every 2 s); on the
     Train page always (refreshed every 3 s, so a run started in another tab shows up).
     """
     where = "runs.side" if sidebar else "runs.train"  # the Train page has "train.cancel.N"
-    active_now = any(r.active for r in jobs().list_runs())
+    active_now = any(r.active for r in jobs().list_runs(kind=None))
     every = (2.0 if active_now else None) if sidebar else 3.0
 
     @st.fragment(run_every=every)
     def panel(was_active: bool) -> None:
-        records = [r for r in jobs().list_runs() if r.active]
+        records = [r for r in jobs().list_runs(kind=None) if r.active]
         if was_active and not records:
             st.rerun()  # the whole page: results appear, the refreshing stops
         if not records:
@@ -358,6 +366,8 @@ def draw_running_anywhere(sidebar: bool = False) -> None:
             ):
                 jobs().cancel(r.id)
                 st.rerun()
+            if r.kind != "model":
+                continue  # a build or a map shows its progress on the page that waits
             watch = "Watch" if here else "Switch and watch"
             if cols[1].button(
                 watch,

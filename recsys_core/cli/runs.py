@@ -23,12 +23,17 @@ from recsys_core.cli.common import (
     say,
 )
 from recsys_core.cli.data import add_split_options, split_settings_from_args
-from recsys_core.jobs.store import STATUSES, RunRecord
+from recsys_core.jobs.store import KINDS, MODEL, STATUSES, RunRecord
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("runs", help="list background runs with their status and results")
-    p.add_argument("--status", choices=STATUSES, help="only runs with this status")
+    p = sub.add_parser(
+        "runs",
+        help="list background jobs (model runs, dataset builds, projections) with their "
+        "status and results",
+    )
+    p.add_argument("--status", choices=STATUSES, help="only jobs with this status")
+    p.add_argument("--kind", choices=KINDS, help="only jobs of this kind (default: all)")
     add_json_option(p)
     p.set_defaults(func=cmd_runs)
 
@@ -71,6 +76,7 @@ def record_dict(rec: RunRecord) -> dict[str, Any]:
     """A run as plain JSON (for --json)."""
     return {
         "id": rec.id,
+        "kind": rec.kind,
         "status": rec.status,
         "model": rec.model,
         "dataset": rec.dataset,
@@ -95,6 +101,13 @@ def record_dict(rec: RunRecord) -> dict[str, Any]:
 
 def _result_text(rec: RunRecord) -> str:
     s = rec.summary or {}
+    if rec.status == "finished" and s and rec.kind != MODEL:
+        if "products" in s:
+            return f"{s['products']:,} products, {s.get('pairs', 0):,} pairs"
+        return (
+            f"{s.get('points', 0):,} of {s.get('total', 0):,} items mapped with "
+            + str(s.get("method", "?")).upper()
+        )
     if rec.status == "finished" and s:
 
         def fmt(v: Any) -> str:
@@ -125,13 +138,14 @@ def _result_text(rec: RunRecord) -> str:
 def cmd_runs(args: argparse.Namespace) -> int:
     from recsys_core import jobs
 
-    records = jobs.list_runs(args.status)
+    records = jobs.list_runs(args.status, kind=args.kind)
     if not records:
-        say("no runs" + (f" with status {args.status}" if args.status else ""))
+        wanted = " ".join(x for x in (args.status, args.kind) if x)
+        say(f"no {wanted + ' ' if wanted else ''}jobs")
     for rec in records:
         when = time.strftime("%Y-%m-%d %H:%M", time.localtime(rec.created))
         dataset = rec.dataset if len(rec.dataset) <= 40 else rec.dataset[:39] + "…"
-        say(f"{rec.id:>4}  {rec.status:<11} {when}  {rec.model:<12} {dataset:<40}")
+        say(f"{rec.id:>4}  {rec.kind:<10} {rec.status:<11} {when}  {rec.model:<16} {dataset:<40}")
         detail = _result_text(rec)
         if detail:
             say(f"{'':>6}{detail}")

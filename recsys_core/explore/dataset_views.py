@@ -170,6 +170,11 @@ def degree_bucket(degrees: np.ndarray) -> np.ndarray:
     return np.asarray(DEGREE_BUCKETS, dtype=object)[index.astype(np.int64)]
 
 
+def degree_strata(degrees: np.ndarray) -> np.ndarray:
+    """One integer per train-degree bucket: the strata of a map's stratified sample."""
+    return np.unique(degree_bucket(degrees), return_inverse=True)[1]
+
+
 def rarest_genre(genres: pd.Series) -> np.ndarray:
     """Each movie's rarest genre in the catalog (the map's rule for multi-genre movies).
 

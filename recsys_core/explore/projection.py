@@ -1,10 +1,10 @@
 """2-D maps of product vectors: UMAP (umap-learn) or PCA, sampled for large catalogs.
 
 A projection is expensive (UMAP on 20k points takes tens of seconds), so it is cached as
-an artifact keyed by the embeddings' key and the projection settings, and can run in a
-child process (:class:`ProjectionJob`) that reports real progress (UMAP's epochs) while
-the caller shows the instant PCA view. Above ``max_points`` products the map is a
-sample stratified by a per-product label (the app uses the train-degree bucket), so
+an artifact keyed by the embeddings' key and the projection settings; the app computes it
+in a store job (``recsys_core.jobs.tasks.ProjectionSpec``) that reports real progress
+(UMAP's epochs) while the page shows the instant PCA view. Above ``max_points`` products
+the map is a sample stratified by a per-product label (the app uses the train-degree bucket), so
 head, torso and tail keep their shares. Products outside the sample can still be placed
 on the map afterwards (:func:`place`), at the mean position of their nearest sampled
 neighbours, so a chosen product is always drawable.
@@ -13,14 +13,8 @@ neighbours, so a chosen product is always drawable.
 from __future__ import annotations
 
 import dataclasses
-import json
 import logging
-import os
 import re
-import subprocess
-import sys
-import time
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -291,138 +285,6 @@ def _epoch_progress(on_progress: Progress | None) -> dict[str, Any]:
     }
 
 
-# -- a projection in a child process ---------------------------------------------------------
-
-
-class ProjectionJob:
-    """A projection built in a child process (``python -m recsys_core.explore.projection``).
-
-    The child writes its progress to a small JSON file and the finished projection to the
-    artifact cache (:func:`cached_projection`), so :meth:`poll` never blocks and a
-    finished job is reused by every later caller. The caller keeps the object (the app
-    keeps one per key in memory) and polls it.
-    """
-
-    def __init__(
-        self,
-        vectors: np.ndarray,
-        embeddings_key: str,
-        settings: ProjectionSettings,
-        eligible: np.ndarray | None = None,
-        strata: np.ndarray | None = None,
-    ) -> None:
-        self.embeddings_key = embeddings_key
-        self.settings = settings
-        self.folder = cache.artifact_dir("projection-job", settings.key(embeddings_key))
-        self.folder.mkdir(parents=True, exist_ok=True)
-        self.progress_file = self.folder / "progress.json"
-        self.started = time.monotonic()
-        self.result: Projection | None = stored_projection(embeddings_key, settings)
-        self.error = ""
-        self.done, self.message = (1.0, "cached") if self.result else (0.0, "starting")
-        self._child: subprocess.Popen | None = None
-        if self.result is not None:
-            return
-        arrays = {"vectors": np.asarray(vectors, dtype=np.float32)}
-        if eligible is not None:
-            arrays["eligible"] = np.asarray(eligible, dtype=bool)
-        if strata is not None:
-            arrays["strata"] = np.asarray(strata, dtype=np.int64)
-        cache.save_arrays(self.folder / "input.npz", **arrays)
-        cache.save_json(
-            self.folder / "input.json",
-            {"embeddings_key": embeddings_key, "settings": dataclasses.asdict(settings)},
-        )
-        self.progress_file.unlink(missing_ok=True)
-        env = os.environ.copy()
-        root = str(Path(__file__).resolve().parents[2])
-        env["PYTHONPATH"] = os.pathsep.join(p for p in (root, env.get("PYTHONPATH", "")) if p)
-        with open(self.folder / "child.log", "wb") as out:
-            self._child = subprocess.Popen(
-                [sys.executable, "-m", "recsys_core.explore.projection", str(self.folder)],
-                stdin=subprocess.DEVNULL,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                env=env,
-            )
-
-    @property
-    def finished(self) -> bool:
-        return self.result is not None
-
-    @property
-    def failed(self) -> bool:
-        return bool(self.error)
-
-    @property
-    def running(self) -> bool:
-        """Neither finished nor failed: the child is computing."""
-        return self.result is None and not self.error
-
-    @property
-    def seconds(self) -> float:
-        return time.monotonic() - self.started
-
-    def poll(self) -> ProjectionJob:
-        """Read the child's progress; load the projection once it is done."""
-        if self.result is not None or self.error:
-            return self
-        try:
-            state = json.loads(self.progress_file.read_text())
-            self.done, self.message = float(state["done"]), str(state["message"])
-        except (OSError, ValueError, KeyError):
-            pass
-        code = self._child.poll() if self._child is not None else 0
-        if code is None:
-            return self
-        self._drop_input()
-        self.result = stored_projection(self.embeddings_key, self.settings)
-        if self.result is None:
-            log_tail = (self.folder / "child.log").read_text(errors="replace").strip()
-            last = log_tail.splitlines()[-1] if log_tail else f"exit status {code}"
-            self.error = f"the projection process stopped without a result ({last})"
-        else:
-            self.done, self.message = 1.0, "done"
-        return self
-
-    def cancel(self) -> None:
-        """Stop the child process (nothing is cached)."""
-        if self._child is not None and self._child.poll() is None:
-            self._child.terminate()
-            self._child.wait(timeout=10)
-        self._drop_input()
-        self.error = self.error or "cancelled"
-
-    def _drop_input(self) -> None:
-        # The input is a copy of the vectors (hundreds of MB at electronics size): it is
-        # only needed while the child runs, whatever way the job ended.
-        (self.folder / "input.npz").unlink(missing_ok=True)
-
-
-def _child_main(folder: Path) -> None:
-    arrays = cache.load_arrays(folder / "input.npz")
-    (folder / "input.npz").unlink(missing_ok=True)  # in memory now; the disk copy goes
-    spec = cache.load_json(folder / "input.json")
-    settings = ProjectionSettings(**spec["settings"])
-    progress_file = folder / "progress.json"
-
-    def on_progress(done: float, total: float, message: str) -> None:
-        share = float(done) / float(total) if total else 0.0
-        with cache.atomic_path(progress_file) as tmp:
-            tmp.write_text(json.dumps({"done": share, "message": message}))
-
-    # Held while the job lives, so `cache prune --orphans` never takes its folder.
-    with cache.building(folder.parent.name, folder.name):
-        cached_projection(
-            arrays["vectors"],
-            spec["embeddings_key"],
-            settings,
-            arrays.get("eligible"),
-            on_progress,
-            arrays.get("strata"),
-        )
-
-
 def _save(folder, proj: Projection) -> None:
     cache.save_arrays(folder / "projection.npz", ids=proj.ids, xy=proj.xy)
     cache.save_json(folder / "projection.json", {"total": proj.total, "method": proj.method})
@@ -463,7 +325,3 @@ def place(
         weights /= weights.sum(axis=1, keepdims=True)
         out[missing] = np.einsum("mk,mkd->md", weights, projection.xy[top])
     return out
-
-
-if __name__ == "__main__":
-    _child_main(Path(sys.argv[1]))

@@ -1,10 +1,12 @@
 """Background runs that survive browser refreshes, crashes and restarts.
 
-Runs execute in worker processes (:mod:`.worker`); their settings, status, progress,
-per-step metrics and artifact checksums live in a SQLite run store (:mod:`.store`) next
-to the artifact cache. The functions below are the whole API the app and the CLI use.
-Cancelling sets a flag in the run's row that the worker checks in every phase; a worker
-whose heartbeat stops while its process lives is reported ``stuck`` (see :mod:`.store`).
+Model runs, dataset builds and projections are all jobs of one store (``kind`` tells
+them apart; see :mod:`.tasks`). Runs execute in worker processes (:mod:`.worker`); their
+settings, status, progress, per-step metrics and artifact checksums live in a SQLite
+run store (:mod:`.store`) next to the artifact cache. The functions below are the whole
+API the app and the CLI use. Cancelling sets a flag in the run's row that the worker
+checks in every phase; a worker whose heartbeat stops while its process lives is
+reported ``stuck`` (see :mod:`.store`).
 """
 
 from recsys_core.jobs.api import (
@@ -14,6 +16,7 @@ from recsys_core.jobs.api import (
     default_store,
     delete,
     get_run,
+    latest,
     list_runs,
     load_outcome,
     metrics,
@@ -24,14 +27,19 @@ from recsys_core.jobs.api import (
     wait,
     warm_up,
 )
-from recsys_core.jobs.runners import Cancelled, JobResult
-from recsys_core.jobs.store import STATUSES, RunRecord, RunStore
+from recsys_core.jobs.runners import Cancelled, JobFailed, JobResult
+from recsys_core.jobs.store import KINDS, STATUSES, RunRecord, RunStore
+from recsys_core.jobs.tasks import BuildSpec, ProjectionSpec
 
 __all__ = [
+    "KINDS",
     "STATUSES",
     "ArtifactError",
+    "BuildSpec",
     "Cancelled",
+    "JobFailed",
     "JobResult",
+    "ProjectionSpec",
     "RunRecord",
     "RunStore",
     "cancel",
@@ -39,6 +47,7 @@ __all__ = [
     "default_store",
     "delete",
     "get_run",
+    "latest",
     "list_runs",
     "load_outcome",
     "metrics",

@@ -23,7 +23,7 @@ from typing import Any
 
 from recsys_core.jobs import artifacts
 from recsys_core.jobs.specs import submission
-from recsys_core.jobs.store import METRIC_COLUMNS, RunRecord, RunStore, default_db_path
+from recsys_core.jobs.store import METRIC_COLUMNS, MODEL, RunRecord, RunStore, default_db_path
 from recsys_core.split import split_label
 
 # Stage outputs every model of a dataset shares and that may take long to rebuild (an
@@ -58,37 +58,46 @@ def _store(store: RunStore | None) -> RunStore:
     return store if store is not None else default_store()
 
 
-def _missing_files(store: RunStore, run_id: int) -> list[str]:
-    """Recorded files of a run that are gone or changed size (cheap: no hashing)."""
+def _missing_files(store: RunStore, record: RunRecord) -> list[str]:
+    """Recorded files of a job that are gone or changed size (cheap: no hashing), and,
+    for a build or projection, its artifact folders no longer marked complete (a reader
+    found them damaged, or they were pruned)."""
     root = artifacts.cache_root()
     found = []
-    for rec in store.artifacts(run_id):
+    for rec in store.artifacts(record.id):
         path = root / rec.path
         if not path.is_file() or path.stat().st_size != rec.size:
             found.append(rec.path)
+    if record.kind != MODEL:
+        from recsys_core.jobs.runners import expected_dirs
+
+        for folder in expected_dirs(record.kind, record.spec):
+            if not (folder / artifacts.DONE_MARKER).exists():
+                found.append(artifacts.relative(folder) + "/")
     return found
 
 
 def submit(spec: Any, store: RunStore | None = None) -> int:
-    """Queue a run of ``spec`` and return its id; a worker process executes it.
+    """Queue a job of ``spec`` and return its id; a worker process executes it.
 
     ``spec`` is a :class:`~recsys_core.pipeline.RunSpec` (or a JSON-able dict for a
-    custom runner). When a run with the same settings is queued, running or finished,
-    that run's id comes back instead; a finished one whose files vanished is marked
-    failed and submitted anew.
+    custom runner), or a :class:`~.tasks.BuildSpec` / :class:`~.tasks.ProjectionSpec`.
+    When a job with the same settings is queued, running or finished, that job's id
+    comes back instead; a finished one whose files vanished is marked failed and
+    submitted anew.
     """
     store = _store(store)
     sub = submission(spec)
     existing = store.find_live(sub.key)
     if existing is not None and existing.status == "finished":
-        gone = _missing_files(store, existing.id)
+        gone = _missing_files(store, existing)
         if gone:
             store.mark(
                 existing.id,
                 "failed",
                 f"artifacts missing or truncated ({', '.join(gone[:3])}); submitted again",
             )
-    run_id, _ = store.enqueue(sub.spec, sub.key, sub.model, sub.dataset)
+    run_id, _ = store.enqueue(sub.spec, sub.key, sub.model, sub.dataset, sub.kind)
     if store.get(run_id).status == "queued" and store.workers_needed():
         store.start_worker()
     return run_id
@@ -110,9 +119,21 @@ def get_run(run_id: int, store: RunStore | None = None) -> RunRecord:
     return _store(store).get(run_id)
 
 
-def list_runs(status: str | None = None, store: RunStore | None = None) -> list[RunRecord]:
-    """All runs, newest first; ``status`` keeps only queued/running/finished/... ones."""
-    return _store(store).list(status)
+def list_runs(
+    status: str | None = None, store: RunStore | None = None, kind: str | None = MODEL
+) -> list[RunRecord]:
+    """Model runs, newest first; ``status`` keeps only queued/running/finished/... ones.
+
+    ``kind`` picks another kind of job ("build", "projection"), or every job with None
+    (what queue caps and job lists count). The default keeps run pickers, comparisons
+    and studies to runs that have an outcome.
+    """
+    return _store(store).list(status, kind)
+
+
+def latest(key: str, store: RunStore | None = None) -> RunRecord | None:
+    """The newest job with settings key ``key`` (``spec.key()``), whatever its status."""
+    return _store(store).latest(key)
 
 
 def metrics(run_id: int, since_step: int = -1, store: RunStore | None = None) -> Any:
@@ -174,7 +195,7 @@ def restart(run_id: int, store: RunStore | None = None) -> int:
     record = store.get(run_id)
     if record.status in ("queued", "running", "finished"):
         return record.id
-    new_id, _ = store.enqueue(record.spec, record.key, record.model, record.dataset)
+    new_id, _ = store.enqueue(record.spec, record.key, record.model, record.dataset, record.kind)
     if store.get(new_id).status == "queued" and store.workers_needed():
         store.start_worker()
     return new_id

@@ -161,16 +161,14 @@ def _store_references(store: RunStore) -> tuple[set[str], set[str]]:
         if record.status in ACTIVE:
             active |= folders
             try:  # a queued run has no keys yet: the folders its settings will use
-                from recsys_core.jobs.runners import resolve_runner
+                from recsys_core.jobs.runners import expected_dirs
 
-                expected = getattr(resolve_runner(), "expected_dirs", None)
-                if expected is not None:
-                    root = store.path.parent
-                    for path in expected(record.spec):
-                        try:
-                            active.add(Path(path).relative_to(root).as_posix())
-                        except ValueError:
-                            pass
+                root = store.path.parent
+                for path in expected_dirs(record.kind, record.spec):
+                    try:
+                        active.add(Path(path).relative_to(root).as_posix())
+                    except ValueError:
+                        pass
             except Exception:  # an undecodable spec protects nothing
                 log.debug("no expected folders for run %d", record.id)
     return named, active

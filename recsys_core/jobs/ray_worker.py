@@ -74,7 +74,9 @@ class RayWorker(Worker):
             for run_id, thread in list(self.threads.items()):
                 if not thread.is_alive():
                     del self.threads[run_id]
-            if len(self.threads) < self.concurrency:
+            # up to ``concurrency`` model runs and as many builds/projections (the store's
+            # lanes decide which may start)
+            if len(self.threads) < 2 * self.concurrency:
                 record = self.claim()
                 if record is not None:
                     idle.busy()

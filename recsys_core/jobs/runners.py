@@ -1,7 +1,9 @@
 """Runners: what a worker calls to execute one run, and what they hand back.
 
-The default runner is :func:`pipeline_runner`, i.e. ``pipeline.run(spec, on_progress,
-callback)``. Tests and extensions can swap it: ``RECSYS_JOBS_RUNNER=module:function`` or
+Model runs go to a runner chosen here; dataset builds and projections to their own
+(:mod:`.tasks`, see :func:`runner_for`). The default model runner is
+:func:`pipeline_runner`, i.e. ``pipeline.run(spec, on_progress, callback)``. Tests and
+extensions can swap it: ``RECSYS_JOBS_RUNNER=module:function`` or
 ``path/to/file.py:function``, called as ``function(spec_dict, on_progress, callback)``
 and returning a :class:`JobResult`; an optional ``function.expected_dirs(spec_dict)``
 names the cache folders it will read, so the worker can check them first. The variable
@@ -29,6 +31,11 @@ _PLACEMENT = threading.local()
 
 class Cancelled(Exception):
     """Raised inside a run's stage when the run was cancelled."""
+
+
+class JobFailed(Exception):
+    """A job failed for a reason its user can act on: the message is the whole error
+    (one sentence, no class name or traceback)."""
 
 
 @dataclasses.dataclass
@@ -107,6 +114,25 @@ def _pipeline_expected_dirs(spec: dict[str, Any]) -> list[Path]:
 
 
 pipeline_runner.expected_dirs = _pipeline_expected_dirs  # type: ignore[attr-defined]
+
+
+def runner_for(kind: str) -> Runner:
+    """The runner of a job of ``kind``: model runs go to :func:`resolve_runner`, builds
+    and projections to their own (:mod:`.tasks`)."""
+    from recsys_core.jobs.store import MODEL
+
+    if kind == MODEL:
+        return resolve_runner()
+    from recsys_core.jobs.tasks import RUNNERS
+
+    return RUNNERS[kind]
+
+
+def expected_dirs(kind: str, spec: dict[str, Any]) -> list[Path]:
+    """The cache folders a job of ``kind`` will read or write ([] when its runner does not
+    say)."""
+    expected = getattr(runner_for(kind), "expected_dirs", None)
+    return list(expected(spec)) if expected is not None else []
 
 
 def resolve_runner() -> Runner:

@@ -22,6 +22,7 @@ class Submission:
     key: str
     model: str
     dataset: str
+    kind: str = "model"
 
 
 def submission(spec: Any) -> Submission:
@@ -29,8 +30,12 @@ def submission(spec: Any) -> Submission:
 
     A RunSpec's identity is ``RunSpec.key()``: it normalises defaults (``walks=None`` is
     the model's own walks) and names a dataset file by path, size and modification time.
-    A dict's identity is the hash of its content.
+    A dict's identity is the hash of its content. A build or projection spec
+    (:mod:`.tasks`) names its kind and key itself.
     """
+    kind = getattr(spec, "kind", "model")
+    if kind != "model":
+        return Submission(spec.as_dict(), spec.key(), spec.label, spec.describe(), kind)
     if isinstance(spec, dict):
         payload = dict(spec)
         return Submission(

@@ -1,4 +1,9 @@
-"""The run store: runs, their per-step metrics and their artifacts in one SQLite file.
+"""The run store: every job, its per-step metrics and its artifacts in one SQLite file.
+
+A job is a model run (training or a baseline), a dataset build or a projection: its
+``kind`` column says which (see ``KINDS``). Readers that want model runs only ask for
+them (``list(kind="model")``). Model runs have a lane of ``max_concurrent`` slots and the
+other kinds one of their own, so a page waiting for a build never waits behind training.
 
 The file sits next to the artifact cache (``<cache>/runs.sqlite``, or ``$RECSYS_RUNS_DB``)
 in WAL mode, so the app, the CLI and several workers read and write it at once. Every
@@ -93,8 +98,16 @@ def _sql_in(statuses: Sequence[str]) -> str:
 SQL_EXECUTING = _sql_in(EXECUTING)
 SQL_LIVE = _sql_in(LIVE)
 
-# 2: status 'stuck'; 3: executor and host of each run; 4: live validation NDCG@10 per event
-SCHEMA_VERSION = 4
+# What a job does. "model" trains or scores a model (a RunSpec: training runs and
+# baselines); "build" prepares a dataset with its split; "projection" computes a 2-D map of
+# a finished run's vectors. Only model runs have outcomes: run pickers, comparisons and
+# studies read those alone (``list(kind="model")``).
+MODEL = "model"
+KINDS = (MODEL, "build", "projection")
+
+# 2: status 'stuck'; 3: executor and host of each run; 4: live validation NDCG@10 per event;
+# 5: the job's kind
+SCHEMA_VERSION = 5
 RUNS_TABLE = f"""
 CREATE TABLE IF NOT EXISTS {{name}} (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -119,13 +132,15 @@ CREATE TABLE IF NOT EXISTS {{name}} (
     summary TEXT,
     keys TEXT,
     executor TEXT,
-    host TEXT
+    host TEXT,
+    kind TEXT NOT NULL DEFAULT 'model'
 )
 """
 SCHEMA = f"""
 {RUNS_TABLE.format(name="runs")};
 CREATE UNIQUE INDEX IF NOT EXISTS runs_live_key ON runs(key) WHERE status IN {SQL_LIVE};
 CREATE INDEX IF NOT EXISTS runs_status ON runs(status);
+CREATE INDEX IF NOT EXISTS runs_kind ON runs(kind, status);
 CREATE TABLE IF NOT EXISTS metrics (
     run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
     step INTEGER NOT NULL,
@@ -226,6 +241,7 @@ class RunRecord:
     owner_token: str | None = dataclasses.field(default=None, repr=False)
     executor: str | None = None  # "local" or "ray": what executed the run
     host: str | None = None  # the machine (a Ray run: its node) that executed it
+    kind: str = MODEL  # what the job does (see ``KINDS``)
 
     @property
     def active(self) -> bool:
@@ -247,9 +263,12 @@ class RunRecord:
         return (self.finished or time.time()) - self.started
 
     def run_spec(self) -> Any:
-        """The settings as a :class:`~recsys_core.pipeline.RunSpec`."""
+        """The settings as a :class:`~recsys_core.pipeline.RunSpec` (model runs only:
+        ValueError for a build or projection job)."""
         from recsys_core.jobs.specs import spec_from_dict
 
+        if self.kind != MODEL:
+            raise ValueError(f"job {self.id} is a {self.kind} job, not a model run")
         return spec_from_dict(self.spec)
 
     @classmethod
@@ -341,6 +360,8 @@ class RunStore:
                     self._migrate_to_3(tx)
                 if exists is not None and version < 4:
                     self._migrate_to_4(tx)
+                if exists is not None and version < 5:
+                    self._migrate_to_5(tx)
                 for statement in SCHEMA.split(";"):
                     if statement.strip():
                         tx.execute(statement)
@@ -375,6 +396,14 @@ class RunStore:
             tx.execute("ALTER TABLE metrics ADD COLUMN ndcg REAL")
         log.info("run store migrated to schema version 4 (live NDCG)")
 
+    @staticmethod
+    def _migrate_to_5(tx: sqlite3.Connection) -> None:
+        """Version 4 -> 5: each job's kind; every earlier job was a model run."""
+        have = {r[1] for r in tx.execute("PRAGMA table_info(runs)").fetchall()}
+        if "kind" not in have:
+            tx.execute(f"ALTER TABLE runs ADD COLUMN kind TEXT NOT NULL DEFAULT '{MODEL}'")
+        log.info("run store migrated to schema version 5 (job kinds)")
+
     def close(self) -> None:
         conn = getattr(self._local, "conn", None)
         if conn is not None:
@@ -397,15 +426,17 @@ class RunStore:
             return RunRecord.from_row(row)
         return record
 
-    def list(self, status: str | None = None) -> list[RunRecord]:
-        """All runs, newest first, optionally only those with ``status``."""
+    def list(self, status: str | None = None, kind: str | None = None) -> list[RunRecord]:
+        """All jobs, newest first, optionally only those with ``status`` and of ``kind``."""
         if status is not None and status not in STATUSES:
             raise ValueError(f"unknown status {status!r}; choose one of {', '.join(STATUSES)}")
+        if kind is not None and kind not in KINDS:
+            raise ValueError(f"unknown job kind {kind!r}; choose one of {', '.join(KINDS)}")
+        where = [(c, v) for c, v in (("status", status), ("kind", kind)) if v is not None]
         sql = "SELECT * FROM runs"
-        params: tuple[Any, ...] = ()
-        if status is not None:
-            sql += " WHERE status = ?"
-            params = (status,)
+        if where:
+            sql += " WHERE " + " AND ".join(f"{c} = ?" for c, _ in where)
+        params = tuple(v for _, v in where)
         rows = self._conn().execute(sql + " ORDER BY id DESC", params).fetchall()
         records = [RunRecord.from_row(r) for r in rows]
         if any(self._needs_settling(r) for r in records):
@@ -413,6 +444,16 @@ class RunStore:
             rows = self._conn().execute(sql + " ORDER BY id DESC", params).fetchall()
             records = [RunRecord.from_row(r) for r in rows]
         return records
+
+    def latest(self, key: str) -> RunRecord | None:
+        """The newest job with settings ``key``, whatever its status (None if never
+        submitted): what a page shows for a job it may start, its failure included."""
+        row = (
+            self._conn()
+            .execute("SELECT id FROM runs WHERE key = ? ORDER BY id DESC LIMIT 1", (key,))
+            .fetchone()
+        )
+        return self.get(int(row[0])) if row is not None else None
 
     def find_live(self, key: str) -> RunRecord | None:
         """The queued, running or finished run with settings ``key``, if any."""
@@ -595,13 +636,37 @@ class RunStore:
                 tx.execute("DELETE FROM idle_workers WHERE pid = ?", (row["pid"],))
         return alive
 
+    # Two lanes of ``max_concurrent`` slots each: model runs, and the short jobs pages wait
+    # for (dataset builds, projections). A long training run never holds up a page view.
+
+    def _free_slots(self, tx: sqlite3.Connection) -> tuple[int, int]:
+        """Inside a transaction: free slots of the model lane and of the other lane."""
+        rows = tx.execute(
+            f"SELECT kind = '{MODEL}', COUNT(*) FROM runs WHERE status IN {SQL_EXECUTING} "
+            f"GROUP BY kind = '{MODEL}'"
+        ).fetchall()
+        busy = {bool(r[0]): int(r[1]) for r in rows}
+        return (
+            max(0, self.max_concurrent - busy.get(True, 0)),
+            max(0, self.max_concurrent - busy.get(False, 0)),
+        )
+
+    def _startable(self, tx: sqlite3.Connection) -> int:
+        """Inside a transaction: how many queued jobs could start now (free slots)."""
+        rows = tx.execute(
+            f"SELECT kind = '{MODEL}', COUNT(*) FROM runs WHERE status = 'queued' "
+            f"GROUP BY kind = '{MODEL}'"
+        ).fetchall()
+        queued = {bool(r[0]): int(r[1]) for r in rows}
+        model_free, other_free = self._free_slots(tx)
+        return min(queued.get(True, 0), model_free) + min(queued.get(False, 0), other_free)
+
     def workers_needed(self) -> bool:
-        """True when queued runs outnumber idle workers and a slot is free to run one."""
+        """True when queued jobs that a free slot could run outnumber idle workers."""
         with self.transaction() as tx:
             idle = self._idle_alive(tx)
-            queued = tx.execute("SELECT COUNT(*) FROM runs WHERE status = 'queued'").fetchone()
-            running = tx.execute(_COUNT_EXECUTING).fetchone()
-        return queued[0] > idle and running[0] < self.max_concurrent
+            startable = self._startable(tx)
+        return startable > idle
 
     def set_idle(self, pid: int, token: str | None) -> None:
         """A worker with nothing to do says so: submitters then need not start another."""
@@ -618,9 +683,7 @@ class RunStore:
         worker was counted on is always picked up by someone.
         """
         with self.transaction() as tx:
-            queued = tx.execute("SELECT COUNT(*) FROM runs WHERE status = 'queued'").fetchone()
-            running = tx.execute(_COUNT_EXECUTING).fetchone()
-            if queued[0] and running[0] < self.max_concurrent:
+            if self._startable(tx):
                 return False
             tx.execute("DELETE FROM idle_workers WHERE pid = ?", (pid,))
         return True
@@ -661,16 +724,18 @@ class RunStore:
         """Start a preloaded idle worker unless one is idle already or all slots are busy."""
         with self.transaction() as tx:
             idle = self._idle_alive(tx)
-            running = tx.execute(_COUNT_EXECUTING).fetchone()
-        if idle or running[0] >= self.max_concurrent:
+            model_free, _ = self._free_slots(tx)
+        if idle or not model_free:
             return False
         self.start_worker(preload=True)
         return True
 
     # -- writing -------------------------------------------------------------------
 
-    def enqueue(self, spec: dict[str, Any], key: str, model: str, dataset: str) -> tuple[int, bool]:
-        """Insert a queued run unless one with ``key`` is queued, running or finished.
+    def enqueue(
+        self, spec: dict[str, Any], key: str, model: str, dataset: str, kind: str = MODEL
+    ) -> tuple[int, bool]:
+        """Insert a queued job unless one with ``key`` is queued, running or finished.
 
         Returns ``(run_id, created)``. Safe across processes: the check and the insert are
         one immediate transaction, and the partial UNIQUE index backs it.
@@ -681,10 +746,12 @@ class RunStore:
             ).fetchone()
             if row is not None:
                 return int(row[0]), False
+            if kind not in KINDS:
+                raise ValueError(f"unknown job kind {kind!r}; choose one of {', '.join(KINDS)}")
             cur = tx.execute(
-                "INSERT INTO runs (key, spec, model, dataset, status, created) "
-                "VALUES (?, ?, ?, ?, 'queued', ?)",
-                (key, json.dumps(spec, default=str), model, dataset, time.time()),
+                "INSERT INTO runs (key, spec, model, dataset, status, created, kind) "
+                "VALUES (?, ?, ?, ?, 'queued', ?, ?)",
+                (key, json.dumps(spec, default=str), model, dataset, time.time(), kind),
             )
             return int(cur.lastrowid), True
 
@@ -697,7 +764,8 @@ class RunStore:
         executor: str = "local",
         host: str | None = None,
     ) -> RunRecord | None:
-        """Atomically take the oldest queued run, unless enough runs are running already.
+        """Atomically take the oldest queued job whose lane has a free slot (see
+        ``_free_slots``); None when none may start.
 
         ``pid`` is the local process that executes it, or None for an executor whose
         workers are not processes of this machine (then its heartbeat alone tells).
@@ -706,11 +774,14 @@ class RunStore:
         """
         with self.transaction() as tx:
             self._settle_dead(tx)
-            running = tx.execute(_COUNT_EXECUTING).fetchone()
-            if running[0] >= self.max_concurrent:
+            model_free, other_free = self._free_slots(tx)
+            lanes = [f"kind = '{MODEL}'"] if model_free else []
+            lanes += [f"kind != '{MODEL}'"] if other_free else []
+            if not lanes:
                 return None
             row = tx.execute(
-                "SELECT id FROM runs WHERE status = 'queued' ORDER BY id LIMIT 1"
+                f"SELECT id FROM runs WHERE status = 'queued' AND ({' OR '.join(lanes)}) "
+                "ORDER BY id LIMIT 1"
             ).fetchone()
             if row is None:
                 return None
@@ -880,9 +951,6 @@ class RunStore:
                 if used is None:
                     orphaned.append(folder)
         return orphaned
-
-
-_COUNT_EXECUTING = f"SELECT COUNT(*) FROM runs WHERE status IN {SQL_EXECUTING}"
 
 
 def _executor_alive(pid: int | None, token: str | None) -> bool:

@@ -50,8 +50,8 @@ import traceback
 from typing import Any
 
 from recsys_core.jobs import artifacts, procs, runners
-from recsys_core.jobs.runners import Cancelled, Runner, resolve_runner
-from recsys_core.jobs.store import RunRecord, RunStore, env_number
+from recsys_core.jobs.runners import Cancelled, JobFailed, Runner, resolve_runner
+from recsys_core.jobs.store import DB_ENV, MODEL, RunRecord, RunStore, env_number
 
 log = logging.getLogger(__name__)
 
@@ -336,10 +336,21 @@ class Worker:
             linger = float(os.environ.get(LINGER_ENV, "60"))
         return IdleClock(self.store, self.pid, self.token, linger)
 
-    def _check_inputs(self, record: RunRecord) -> None:
+    def runner_for(self, record: RunRecord) -> Runner:
+        """This worker's runner for a model run; a build's or projection's own otherwise
+        (run here, in this process, whatever executor takes model runs)."""
+        if record.kind != MODEL:
+            if self.executor != "local":
+                self.store.set_placement(record.id, "local", socket.gethostname())
+            return runners.runner_for(record.kind)
+        if self.runner is None:
+            self.runner = resolve_runner()
+        return self.runner
+
+    def _check_inputs(self, record: RunRecord, runner: Runner) -> None:
         """Rebuild, never use, a recorded artifact whose files changed since recorded."""
         folders = {rec.folder for rec in self.store.artifacts(key=record.key)}
-        expected = getattr(self.runner, "expected_dirs", None)
+        expected = getattr(runner, "expected_dirs", None)
         if expected is not None:
             folders.update(artifacts.relative(d) for d in expected(record.spec))
         root = artifacts.cache_root()
@@ -368,11 +379,10 @@ class Worker:
         t0 = time.perf_counter()
         status, error, result = "failed", None, None
         try:
-            if self.runner is None:
-                self.runner = resolve_runner()
+            runner = self.runner_for(record)
             reporter.on_progress(0, 1, "checking cached artifacts")
-            self._check_inputs(record)
-            result = self.runner(record.spec, reporter.on_progress, reporter.on_event)
+            self._check_inputs(record, runner)
+            result = runner(record.spec, reporter.on_progress, reporter.on_event)
             # A run that completed before a late cancel took effect counts as finished:
             # its artifacts are saved and complete.
             status = "cancelled" if result.cancelled else "finished"
@@ -380,6 +390,8 @@ class Worker:
                 error = "cancelled during training"
         except Cancelled as exc:
             status, error = "cancelled", str(exc)
+        except JobFailed as exc:  # the user's to fix: the sentence is the whole story
+            status, error = "failed", str(exc)
         except BaseException as exc:  # SystemExit from a library too: report, go on
             status = "failed"
             error = f"{type(exc).__name__}: {exc}\n\n{traceback.format_exc()}"
@@ -471,6 +483,9 @@ def main(argv: list[str] | None = None) -> int:
             os.nice(nice)  # the app's own process stays the snappier one
     except (OSError, ValueError):
         pass
+    # The store this worker serves is this process's default store too (a projection
+    # reads its run's record through ``jobs.api``).
+    os.environ[DB_ENV] = str(args.db)
     store = RunStore(args.db, max_concurrent=args.max_concurrent, recover=False)
     worker_cls = Worker
     if os.environ.get("RECSYS_RAY_ADDRESS", "").strip():  # runs execute on Ray
