@@ -210,6 +210,23 @@ def test_neighbour_lookup(trained: AppTest) -> None:
     assert not at.exception
 
 
+def test_neighbours_run_choice_survives_a_dropped_widget_value(trained: AppTest) -> None:
+    """Streamlit can empty a multiselect between reruns (a rerun from a fragment): the
+    page restores the user's last choice; a box the user cleared stays clear."""
+    at = fresh("pages/neighbours.py")
+    picked = at.multiselect(key="nb.runs").value
+    assert picked
+    at.session_state["nb.runs"] = []  # what Streamlit did, not the user
+    at.run()
+    assert at.multiselect(key="nb.runs").value == picked
+    assert at.get("download_button") or at.button(key="nb.export.prepare")
+    at.multiselect(key="nb.runs").set_value([]).run()  # the user's own choice
+    assert at.multiselect(key="nb.runs").value == []
+    at.run()
+    assert at.multiselect(key="nb.runs").value == []
+    assert not problems(at), problems(at)
+
+
 def test_neighbours_topk_download_equals_the_cli(trained: AppTest, tmp_path: Path) -> None:
     """Prepare top-k file on a click, then a download; its rows are the CLI's rows."""
     import io

@@ -220,10 +220,30 @@ def pick_finished(
             st.warning(note)
     if multiple:
         limit = max_default if max_default else None
-        if key not in st.session_state:
-            st.session_state[key] = linked[:limit] if linked else list(by_id)[:max_default]
+        default = linked[:limit] if linked else list(by_id)[:max_default]
+        # The user's last choice, kept apart from the widget: Streamlit can drop a
+        # multiselect's value between reruns (a rerun started inside a fragment, such as
+        # the running-jobs panel's, or labels that changed), which would empty the box
+        # and every view below it. Restored unless the user changed the box themselves.
+        kept = f"{key}.kept"
+
+        def remember() -> None:
+            st.session_state[kept] = list(st.session_state.get(key) or [])
+
+        if key not in st.session_state:  # a new view of this page: the link, or the newest
+            st.session_state[key] = st.session_state[kept] = default
+        elif kept in st.session_state and st.session_state[key] != st.session_state[kept]:
+            wanted = [i for i in st.session_state[kept] if i in by_id]
+            if not wanted and st.session_state[kept]:
+                wanted = default  # every run the user picked is gone: start over
+            st.session_state[key] = wanted
         chosen = st.multiselect(
-            "runs", list(by_id), format_func=name, key=key, max_selections=limit
+            "runs",
+            list(by_id),
+            format_func=name,
+            key=key,
+            max_selections=limit,
+            on_change=remember,
         )
         picked = [by_id[i] for i in chosen]
         splits = {r.keys.get("split") for r in picked}
