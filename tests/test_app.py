@@ -967,6 +967,34 @@ def test_a_link_to_a_big_catalog_asks_before_building() -> None:
     assert len(_built_datasets() - built_before) == 1  # the click did
 
 
+def test_a_build_that_finishes_while_the_page_looks_is_loaded_not_offered_again(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Seen in a browser run under load: a page read "not built", the build job finished,
+    then the page read the store and offered to build a dataset that was there. It reruns
+    once and loads it instead."""
+    from recsys_core import pipeline
+    from ui import cached
+
+    at = opened({"dataset": "builtin", "products": "5300"}, "pages/graph.py")
+    at.button(key="ds.build").click().run()
+    settle_runs()  # built: its artifacts and a finished build job
+    cached.forget("prepared")  # the page reads the cache again, as a fresh server would
+    real = pipeline.is_prepared
+    calls: list[bool] = []
+
+    def not_yet_at_first(*args: Any) -> bool:  # the job finishes right after this read
+        calls.append(True)
+        return False if len(calls) == 1 else real(*args)
+
+    monkeypatch.setattr(pipeline, "is_prepared", not_yet_at_first)
+    at.run()
+    assert len(calls) >= 2  # it looked again
+    assert not problems(at), problems(at)
+    assert not [i.value for i in at.info if "has not built yet" in i.value]
+    assert not [b for b in at.button if b.key == "ds.build"]
+
+
 def test_a_job_above_the_memory_limit_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("RECSYS_MEMORY_LIMIT", "1M")
     at = opened({"dataset": "builtin", "products": "5100"}, "pages/graph.py")
@@ -1204,6 +1232,22 @@ def test_umap_is_a_projection_job_with_progress_and_cancel(
         assert not problems(at), problems(at)
         assert any(c.value.startswith("UMAP · 300 points") for c in at.caption), _texts(at)
         assert stored_projection(run.key, held.settings) is not None
+        # The job finishing while the page looks (it read "no projection", then the
+        # store): the page reruns once and draws UMAP, not the start button again.
+        import recsys_core.explore.projection as projection
+
+        real = projection.stored_projection
+        calls: list[bool] = []
+
+        def none_at_first(*args: Any) -> Any:
+            calls.append(True)
+            return None if len(calls) == 1 else real(*args)
+
+        monkeypatch.setattr(projection, "stored_projection", none_at_first)
+        at.run()
+        assert len(calls) >= 2
+        assert not problems(at), problems(at)
+        assert any(c.value.startswith("UMAP · 300 points") for c in at.caption), _texts(at)
     finally:
         if store.get(job).active:
             store.finish(job, "cancelled")

@@ -8,6 +8,7 @@ job may cancel it, unless the operator allows any (``ui/jobgate.py``).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import streamlit as st
@@ -65,6 +66,21 @@ def draw_job_progress(job_id: int, what: str, key: str, note: str = "") -> None:
             st.rerun()
 
     panel()
+
+
+def rerun_if_finished_meanwhile(record: Any, ready: Callable[[], bool]) -> None:
+    """Rerun the page once when job ``record`` finished after the page looked for its
+    result: the page read "not there", the job finished, then the page read the store,
+    and without this it would offer to start work that is already done. ``ready`` says
+    whether the result is there now; once per job, so a result that cannot be read never
+    makes the page rerun in a loop."""
+    if record is None or record.status != "finished":
+        return
+    rechecked = st.session_state.setdefault("jobs.rechecked", set())
+    if record.id in rechecked or not ready():
+        return
+    rechecked.add(record.id)
+    st.rerun()
 
 
 def failure_sentence(record: Any) -> str:

@@ -61,7 +61,7 @@ def draw_build(settings: Any, split: Any) -> None:
     """The dataset's build job: its progress with Cancel while it runs; else its last
     failure, if any, and a button that builds it (submitted at once, without a click,
     for the default catalog or a dataset this session asked for in the picker)."""
-    from recsys_core import jobs
+    from recsys_core import jobs, pipeline
     from recsys_core.jobs import BuildSpec
 
     spec = BuildSpec(settings, split)
@@ -70,6 +70,7 @@ def draw_build(settings: Any, split: Any) -> None:
     if record is not None and record.active:
         jobview.draw_job_progress(record.id, f"Building {shown}", "ds.build")
         return
+    jobview.rerun_if_finished_meanwhile(record, lambda: pipeline.is_prepared(settings, split))
     est = datasets.build_estimate(settings)
     if datasets.wants_build(settings, spec.key()):
         datasets.mark_submitted(settings, spec.key())

@@ -23,6 +23,7 @@ def draw_umap_job(record: Any, settings: Any, emb: Any, dim: int, max_points: in
     while it runs (True), else its last failure, if any, and the button that starts it
     (False)."""
     from recsys_core import jobs
+    from recsys_core.explore.projection import stored_projection
     from recsys_core.jobs import ProjectionSpec
 
     spec = ProjectionSpec.of_run(record, settings)
@@ -32,6 +33,9 @@ def draw_umap_job(record: Any, settings: Any, emb: Any, dim: int, max_points: in
             job.id, "UMAP in the background", "map.umap", note=" Showing PCA meanwhile."
         )
         return True
+    jobview.rerun_if_finished_meanwhile(
+        job, lambda: stored_projection(record.key, settings) is not None
+    )
     if job is not None and job.status != "finished":
         st.warning(f"{jobview.failure_sentence(job)} The PCA view is shown instead.")
     points = min(int(emb.usable.sum()), int(max_points))
