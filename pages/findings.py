@@ -44,11 +44,13 @@ def _layout(fig: go.Figure, title: str, height: int = 360) -> go.Figure:
 
 
 def bars_figure(result: fw.StudyResult, metric: str) -> go.Figure:
-    """Each arm's mean with the seed range as an error bar; one panel per dataset."""
+    """Each arm's mean with an error bar, one panel per dataset: the 95% interval over
+    seeds and queries for the ranking metrics, the range over seeds for the others."""
     cells = pd.DataFrame([c for c in result.cells if c["metric"] == metric])
     label = fw.METRICS[metric][0]
     if cells.empty:
         return _layout(go.Figure(), f"{label}: no figures")
+    interval = {"low", "high"} <= set(cells.columns) and cells["low"].notna().any()
     datasets = list(dict.fromkeys(cells["dataset"]))
     fig = make_subplots(
         rows=1, cols=len(datasets), subplot_titles=[fw.dataset_label(d) for d in datasets]
@@ -60,8 +62,11 @@ def bars_figure(result: fw.StudyResult, metric: str) -> go.Figure:
         for i, dataset in enumerate(datasets):
             part = cells[(cells["dataset"] == dataset) & (cells["protocol"] == protocol)]
             part = part[part["mean"].notna()]
-            low = part["mean"] - part["values"].map(lambda v: min(x for x in v if x is not None))
-            high = part["values"].map(lambda v: max(x for x in v if x is not None)) - part["mean"]
+            if interval:
+                low, high = part["mean"] - part["low"], part["high"] - part["mean"]
+            else:
+                seen = part["values"].map(lambda v: [x for x in v if x is not None])
+                low, high = part["mean"] - seen.map(min), seen.map(max) - part["mean"]
             fig.add_trace(
                 go.Bar(
                     x=part["arm"],
@@ -80,7 +85,8 @@ def bars_figure(result: fw.StudyResult, metric: str) -> go.Figure:
         fig.update_yaxes(range=[0.4, 1.0])
     fig.update_yaxes(title_text=label, col=1)
     fig.update_layout(barmode="group")
-    return _layout(fig, f"{label}: mean over {result.seeds} seeds, bar = range over seeds")
+    bar = "95% interval over seeds and queries" if interval else "range over seeds"
+    return _layout(fig, f"{label}: mean over {result.seeds} seeds, bar = {bar}")
 
 
 def curves_figure(result: fw.StudyResult) -> go.Figure:
@@ -148,7 +154,9 @@ def figures(study: fw.Study, result: fw.StudyResult) -> list[go.Figure]:
         fig = buckets_figure(result)
         if fig is not None:
             out.append(fig)
-    out += [bars_figure(result, metric) for metric in study.metrics]
+    ranked = [m for m in fw.RANKING_VERDICTS if any(c["metric"] == m for c in result.cells)]
+    # the ranking leads, the method's AUC (the study's own metrics) follows
+    out += [bars_figure(result, metric) for metric in fw.ranking_first([*ranked, *study.metrics])]
     return out
 
 
@@ -334,8 +342,15 @@ def card(study: fw.Study, size: dict) -> None:
         body(active)
 
 
+def lead_verdicts(study: fw.Study, result: fw.StudyResult) -> list[dict]:
+    """The verdicts that stand for a study in the summary: on NDCG@10 where the study has
+    it (top-10 lists, judged once: ranking has no negatives), else on its first metric."""
+    lead = fw.ranking_first([*(v["metric"] for v in result.verdicts), study.metrics[0]])[0]
+    return [v for v in result.distinct_verdicts() if v["metric"] == lead]
+
+
 def summary(studies: dict, size: dict) -> pd.DataFrame:
-    """One row per study, dataset and protocol: the verdict on its first metric."""
+    """One row per study, dataset and protocol: its lead verdict (:func:`lead_verdicts`)."""
     rows = []
     for study in studies.values():
         try:
@@ -350,29 +365,11 @@ def summary(studies: dict, size: dict) -> pd.DataFrame:
             except USER_ERRORS as exc:
                 rows.append({"study": study.title, "verdict": f"could not score: {exc}"})
                 continue
-            first = study.metrics[0]
-            for v in result.verdicts:
-                if v["metric"] == first:
-                    rows.append(
-                        {
-                            "study": study.title,
-                            "dataset": fw.dataset_label(v["dataset"]),
-                            "protocol": v["protocol"],
-                            "verdict": v["sentence"],
-                        }
-                    )
+            rows += [_summary_row(study, v) for v in lead_verdicts(study, result)]
         elif (shipped := shipped_result(study)) is not None:
-            first = study.metrics[0]
-            for v in shipped.verdicts:
-                if v["metric"] == first:
-                    rows.append(
-                        {
-                            "study": study.title,
-                            "dataset": fw.dataset_label(v["dataset"]),
-                            "protocol": v["protocol"],
-                            "verdict": f"{v['sentence']} (shipped result)",
-                        }
-                    )
+            rows += [
+                _summary_row(study, v, " (shipped result)") for v in lead_verdicts(study, shipped)
+            ]
         else:
             done = state["counts"].get("finished", 0)
             rows.append(
@@ -381,7 +378,18 @@ def summary(studies: dict, size: dict) -> pd.DataFrame:
                     "verdict": f"not run yet ({done} of {state['runs']} runs finished)",
                 }
             )
-    return pd.DataFrame(rows, columns=["study", "dataset", "protocol", "verdict"])
+    return pd.DataFrame(rows, columns=["study", "dataset", "metric", "protocol", "verdict"])
+
+
+def _summary_row(study: fw.Study, verdict: dict, mark: str = "") -> dict:
+    label, _, by_protocol = fw.METRICS[verdict["metric"]]
+    return {
+        "study": study.title,
+        "dataset": fw.dataset_label(verdict["dataset"]),
+        "metric": label,
+        "protocol": verdict["protocol"] if by_protocol else "any",
+        "verdict": verdict["sentence"] + mark,
+    }
 
 
 # -- page -----------------------------------------------------------------------------------
@@ -390,10 +398,13 @@ st.title("Findings")
 st.markdown(
     "Each open question of the method as a small study: arms that differ in one thing, "
     "run with several seeds on the built-in catalog (and MovieLens-100k once fetched), "
-    "scored on the test pairs under **uniform** negatives (the method's) and "
-    "**degree-matched** negatives (popularity controlled). A verdict names a direction "
-    "only when the difference between two arms exceeds the spread across seeds; "
-    "otherwise it says *no clear difference*."
+    "scored on the test pairs. **Recommendations first**: each arm's top-10 lists over "
+    "the whole catalog (NDCG@10, HitRate@10), where a verdict names a direction only when "
+    "the 95% interval of the paired difference (over seeds and queries) excludes 0. The "
+    "method's AUC follows, under **uniform** negatives (the method's) and "
+    "**degree-matched** negatives (popularity controlled), with a direction only when the "
+    "difference exceeds the spread across seeds. Otherwise a verdict says *no clear "
+    "difference*."
 )
 studies, problems = all_studies()
 with st.expander("Study size", expanded=False):

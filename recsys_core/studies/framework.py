@@ -72,6 +72,17 @@ METRICS: dict[str, tuple[str, bool, bool]] = {
 }
 # Judged in every study, from per-query figures paired within each seed (compare_ranked).
 RANKING_VERDICTS = ("ndcg@10", "hit_rate@10")
+
+
+def ranking_first(metrics: Iterable[str]) -> list[str]:
+    """``metrics`` (each once) with the ranking ones leading, NDCG@10 then HitRate@10;
+    the others, the method's AUC among them, follow in their own order."""
+    return sorted(
+        dict.fromkeys(metrics),
+        key=lambda m: RANKING_VERDICTS.index(m) if m in RANKING_VERDICTS else len(RANKING_VERDICTS),
+    )
+
+
 PAIR_SETS = ("all", "seen", "unseen")
 WHERE = ("any", "synthetic", "real")
 
@@ -862,7 +873,10 @@ class StudyResult:
         return [v for v in self.verdicts if METRICS[v["metric"]][2] or v["protocol"] == first]
 
     def summary_rows(self) -> list[dict[str, Any]]:
-        """One row per dataset, protocol, group and metric: the verdict sentence."""
+        """One row per dataset, protocol, group and metric: the verdict sentence; the
+        ranking verdicts lead, as in the README."""
+        order = ranking_first(v["metric"] for v in self.verdicts)
+        verdicts = sorted(self.distinct_verdicts(), key=lambda v: order.index(v["metric"]))
         return [
             {
                 "study": self.study,
@@ -871,7 +885,7 @@ class StudyResult:
                 "metric": METRICS[v["metric"]][0],
                 "verdict": v["sentence"],
             }
-            for v in self.distinct_verdicts()
+            for v in verdicts
         ]
 
 
