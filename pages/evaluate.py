@@ -40,7 +40,7 @@ PROTOCOL_HELP = {
     "partner: hard negatives that common-neighbour heuristics cannot tell apart.",
 }
 RANKED = ("NDCG", "HitRate", "Recall", "MRR", "Coverage", "Popularity")
-BUCKET_METRICS = {"AUC": "auc", "HitRate@10": "hit_rate", "NDCG@10": "ndcg"}
+BUCKET_METRICS = {"NDCG@10": "ndcg", "HitRate@10": "hit_rate", "AUC": "auc"}
 
 
 def sweep_view(finished: list, split: SplitSettings) -> None:
@@ -245,34 +245,6 @@ if prep is not None:
             if record.model not in compare.BASELINES:
                 aucs[name] = auc_curve_frame(outcomes[name].events)
         part = split.reported_part
-        roc_figure = charts.roc(roc, colors)
-        roc_figure.update_layout(title=f"ROC · {part} pairs · {protocol} negatives")
-        st.plotly_chart(roc_figure, key="eval.roc")
-
-        st.subheader("AUC by popularity of the pair")
-        metric = st.radio("metric", list(BUCKET_METRICS), horizontal=True, key="eval.bucket_metric")
-        buckets = compare.bucket_frame(chosen, names)
-        if len(buckets):
-            st.plotly_chart(
-                charts.bucket_auc(buckets, colors, BUCKET_METRICS[metric]), key="eval.buckets"
-            )
-            st.caption(
-                f"{part.capitalize()} pairs, {protocol} negatives. Baselines dashed. Where a "
-                "model's line stands above popularity's, it learned something popularity "
-                f"does not explain. Buckets: {BUCKET_NOTE}."
-            )
-        else:
-            st.caption("These runs were evaluated before per-bucket figures existed.")
-
-        st.plotly_chart(charts.threshold_panels(panels, score_names), key="eval.thr")
-        st.caption(
-            "Precision and recall against the threshold, one panel per run, read as the "
-            "share of pairs scored at or above it (cosines, MF predictions and heuristic "
-            "scores are not on one scale; the threshold itself is in the hover). The "
-            "**cliff**: a pair with a product the model has no vector for gets the median "
-            "score, so many pairs share one score and precision and recall "
-            "jump at that threshold; on seen-only pairs (dotted) the curves are smooth."
-        )
         st.subheader("Results")
         table = runs.jobs().compare([r.id for r in chosen])
         table["lift over popularity"] = compare.lift(table, chosen)
@@ -342,6 +314,37 @@ if prep is not None:
             "results.md",
             "text/markdown",
             key="eval.md",
+        )
+        st.subheader("By popularity of the pair")
+        metric = st.radio("metric", list(BUCKET_METRICS), horizontal=True, key="eval.bucket_metric")
+        buckets = compare.bucket_frame(chosen, names)
+        if len(buckets):
+            st.plotly_chart(
+                charts.bucket_auc(buckets, colors, BUCKET_METRICS[metric]), key="eval.buckets"
+            )
+            st.caption(
+                f"{part.capitalize()} pairs; NDCG@10 and HitRate@10 of the top-10 lists of "
+                "the query products whose rarest held-out pair falls in the bucket, AUC "
+                f"under {protocol} negatives. Baselines "
+                "dashed. Where a model's line stands above popularity's, it learned "
+                f"something popularity does not explain. Buckets: {BUCKET_NOTE}."
+            )
+        else:
+            st.caption("These runs were evaluated before per-bucket figures existed.")
+
+        st.subheader("The method's AUC: ROC and precision / recall")
+        roc_figure = charts.roc(roc, colors)
+        roc_figure.update_layout(title=f"ROC · {part} pairs · {protocol} negatives")
+        st.plotly_chart(roc_figure, key="eval.roc")
+
+        st.plotly_chart(charts.threshold_panels(panels, score_names), key="eval.thr")
+        st.caption(
+            "Precision and recall against the threshold, one panel per run, read as the "
+            "share of pairs scored at or above it (cosines, MF predictions and heuristic "
+            "scores are not on one scale; the threshold itself is in the hover). The "
+            "**cliff**: a pair with a product the model has no vector for gets the median "
+            "score, so many pairs share one score and precision and recall "
+            "jump at that threshold; on seen-only pairs (dotted) the curves are smooth."
         )
         if aucs:
             # Epochs, not steps: gensim counts one step per epoch, ours one per batch.

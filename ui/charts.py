@@ -561,7 +561,7 @@ def bucket_auc(frame: pd.DataFrame, colors: Mapping[str, str], metric: str = "au
         _chance_line(fig, frame[metric].tolist())
         fig.update_yaxes(title="AUC")
     else:
-        fig.update_yaxes(title=metric)
+        fig.update_yaxes(title={"ndcg": "NDCG@10", "hit_rate": "HitRate@10"}.get(metric, metric))
     fig.update_xaxes(title="degree bucket of the pair (train graph)", type="category")
     return _layout(fig, "", 380)
 
