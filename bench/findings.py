@@ -141,13 +141,9 @@ def compact(verdict: dict[str, Any]) -> str:
     return group + "; ".join(parts)
 
 
-# The ranking metrics, which lead every study's tables and its summary line.
-RANKED = ("ndcg@10", "hit_rate@10")
-
-
 def render(results: dict[str, dict[str, Any]], failed: dict[str, str]) -> str:
     """The Findings section (without the markers) from the studies' JSON."""
-    from recsys_core.studies.framework import dataset_label
+    from recsys_core.studies.framework import RANKING_VERDICTS, dataset_label
 
     out = [
         "## Findings",
@@ -179,7 +175,7 @@ def render(results: dict[str, dict[str, Any]], failed: dict[str, str]) -> str:
     ]
     for name, payload in results.items():
         first = next(
-            (m for m in RANKED if any(c["metric"] == m for c in payload["cells"])),
+            (m for m in RANKING_VERDICTS if any(c["metric"] == m for c in payload["cells"])),
             payload["cells"][0]["metric"] if payload["cells"] else "auc",
         )
         for v in payload["verdicts"]:
@@ -200,7 +196,13 @@ def render(results: dict[str, dict[str, Any]], failed: dict[str, str]) -> str:
 def render_detail(results: dict[str, dict[str, Any]], failed: dict[str, str]) -> str:
     """Every study's section: question, sizes, tables (ranking first), verdicts, command."""
     from recsys_core.studies import all_studies
-    from recsys_core.studies.framework import METRICS, StudyResult, dataset_label
+    from recsys_core.studies.framework import (
+        METRICS,
+        RANKING_VERDICTS,
+        StudyResult,
+        dataset_label,
+        ranking_first,
+    )
 
     studies, problems = all_studies()
     out = [
@@ -234,15 +236,14 @@ def render_detail(results: dict[str, dict[str, Any]], failed: dict[str, str]) ->
         out.append("")
         for note in payload["notes"]:
             out += [f"Note: {note}", ""]
-        metrics = list(dict.fromkeys(c["metric"] for c in payload["cells"]))
         # the ranking leads, the method's AUC follows
-        metrics.sort(key=lambda m: (m not in RANKED, RANKED.index(m) if m in RANKED else 0))
+        metrics = ranking_first(c["metric"] for c in payload["cells"])
         for metric in metrics:
             out += [*_arm_table(payload, metric), ""]
         if study is not None and study.figure == "buckets":
             out += _bucket_tables(payload)
         verdicts = StudyResult.from_dict(payload).distinct_verdicts()
-        verdicts.sort(key=lambda v: v["metric"] not in RANKED)
+        verdicts.sort(key=lambda v: v["metric"] not in RANKING_VERDICTS)
         for v in verdicts:
             protocol = f", {v['protocol']}" if METRICS[v["metric"]][2] else ""
             out.append(
