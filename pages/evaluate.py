@@ -14,7 +14,7 @@ from recsys_core.evaluation.results import fold_intervals
 from recsys_core.explore import sweeps
 from recsys_core.jobs import estimate
 from recsys_core.split import NEGATIVE_PROTOCOLS, SplitSettings
-from ui import charts, compare, datasets, fmt, jobgate, load, runs, sidebar
+from ui import charts, compare, datasets, fmt, jobgate, load, runs, sidebar, url
 from ui.shell import inside_app
 
 inside_app()  # a deep link on a fresh server runs this file alone: see ui/shell.py
@@ -207,6 +207,10 @@ if prep is not None:
         if any(r.model == b for r in finished)
     ]
     if not trained:
+        # the picker below, which names a bad run link, is not drawn without trained runs
+        note = runs.unknown_link_note("runs", url.url_value("runs"), {}, "no run")
+        if note:
+            st.warning(note)
         st.info(
             f"No trained run evaluated under {protocol} negatives on this dataset yet: train "
             "one on the **Train** page, or evaluate a run of another protocol under this one "

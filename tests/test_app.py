@@ -916,6 +916,8 @@ HOSTILE_LINKS = [
     ({"model": "nonsense"}, None, "model=nonsense is not a model here; sgns is open"),
     ({"run": "999999"}, "pages/train.py", "run=999999 is not a run"),
     ({"runs": "999999"}, "pages/neighbours.py", "runs=999999 names no finished run"),
+    ({"runs": "999999"}, "pages/evaluate.py", "runs=999999 names no finished run"),
+    ({"products": "abc"}, None, "products='abc' is not a number"),
     ({"product": "NOPE-NOPE"}, "pages/graph.py", "product=NOPE-NOPE is not in this catalog"),
     ({"walks.walks_per_node": "1000000"}, "pages/train.py", "walks_per_node must be"),
     ({"model.epochs": "many"}, "pages/train.py", "model.epochs=many is not a setting"),

@@ -76,6 +76,8 @@ def dataset_from_url(params: Mapping[str, str]) -> DatasetSettings | None:
     Raises SettingsError or ValueError with a readable message for a bad value.
     """
     choice = params.get("dataset")
+    if not choice and any(params.get(key) for key in KNOBS):
+        choice = "builtin"  # the catalog's knobs alone name the built-in catalog
     if not choice:
         return None
     if choice in ("builtin", "electronics", "books"):
